@@ -1,0 +1,39 @@
+"""cnninspect: look inside PyTorch models the way a careful engineer would on paper.
+
+The public API is imported lazily so that ``import cnninspect`` costs little more
+than ``import torch``; heavy modules (tabulate, matplotlib, torchvision, sphinx)
+load only when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "summarize": "cnninspect.summarize",
+    "Summary": "cnninspect.records",
+    "Layer": "cnninspect.records",
+    "CnnInspectError": "cnninspect.errors",
+    "InputShapeError": "cnninspect.errors",
+    "ModelError": "cnninspect.errors",
+    "ModelSpecError": "cnninspect.errors",
+    "OptionError": "cnninspect.errors",
+    "load_model": "cnninspect.spec",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cnninspect' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

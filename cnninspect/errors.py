@@ -1,0 +1,28 @@
+"""The error types cnninspect raises.
+
+Every failure a user can cause ends in one of these, with a one-line message that
+names the problem and the fix. Torch and fx tracebacks stay attached as
+``__cause__`` for ``debug=True`` but are never the message itself.
+"""
+
+from __future__ import annotations
+
+
+class CnnInspectError(Exception):
+    """Base class: anything cnninspect reports on purpose."""
+
+
+class InputShapeError(CnnInspectError, ValueError):
+    """The input shape (or input data) does not fit the model or is malformed."""
+
+
+class ModelSpecError(CnnInspectError, ValueError):
+    """A ``package.module:attr`` spec could not be turned into an ``nn.Module``."""
+
+
+class ModelError(CnnInspectError, RuntimeError):
+    """The model itself failed (its forward raised, or it is not an ``nn.Module``)."""
+
+
+class OptionError(CnnInspectError, ValueError):
+    """An option has an invalid value."""

@@ -1,0 +1,50 @@
+"""Summarising never changes the model: snapshot what could change, restore it, prove it."""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+class ModelGuard:
+    """Remembers train/eval modes, requires_grad flags, devices and hooks of every module."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.modes = [(m, m.training) for m in model.modules()]
+        self.grads = [(p, p.requires_grad) for p in model.parameters(recurse=True)]
+        self.devices = [(t, t.device) for t in list(model.parameters()) + list(model.buffers())]
+        self.hooks = [(m, _hook_counts(m)) for m in model.modules()]
+
+    def restore(self) -> None:
+        for m, training in self.modes:
+            if m.training != training:
+                m.train(training) if not list(m.children()) else setattr(m, "training", training)
+        for p, flag in self.grads:
+            if p.requires_grad != flag:
+                p.requires_grad_(flag)
+
+    def changes(self) -> list[str]:
+        """What differs from the snapshot (empty when the model is untouched)."""
+        out = []
+        for m, training in self.modes:
+            if m.training != training:
+                out.append(f"{type(m).__name__}.training changed")
+        for p, flag in self.grads:
+            if p.requires_grad != flag:
+                out.append("a parameter's requires_grad changed")
+        for t, device in self.devices:
+            if t.device != device:
+                out.append(f"a tensor moved from {device} to {t.device}")
+        for m, counts in self.hooks:
+            if _hook_counts(m) != counts:
+                out.append(f"hooks on {type(m).__name__} changed")
+        return out
+
+
+def _hook_counts(m: nn.Module) -> tuple[int, ...]:
+    return (
+        len(m._forward_hooks),
+        len(m._forward_pre_hooks),
+        len(m._backward_hooks),
+        len(getattr(m, "_forward_hooks_with_kwargs", {})),
+    )

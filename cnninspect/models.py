@@ -1,0 +1,102 @@
+"""The chapter's models, kept exactly as the chapter builds them.
+
+They are fixtures for tests, docs and the command line, so their layer names and
+parameter counts are part of the contract (SimpleCNN: 421,066; CustomCNN: 60,362).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SimpleCNN(nn.Module):
+    """The chapter's MNIST classifier: two 3x3 convs, two max-pools, two linears.
+
+    1x28x28 -> 32x28x28 -> pool 32x14x14 -> 64x14x14 -> pool 64x7x7 -> 3136 -> 128 -> 10.
+    """
+
+    default_input_shape = (1, 1, 28, 28)
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv2d(32, 64, kernel_size=3, padding=1)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.dropout = nn.Dropout(0.25)
+        self.fc1 = nn.Linear(64 * 7 * 7, 128)
+        self.fc2 = nn.Linear(128, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(F.relu(self.conv1(x)))
+        x = self.pool(F.relu(self.conv2(x)))
+        x = x.view(-1, 64 * 7 * 7)
+        x = F.relu(self.fc1(x))
+        x = self.dropout(x)
+        return self.fc2(x)
+
+
+class ConvBlock(nn.Module):
+    """Conv2d 3x3 with padding 1 followed by ReLU: keeps the spatial size."""
+
+    default_input_shape = (1, 3, 32, 32)
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 32) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.conv(x))
+
+
+class CustomCNN(nn.Module):
+    """The chapter's exercise 4: a CIFAR-sized net of two conv blocks and one linear.
+
+    3x32x32 -> 32x16x16 -> 64x8x8 -> 10; 60,362 parameters.
+    """
+
+    default_input_shape = (1, 3, 32, 32)
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.block1 = ConvBlock(3, 32)
+        self.pool1 = nn.MaxPool2d(2, 2)
+        self.block2 = ConvBlock(32, 64)
+        self.pool2 = nn.MaxPool2d(2, 2)
+        self.fc = nn.Linear(64 * 8 * 8, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool1(self.block1(x))
+        x = self.pool2(self.block2(x))
+        x = torch.flatten(x, 1)
+        return self.fc(x)
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """A named model the CLI, the docs and the pytest plugin can ask for."""
+
+    name: str
+    factory: Callable[[], nn.Module]
+    input_shape: tuple[int, ...]
+    description: str
+
+
+FIXTURES: dict[str, Fixture] = {
+    "simple-cnn": Fixture(
+        "simple-cnn", SimpleCNN, SimpleCNN.default_input_shape, "the chapter's MNIST SimpleCNN"
+    ),
+    "custom-cnn": Fixture(
+        "custom-cnn", CustomCNN, CustomCNN.default_input_shape, "the chapter's exercise-4 CustomCNN"
+    ),
+    "conv-block": Fixture(
+        "conv-block", ConvBlock, ConvBlock.default_input_shape, "one Conv2d 3x3 p1 + ReLU"
+    ),
+}
+
+__all__ = ["SimpleCNN", "CustomCNN", "ConvBlock", "Fixture", "FIXTURES"]

@@ -1,0 +1,216 @@
+"""Shape rules: a layer's output from its input's shape, without running it.
+
+Each rule validates its input the way the layer would and raises
+:class:`~cnninspect.errors.InputShapeError` with a message that says what it got
+and what it expected. Ops without a rule are executed on the meta device instead
+(see :mod:`cnninspect.propagate`); tests check every rule against that.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import InputShapeError
+from .registry import Call, Registry
+
+SHAPES: Registry[torch.Tensor] = Registry("output shape")
+
+
+def meta(shape, dtype: torch.dtype) -> torch.Tensor:
+    return torch.empty(tuple(shape), dtype=dtype, device="meta")
+
+
+def _ntuple(value, n: int) -> tuple:
+    if isinstance(value, (tuple, list)):
+        if len(value) == 1:
+            return tuple(value) * n
+        return tuple(value)
+    return (value,) * n
+
+
+def _fmt(shape) -> str:
+    return "x".join(str(int(d)) for d in shape) if len(shape) else "scalar"
+
+
+def _spatial_input(x: torch.Tensor, dims: int, what: str) -> tuple[bool, tuple[int, ...]]:
+    """(batched, shape) after checking the rank a ``dims``-D layer accepts."""
+    if not isinstance(x, torch.Tensor):
+        raise InputShapeError(f"expects a tensor input, got {type(x).__name__}")
+    if x.dim() not in (dims + 1, dims + 2):
+        raise InputShapeError(
+            f"{what} expects a {dims + 2}-D input (N, C, {', '.join('DHW'[3 - dims:])}) "
+            f"or {dims + 1}-D unbatched, got {x.dim()}-D input of shape {_fmt(x.shape)}"
+        )
+    return x.dim() == dims + 2, tuple(x.shape)
+
+
+def _check_size(sizes: list[int], shape, what: str) -> None:
+    for axis, size in enumerate(sizes):
+        if size < 1:
+            raise InputShapeError(
+                f"input of shape {_fmt(shape)} is too small: {what} would shrink spatial axis "
+                f"{axis} to {size} (it must stay at least 1); use a larger input"
+            )
+
+
+@SHAPES.register(nn.Conv1d, nn.Conv2d, nn.Conv3d)
+def conv(call: Call) -> torch.Tensor:
+    m = call.module
+    x = call.args[0]
+    dims = len(m.kernel_size)
+    batched, shape = _spatial_input(x, dims, type(m).__name__)
+    channels = shape[1] if batched else shape[0]
+    if channels != m.in_channels:
+        raise InputShapeError(
+            f"expects {m.in_channels} input channels (weight {_fmt(m.weight.shape)}) but the input "
+            f"of shape {_fmt(shape)} has {channels}; give the input {m.in_channels} channels"
+        )
+    spatial = shape[-dims:]
+    if m.padding == "same":
+        out = list(spatial)
+    else:
+        pad = (0,) * dims if m.padding == "valid" else m.padding
+        out = [
+            (n + 2 * p - d * (k - 1) - 1) // s + 1
+            for n, p, d, k, s in zip(spatial, pad, m.dilation, m.kernel_size, m.stride)
+        ]
+    _check_size(out, shape, f"{type(m).__name__} (kernel {m.kernel_size}, stride {m.stride})")
+    lead = (shape[0], m.out_channels) if batched else (m.out_channels,)
+    return meta(lead + tuple(out), x.dtype)
+
+
+@SHAPES.register(nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+def conv_transpose(call: Call) -> torch.Tensor | None:
+    m = call.module
+    if len(call.args) > 1 or call.kwargs:
+        return None  # an explicit output_size: let the layer decide
+    x = call.args[0]
+    dims = len(m.kernel_size)
+    batched, shape = _spatial_input(x, dims, type(m).__name__)
+    channels = shape[1] if batched else shape[0]
+    if channels != m.in_channels:
+        raise InputShapeError(
+            f"expects {m.in_channels} input channels but the input of shape {_fmt(shape)} has {channels}"
+        )
+    out = [
+        (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+        for n, s, p, d, k, op in zip(
+            shape[-dims:], m.stride, m.padding, m.dilation, m.kernel_size, m.output_padding
+        )
+    ]
+    _check_size(out, shape, type(m).__name__)
+    lead = (shape[0], m.out_channels) if batched else (m.out_channels,)
+    return meta(lead + tuple(out), x.dtype)
+
+
+@SHAPES.register(nn.Linear)
+def linear(call: Call) -> torch.Tensor:
+    m = call.module
+    x = call.args[0]
+    if x.dim() == 0 or x.shape[-1] != m.in_features:
+        raise InputShapeError(
+            f"expects {m.in_features} input features in the last dimension but got input of shape "
+            f"{_fmt(x.shape)}; flatten or resize so the last dimension is {m.in_features}"
+        )
+    return meta(tuple(x.shape[:-1]) + (m.out_features,), x.dtype)
+
+
+@SHAPES.register(nn.modules.batchnorm._BatchNorm)
+def batch_norm(call: Call) -> torch.Tensor:
+    m = call.module
+    x = call.args[0]
+    if x.dim() < 2 or x.shape[1] != m.num_features:
+        raise InputShapeError(
+            f"expects {m.num_features} channels in dimension 1 but got input of shape {_fmt(x.shape)}"
+        )
+    return x
+
+
+def _same(call: Call) -> torch.Tensor:
+    return call.args[0] if call.args else next(iter(call.kwargs.values()))
+
+
+_SAME_MODULES = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+    nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Softplus, nn.PReLU,
+    nn.Softmax, nn.LogSoftmax, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
+    nn.AlphaDropout, nn.Identity,
+)  # fmt: skip
+SHAPES.register(*_SAME_MODULES)(_same)
+SHAPES.register(
+    F.relu, torch.relu, F.relu6, F.gelu, F.silu, F.hardswish, F.hardsigmoid, F.sigmoid,
+    torch.sigmoid, F.tanh, torch.tanh, F.dropout, F.leaky_relu, F.elu, F.mish,
+    "method:relu", "method:sigmoid", "method:tanh",
+)(_same)  # fmt: skip
+
+
+def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    span = n + 2 * p - d * (k - 1) - 1
+    out = (math.ceil(span / s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1  # the last window may not start in the right padding
+    return out
+
+
+@SHAPES.register(nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+def pool(call: Call) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    m = call.module
+    x = call.args[0]
+    dims = int(type(m).__name__[-2])
+    _, shape = _spatial_input(x, dims, type(m).__name__)
+    k = _ntuple(m.kernel_size, dims)
+    s = _ntuple(m.stride if m.stride is not None else m.kernel_size, dims)
+    p = _ntuple(m.padding, dims)
+    d = _ntuple(getattr(m, "dilation", 1), dims)
+    for kk, pp in zip(k, p):
+        if pp > kk // 2:
+            raise InputShapeError(f"padding {p} must be at most half the kernel size {k}")
+    out = [_pool_out(n, *g, m.ceil_mode) for n, *g in zip(shape[-dims:], k, s, p, d)]
+    _check_size(out, shape, f"{type(m).__name__} (kernel {k}, stride {s})")
+    result = meta(shape[:-dims] + tuple(out), x.dtype)
+    if getattr(m, "return_indices", False):
+        return result, meta(result.shape, torch.int64)
+    return result
+
+
+@SHAPES.register(
+    nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
+    nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
+)  # fmt: skip
+def adaptive_pool(call: Call) -> torch.Tensor | None:
+    m = call.module
+    if getattr(m, "return_indices", False):
+        return None
+    x = call.args[0]
+    dims = int(type(m).__name__[-2])
+    _, shape = _spatial_input(x, dims, type(m).__name__)
+    size = _ntuple(m.output_size, dims)
+    out = tuple(n if o is None else o for n, o in zip(shape[-dims:], size))
+    return meta(shape[:-dims] + out, x.dtype)
+
+
+def _flatten_shape(shape, start: int, end: int) -> tuple[int, ...]:
+    rank = len(shape)
+    if rank == 0:
+        return (1,)
+    start, end = start % rank, end % rank
+    return tuple(shape[:start]) + (math.prod(shape[start : end + 1]),) + tuple(shape[end + 1 :])
+
+
+@SHAPES.register(nn.Flatten)
+def flatten_module(call: Call) -> torch.Tensor:
+    m = call.module
+    x = call.args[0]
+    return meta(_flatten_shape(x.shape, m.start_dim, m.end_dim), x.dtype)
+
+
+@SHAPES.register(torch.flatten, "method:flatten")
+def flatten(call: Call) -> torch.Tensor:
+    x = call.args[0]
+    start = call.arg(1, "start_dim", 0)
+    end = call.arg(2, "end_dim", -1)
+    return meta(_flatten_shape(x.shape, start, end), x.dtype)

@@ -1,0 +1,263 @@
+"""Layer 1b: walk the traced graph once and record what every node receives and returns.
+
+Values are meta tensors: they carry shape and dtype but no storage, so the cost
+does not depend on batch or image size and a model built on the meta device
+works. Known layers are inferred by their shape rule (cheap, and checked against
+meta execution in the tests); anything else runs on the meta device with meta
+copies of its parameters. The model itself is never modified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import fx, nn
+from torch.utils._pytree import tree_map
+
+from .errors import InputShapeError
+from .ops.registry import Call, kind_of, op_key
+from .ops.shapes import SHAPES
+from .trace import Trace
+
+
+@dataclass
+class NodeRecord:
+    """One executed op: what a row of the summary is made from."""
+
+    name: str
+    op: str
+    kind: str
+    call: Call
+    scope: str  # the module path this op was recorded in ('' for the root)
+    module_path: str | None  # for call_module nodes
+    inputs: list[str]  # names of the records that feed this one
+    params: list[tuple[str, nn.Parameter]] = field(default_factory=list)
+    children: list[tuple[str, Call]] = field(default_factory=list)  # inner calls of opaque modules
+
+    @property
+    def out(self) -> Any:
+        return self.call.out
+
+
+class NodeFailure(Exception):
+    """A node could not be evaluated (internal; the caller decides what it means)."""
+
+    def __init__(self, node_name: str, call: Call, module_path: str | None, error: BaseException):
+        super().__init__(f"{node_name} ({call.kind}): {error}")
+        self.node_name = node_name
+        self.kind = call.kind
+        self.module_path = module_path
+        self.error = error
+        self.is_user_module = call.module is not None and not type(call.module).__module__.startswith("torch.")
+        self.input_shapes = [
+            tuple(v.shape) for v in list(call.args) + list(call.kwargs.values()) if isinstance(v, torch.Tensor)
+        ]
+
+
+def to_meta(value: Any) -> Any:
+    """Replace every tensor in a (nested) value by a meta tensor of the same shape and dtype."""
+
+    def convert(v: Any) -> Any:
+        if isinstance(v, torch.Tensor) and v.device.type != "meta":
+            return torch.empty_like(v, device="meta", memory_format=torch.preserve_format)
+        return v
+
+    return tree_map(convert, value)
+
+
+def has_tensor(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(has_tensor(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_tensor(v) for v in value.values())
+    return False
+
+
+class MetaState:
+    """Meta stand-ins for a model's parameters and buffers, made once per module."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, dict[str, torch.Tensor]] = {}
+
+    def for_module(self, module: nn.Module) -> dict[str, torch.Tensor] | None:
+        """None when everything is already on meta (call the module directly)."""
+        key = id(module)
+        if key not in self._cache:
+            state: dict[str, torch.Tensor] = {}
+            for name, t in list(module.named_parameters(remove_duplicate=False)) + list(
+                module.named_buffers(remove_duplicate=False)
+            ):
+                if t.device.type != "meta":
+                    m = torch.empty_like(t, device="meta")
+                    if isinstance(t, nn.Parameter):
+                        m = nn.Parameter(m, requires_grad=t.requires_grad)
+                    state[name] = m
+            self._cache[key] = state
+        return self._cache[key] or None
+
+    def call(self, module: nn.Module, args: tuple, kwargs: dict) -> Any:
+        state = self.for_module(module)
+        if state is None:
+            return module(*args, **kwargs)
+        return torch.func.functional_call(module, state, args, kwargs, tie_weights=True, strict=False)
+
+
+def _leaf_descendants(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Descendants whose calls are worth recording inside an opaque module."""
+    out = []
+    for name, child in module.named_modules():
+        if not name:
+            continue
+        if not any(True for _ in child.children()) or type(child).__module__.startswith("torch.nn"):
+            out.append((name, child))
+    return out
+
+
+def run_module_on_meta(module: nn.Module, args: tuple, kwargs: dict, state: MetaState) -> tuple[Any, list]:
+    """Run ``module`` on meta, recording the calls of its leaf descendants."""
+    children: list[tuple[str, Call]] = []
+    handles = []
+    claimed: set[int] = set()
+    leaves = _leaf_descendants(module)
+    try:
+        for name, child in leaves:
+            # A torch.nn leaf inside another torch.nn leaf (MultiheadAttention's out_proj)
+            # is covered by its parent's rule: record only the outermost.
+            if any(name.startswith(other + ".") for other, _ in leaves if other != name):
+                continue
+
+            def hook(mod, a, kw, out, _name=name):
+                children.append((_name, Call("call_module", mod, type(mod).__name__, a, kw, mod, out)))
+
+            try:
+                handles.append(child.register_forward_hook(hook, with_kwargs=True))
+            except RuntimeError:  # ScriptModules take no hooks
+                pass
+            claimed.add(id(child))
+        out = state.call(module, args, kwargs)
+    finally:
+        for h in handles:
+            h.remove()
+    return out, children
+
+
+def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], Any]:
+    """Evaluate the graph on meta values; return one record per tensor-producing op and the output."""
+    root = tr.root
+    state = MetaState()
+    env: dict[fx.Node, Any] = {}
+    attr_params: dict[fx.Node, tuple[str, nn.Parameter]] = {}
+    producers: dict[fx.Node, str] = {}  # node -> record name feeding from it (through non-rows too)
+    records: list[NodeRecord] = []
+    placeholders = iter(args)
+    output: Any = None
+
+    def load(a: Any) -> Any:
+        return fx.node.map_arg(a, lambda n: env[n])
+
+    def sources(node: fx.Node) -> list[str]:
+        names: list[str] = []
+        for n in node.all_input_nodes:
+            for src in producers.get(n, ()):
+                if src not in names:
+                    names.append(src)
+        return names
+
+    with torch.device("meta"):
+        for node in tr.graph.nodes:
+            if node.op == "placeholder":
+                name = node.target
+                if name.startswith("*"):
+                    env[node] = tuple(placeholders)
+                elif name in kwargs:
+                    env[node] = kwargs[name]
+                else:
+                    try:
+                        env[node] = next(placeholders)
+                    except StopIteration:
+                        env[node] = node.args[0] if node.args else None
+                producers[node] = [f"input:{name}"]
+                continue
+            if node.op == "get_attr":
+                value = _fetch_attr(root, node.target)
+                if isinstance(value, nn.Parameter):
+                    attr_params[node] = (node.target, value)
+                env[node] = to_meta(value)
+                producers[node] = []
+                continue
+            if node.op == "output":
+                output = load(node.args[0])
+                continue
+
+            module = root.get_submodule(node.target) if node.op == "call_module" else None
+            kind = kind_of(node.op, node.target, module)
+            a, kw = load(node.args), load(node.kwargs)
+            call = Call(node.op, node.target, kind, tuple(a), dict(kw), module)
+            children: list = []
+            try:
+                call.out = _evaluate(call, state, children)
+            except InputShapeError as exc:
+                name = node.target if node.op == "call_module" else node.name
+                raise InputShapeError(f"layer {name!r} ({kind}): {exc}") from exc
+            except Exception as exc:
+                raise NodeFailure(node.name, call, node.target if module is not None else None, exc) from exc
+            env[node] = call.out
+            if not has_tensor(call.out):
+                producers[node] = sources(node)
+                continue
+            params = []
+            if module is not None:
+                params = list(module.named_parameters(prefix=node.target, remove_duplicate=False))
+            params += [attr_params[n] for n in node.all_input_nodes if n in attr_params]
+            rec = NodeRecord(
+                name=node.target if node.op == "call_module" else node.name,
+                op=node.op,
+                kind=kind,
+                call=call,
+                scope=tr.scopes.get(node.name, ""),
+                module_path=node.target if node.op == "call_module" else None,
+                inputs=sources(node),
+                params=params,
+                children=children,
+            )
+            if node.op == "call_module" and any(r.name == rec.name for r in records):
+                rec.name = f"{rec.name}@{sum(1 for r in records if r.module_path == node.target) + 1}"
+            records.append(rec)
+            producers[node] = [rec.name]
+    return records, output
+
+
+def _evaluate(call: Call, state: MetaState, children: list) -> Any:
+    if call.op == "call_module":
+        rule = SHAPES.lookup(type(call.module))
+        if rule is not None:
+            out = rule(call)
+            if out is not None:
+                return out
+        if type(call.module).__module__.startswith("torch.nn") and not any(
+            True for _ in call.module.children()
+        ):
+            return state.call(call.module, call.args, call.kwargs)
+        out, inner = run_module_on_meta(call.module, call.args, call.kwargs, state)
+        children.extend(inner)
+        return out
+    rule = SHAPES.lookup(op_key(call.op, call.target))
+    if rule is not None:
+        out = rule(call)
+        if out is not None:
+            return out
+    if call.op == "call_method":
+        obj, *rest = call.args
+        return getattr(obj, call.target)(*rest, **call.kwargs)
+    return call.target(*call.args, **call.kwargs)
+
+
+def _fetch_attr(root: nn.Module, target: str) -> Any:
+    obj: Any = root
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj

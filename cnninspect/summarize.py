@@ -1,0 +1,247 @@
+"""Layer 3: the summary analysis -- trace, propagate, then count parameters and cost per row."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils._pytree import tree_flatten
+
+from .errors import CnnInspectError, InputShapeError, ModelError
+from .guard import ModelGuard
+from .inputs import build_inputs, check_arity, concrete_defaults
+from .ops.macs import COSTS, Cost, is_container_constructor
+from .ops.registry import op_key
+from .propagate import NodeFailure, NodeRecord, propagate
+from .records import Layer, Summary
+from .trace import UntraceableError, trace
+
+_GEOMETRY = ("kernel_size", "stride", "padding", "dilation", "groups")
+
+
+def summarize(
+    model: nn.Module,
+    input_shape: Any = None,
+    *,
+    input_data: Any = None,
+    dtype: torch.dtype | list[torch.dtype] | None = None,
+    device: str | torch.device | None = None,
+    receptive_field: bool = True,
+    debug: bool = False,
+) -> Summary:
+    """Summarise ``model`` for an input of ``input_shape`` without running its arithmetic.
+
+    ``input_shape`` is one shape or a list of shapes (one per positional input);
+    ``input_data`` takes real tensors, a tuple of them or a dict of keyword inputs
+    instead. ``device`` is used only by the hook fallback, if a model's forward
+    needs real values. With ``debug=True`` the torch/fx error stays attached and
+    is raised as-is rather than as a one-line cnninspect error.
+    """
+    if not isinstance(model, nn.Module):
+        raise ModelError(
+            f"summarize() needs a torch.nn.Module, got {type(model).__name__}; "
+            "pass the model instance, e.g. summarize(MyNet(), (1, 3, 32, 32))"
+        )
+    guard = ModelGuard(model)
+    try:
+        records, output, method, warnings, opaque, inputs = _records(
+            model, input_shape, input_data, dtype, device
+        )
+        summary = _assemble(model, records, output, method, warnings, opaque, inputs.shapes)
+        if receptive_field:
+            _attach_receptive_fields(summary, records, inputs.shapes)
+        return summary
+    except CnnInspectError as exc:
+        if debug and exc.__cause__ is not None:
+            raise exc.__cause__
+        raise exc.with_traceback(None) from (exc.__cause__ if debug else None)
+    finally:
+        guard.restore()
+
+
+def _records(model, input_shape, input_data, dtype, device):
+    inputs = build_inputs(model, input_shape, input_data, dtype)
+    check_arity(model, len(inputs.args), inputs.kwargs)
+    warnings: list[str] = []
+    device = device if device is not None else _model_device(model)
+    try:
+        tr = trace(model, concrete_args=concrete_defaults(model, len(inputs.args), inputs.kwargs) or None)
+    except UntraceableError as exc:
+        from .hookpass import hook_records
+
+        warnings.append(f"fx could not trace the top-level forward ({exc}); used forward hooks")
+        records, output, method = hook_records(model, inputs, device, warnings)
+        return records, output, method, warnings, {"": str(exc)}, inputs
+    for path, why in tr.opaque.items():
+        warnings.append(f"opaque module {path!r}: fx cannot trace it ({why}); shown as one row")
+    try:
+        records, output = propagate(tr, inputs.args, inputs.kwargs)
+    except NodeFailure as failure:
+        if not _needs_real_values(failure.error):
+            raise _user_error(failure) from failure.error
+        from .hookpass import hook_records
+
+        warnings.append(
+            f"op {failure.node_name!r} ({failure.kind}) needs real values on the meta device "
+            f"({_first_line(failure.error)}); used forward hooks"
+        )
+        records, output, method = hook_records(model, inputs, device, warnings)
+        return records, output, method, warnings, dict(tr.opaque), inputs
+    method = "fx" if not tr.opaque else "fx (with opaque modules)"
+    return records, output, method, warnings, dict(tr.opaque), inputs
+
+
+def _needs_real_values(error: BaseException) -> bool:
+    text = str(error).lower()
+    return isinstance(error, NotImplementedError) or "meta" in text or "data-dependent" in text
+
+
+def _user_error(failure: NodeFailure) -> CnnInspectError:
+    error = failure.error
+    where = failure.module_path or failure.node_name
+    if failure.is_user_module:
+        return ModelError(
+            f"module {where!r} ({failure.kind}) raised {type(error).__name__}: {_first_line(error)}"
+        )
+    shapes = ", ".join("x".join(map(str, s)) for s in failure.input_shapes)
+    return InputShapeError(
+        f"layer {where!r} ({failure.kind}) cannot take its input"
+        f"{' of shape ' + shapes if shapes else ''}: {_first_line(error)}"
+    )
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for t in list(model.parameters()) + list(model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    # messages formatted while tracing show fx proxies; they mean "a traced value"
+    return re.sub(r"Proxy\((\w+)\)", "<traced>", lines[0]) if lines else type(exc).__name__
+
+
+def _shapes_of(value: Any) -> list[tuple[int, ...]]:
+    leaves, _ = tree_flatten(value)
+    return [tuple(v.shape) for v in leaves if isinstance(v, torch.Tensor)]
+
+
+def _geometry(module: nn.Module | None) -> dict[str, Any]:
+    if module is None:
+        return {}
+    out = {}
+    for attr in _GEOMETRY:
+        value = getattr(module, attr, None)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            value = tuple(value)
+        out[attr] = value
+    return out
+
+
+def cost_of(record: NodeRecord) -> tuple[Cost | None, list[str]]:
+    """The row's cost, summing inner calls for opaque modules; names the ops without a rule."""
+    call = record.call
+    rule = COSTS.lookup(op_key(call.op if call.op != "hook" else "call_module", call.target, call.module))
+    if rule is not None:
+        return rule(call), []
+    if is_container_constructor(call.target):
+        return Cost(0, 0), []
+    if record.children:
+        macs = flops = 0
+        unknown: list[str] = []
+        for name, inner in record.children:
+            inner_rule = COSTS.lookup(type(inner.module))
+            if inner_rule is None:
+                unknown.append(f"{record.name}.{name} ({inner.kind})")
+                continue
+            c = inner_rule(inner)
+            macs, flops = macs + c.macs, flops + c.flops
+        return Cost(macs, flops), unknown
+    return None, [f"{record.name} ({record.kind})"]
+
+
+def _assemble(model, records, output, method, warnings, opaque, input_shapes) -> Summary:
+    seen: set[int] = set()
+    layers: list[Layer] = []
+    unknown_cost: list[str] = []
+    for rec in records:
+        num = trainable = 0
+        for _, p in rec.params:
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            num += p.numel()
+            trainable += p.numel() if p.requires_grad else 0
+        cost, unknown = cost_of(rec)
+        unknown_cost += unknown
+        shapes = _shapes_of(rec.out)
+        if rec.op in ("call_module", "hook"):
+            base = rec.module_path or rec.name.split("@")[0]
+            parent = base.rsplit(".", 1)[0] if "." in base else ""
+            depth = base.count(".") + 1
+        else:
+            parent = rec.scope
+            depth = (parent.count(".") + 2) if parent else 1
+        layer = Layer(
+            name=rec.name,
+            kind=rec.kind,
+            output_shape=shapes[0] if len(shapes) == 1 else shapes,
+            num_params=num,
+            trainable_params=trainable,
+            macs=cost.macs if cost else 0,
+            flops=cost.flops if cost else 0,
+            parent=parent,
+            depth=depth,
+            op=rec.op,
+            inputs=list(rec.inputs),
+            **_geometry(rec.call.module),
+        )
+        if cost is None:
+            layer.notes.append("no MAC rule: counted as 0")
+        if rec.module_path in opaque:
+            layer.notes.append(f"opaque: {opaque[rec.module_path]}")
+        layers.append(layer)
+
+    unique = {id(p): p for p in model.parameters()}
+    total = sum(p.numel() for p in unique.values())
+    trainable_total = sum(p.numel() for p in unique.values() if p.requires_grad)
+    unused = [n for n, p in model.named_parameters() if id(p) not in seen]
+    if unused:
+        count = sum(p.numel() for n, p in model.named_parameters() if n in set(unused))
+        shown = ", ".join(unused[:5]) + (", ..." if len(unused) > 5 else "")
+        warnings.append(
+            f"{count:,} parameters are registered but never used by forward ({shown}); "
+            "they count in total_params but in no row"
+        )
+    if unknown_cost:
+        shown = ", ".join(unknown_cost[:8]) + (", ..." if len(unknown_cost) > 8 else "")
+        warnings.append(f"no MAC rule for {len(unknown_cost)} op(s), counted as 0: {shown}")
+    buffers = {id(b): b for b in model.buffers()}
+    return Summary(
+        model_name=type(model).__name__,
+        input_shapes=list(input_shapes),
+        output_shapes=_shapes_of(output),
+        layers=layers,
+        total_params=total,
+        trainable_params=trainable_total,
+        param_bytes=sum(p.numel() * p.element_size() for p in unique.values()),
+        total_buffers=sum(b.numel() for b in buffers.values()),
+        buffer_bytes=sum(b.numel() * b.element_size() for b in buffers.values()),
+        method=method,
+        warnings=warnings,
+        opaque=dict(opaque),
+    )
+
+
+def _attach_receptive_fields(summary: Summary, records: list[NodeRecord], input_shapes) -> None:
+    """Hook for the receptive-field analysis (cnninspect.receptive), when it is installed."""
+    try:
+        from .receptive import attach
+    except ImportError:
+        return
+    attach(summary, records, input_shapes)
