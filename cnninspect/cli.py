@@ -33,7 +33,10 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = _Parser(prog="cnninspect", description="Look inside PyTorch models: shapes, parameters, MACs, receptive fields.")
+    parser = _Parser(
+        prog="cnninspect",
+        description="Look inside PyTorch models: shapes, parameters, MACs, receptive fields.",
+    )
     parser.add_argument("--version", action="version", version=f"cnninspect {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module_name in COMMANDS.items():
@@ -56,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "debug", False):
             raise
         print(f"cnninspect {args.command}: error: {exc}", file=sys.stderr)
-        usage = isinstance(exc, OptionError) or (isinstance(exc, InputShapeError) and getattr(exc, "from_option", False))
+        usage = isinstance(exc, OptionError) or (
+            isinstance(exc, InputShapeError) and getattr(exc, "from_option", False)
+        )
         return USAGE_ERROR if usage else MODEL_ERROR
     except BrokenPipeError:  # `cnninspect summary | head` is fine
         sys.stderr.close()

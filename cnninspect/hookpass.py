@@ -22,14 +22,19 @@ def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
     out = []
     for name, m in model.named_modules():
         children = list(m.children())
-        if not children or (type(m).__module__.startswith("torch.nn") and not isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict))):
+        if not children or (
+            type(m).__module__.startswith("torch.nn")
+            and not isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict))
+        ):
             if any(name.startswith(o + ".") for o, _ in out):
                 continue
             out.append((name, m))
     return out
 
 
-def hook_records(model: nn.Module, inputs: Inputs, device: Any, warnings: list[str]) -> tuple[list[NodeRecord], Any, str]:
+def hook_records(
+    model: nn.Module, inputs: Inputs, device: Any, warnings: list[str]
+) -> tuple[list[NodeRecord], Any, str]:
     """One record per leaf-module call, from a meta run if possible, else a real one."""
     try:
         records, out = _run(model, inputs, real=False, device=device)
@@ -56,8 +61,12 @@ class _Failed(Exception):
     def as_user_error(self) -> Exception:
         msg = _first_line(self.error)
         if self.is_leaf and not isinstance(self.error, NotImplementedError):
-            return InputShapeError(f"layer {self.where!r} ({self.kind}) cannot take its input: {msg}")
-        return ModelError(f"the model's forward raised {type(self.error).__name__} in {self.where!r} ({self.kind}): {msg}")
+            return InputShapeError(
+                f"layer {self.where!r} ({self.kind}) cannot take its input: {msg}"
+            )
+        return ModelError(
+            f"the model's forward raised {type(self.error).__name__} in {self.where!r} ({self.kind}): {msg}"
+        )
 
 
 def _run(model: nn.Module, inputs: Inputs, real: bool, device: Any) -> tuple[list[NodeRecord], Any]:
@@ -67,7 +76,9 @@ def _run(model: nn.Module, inputs: Inputs, real: bool, device: Any) -> tuple[lis
     records: list[NodeRecord] = []
     stack: list[tuple[str, nn.Module]] = []
     handles = []
-    params_by_module = {id(m): list(m.named_parameters(prefix=n, remove_duplicate=False)) for n, m in leaves}
+    params_by_module = {
+        id(m): list(m.named_parameters(prefix=n, remove_duplicate=False)) for n, m in leaves
+    }
 
     def pre(mod, args, _name):
         stack.append((_name, mod))
@@ -79,16 +90,31 @@ def _run(model: nn.Module, inputs: Inputs, real: bool, device: Any) -> tuple[lis
             return
         calls[_name] = calls.get(_name, 0) + 1
         label = _name if calls[_name] == 1 else f"{_name}@{calls[_name]}"
-        call = Call("call_module", mod, type(mod).__name__, tuple(args), dict(kwargs), mod, _detach(out))
+        call = Call(
+            "call_module", mod, type(mod).__name__, tuple(args), dict(kwargs), mod, _detach(out)
+        )
         parent = _name.rsplit(".", 1)[0] if "." in _name else ""
-        records.append(NodeRecord(label, "hook", type(mod).__name__, call, parent, _name, [], params_by_module[id(mod)]))
+        records.append(
+            NodeRecord(
+                label,
+                "hook",
+                type(mod).__name__,
+                call,
+                parent,
+                _name,
+                [],
+                params_by_module[id(mod)],
+            )
+        )
 
     try:
         for name, m in model.named_modules():
             try:
                 handles.append(m.register_forward_pre_hook(lambda mod, a, _n=name: pre(mod, a, _n)))
                 handles.append(
-                    m.register_forward_hook(lambda mod, a, kw, o, _n=name: post(mod, a, kw, o, _n), with_kwargs=True)
+                    m.register_forward_hook(
+                        lambda mod, a, kw, o, _n=name: post(mod, a, kw, o, _n), with_kwargs=True
+                    )
                 )
             except RuntimeError:
                 pass  # ScriptModules take no hooks
@@ -123,7 +149,9 @@ def _real_forward(model: nn.Module, inputs: Inputs, device: Any) -> Any:
 def _detach(out: Any) -> Any:
     from torch.utils._pytree import tree_map
 
-    return tree_map(lambda v: torch.empty_like(v, device="meta") if isinstance(v, torch.Tensor) else v, out)
+    return tree_map(
+        lambda v: torch.empty_like(v, device="meta") if isinstance(v, torch.Tensor) else v, out
+    )
 
 
 def _model_on_meta(model: nn.Module) -> bool:
@@ -131,5 +159,5 @@ def _model_on_meta(model: nn.Module) -> bool:
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = [l for l in str(exc).strip().splitlines() if l.strip()]
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__

@@ -127,7 +127,11 @@ def _dtypes(dtype: Any, n: int) -> list[torch.dtype]:
         return [torch.get_default_dtype()] * n
     if isinstance(dtype, torch.dtype):
         return [dtype] * n
-    if isinstance(dtype, (list, tuple)) and len(dtype) == n and all(isinstance(d, torch.dtype) for d in dtype):
+    if (
+        isinstance(dtype, (list, tuple))
+        and len(dtype) == n
+        and all(isinstance(d, torch.dtype) for d in dtype)
+    ):
         return list(dtype)
     raise OptionError(f"dtype must be a torch.dtype or a list of {n} of them, got {dtype!r}")
 
@@ -153,7 +157,11 @@ def concrete_defaults(model: nn.Module, n_args: int, kwargs: dict) -> dict[str, 
         if p.name not in kwargs and p.default is not inspect.Parameter.empty:
             out[p.name] = p.default
     for p in params:
-        if p.kind == p.KEYWORD_ONLY and p.name not in kwargs and p.default is not inspect.Parameter.empty:
+        if (
+            p.kind == p.KEYWORD_ONLY
+            and p.name not in kwargs
+            and p.default is not inspect.Parameter.empty
+        ):
             out[p.name] = p.default
     return out
 

@@ -50,9 +50,13 @@ class NodeFailure(Exception):
         self.kind = call.kind
         self.module_path = module_path
         self.error = error
-        self.is_user_module = call.module is not None and not type(call.module).__module__.startswith("torch.")
+        self.is_user_module = call.module is not None and not type(
+            call.module
+        ).__module__.startswith("torch.")
         self.input_shapes = [
-            tuple(v.shape) for v in list(call.args) + list(call.kwargs.values()) if isinstance(v, torch.Tensor)
+            tuple(v.shape)
+            for v in list(call.args) + list(call.kwargs.values())
+            if isinstance(v, torch.Tensor)
         ]
 
 
@@ -103,7 +107,9 @@ class MetaState:
         state = self.for_module(module)
         if state is None:
             return module(*args, **kwargs)
-        return torch.func.functional_call(module, state, args, kwargs, tie_weights=True, strict=False)
+        return torch.func.functional_call(
+            module, state, args, kwargs, tie_weights=True, strict=False
+        )
 
 
 def _leaf_descendants(module: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -117,7 +123,9 @@ def _leaf_descendants(module: nn.Module) -> list[tuple[str, nn.Module]]:
     return out
 
 
-def run_module_on_meta(module: nn.Module, args: tuple, kwargs: dict, state: MetaState) -> tuple[Any, list]:
+def run_module_on_meta(
+    module: nn.Module, args: tuple, kwargs: dict, state: MetaState
+) -> tuple[Any, list]:
     """Run ``module`` on meta, recording the calls of its leaf descendants."""
     children: list[tuple[str, Call]] = []
     handles = []
@@ -131,7 +139,9 @@ def run_module_on_meta(module: nn.Module, args: tuple, kwargs: dict, state: Meta
                 continue
 
             def hook(mod, a, kw, out, _name=name):
-                children.append((_name, Call("call_module", mod, type(mod).__name__, a, kw, mod, out)))
+                children.append(
+                    (_name, Call("call_module", mod, type(mod).__name__, a, kw, mod, out))
+                )
 
             try:
                 handles.append(child.register_forward_hook(hook, with_kwargs=True))
@@ -204,7 +214,9 @@ def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], A
                 name = node.target if node.op == "call_module" else node.name
                 raise InputShapeError(f"layer {name!r} ({kind}): {exc}") from exc
             except Exception as exc:
-                raise NodeFailure(node.name, call, node.target if module is not None else None, exc) from exc
+                raise NodeFailure(
+                    node.name, call, node.target if module is not None else None, exc
+                ) from exc
             env[node] = call.out
             if not has_tensor(call.out):
                 producers[node] = sources(node)
@@ -225,7 +237,9 @@ def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], A
                 children=children,
             )
             if node.op == "call_module" and any(r.name == rec.name for r in records):
-                rec.name = f"{rec.name}@{sum(1 for r in records if r.module_path == node.target) + 1}"
+                rec.name = (
+                    f"{rec.name}@{sum(1 for r in records if r.module_path == node.target) + 1}"
+                )
             records.append(rec)
             producers[node] = [rec.name]
     return records, output

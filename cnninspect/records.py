@@ -88,7 +88,9 @@ class Summary:
         for layer in self.layers:
             if layer.name == name:
                 return layer
-        raise KeyError(f"no layer named {name!r}; layers are: {', '.join(l.name for l in self.layers)}")
+        raise KeyError(
+            f"no layer named {name!r}; layers are: {', '.join(layer.name for layer in self.layers)}"
+        )
 
     # Renderers live in cnninspect.render; these are the user's handles on them.
     def __str__(self) -> str:

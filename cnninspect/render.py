@@ -47,7 +47,11 @@ def fmt_shape(shape: Any) -> str:
 
 def fmt_number(value: Any) -> str:
     if isinstance(value, Fraction):
-        return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+        return (
+            str(value.numerator)
+            if value.denominator == 1
+            else f"{value.numerator}/{value.denominator}"
+        )
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
@@ -97,13 +101,13 @@ def _geom(attr: str) -> Callable[[Layer], str]:
 
 
 COLUMNS: dict[str, Column] = {
-    "name": Column("Layer", lambda l: l.name),
-    "kind": Column("Kind", lambda l: l.kind),
-    "output_shape": Column("Output shape", lambda l: fmt_shape(l.output_shape)),
-    "num_params": Column("Params", lambda l: l.num_params, numeric=True),
-    "trainable": Column("Trainable", lambda l: {None: "", True: "yes", False: "no"}[l.trainable]),
-    "macs": Column("MACs", lambda l: l.macs, numeric=True),
-    "flops": Column("FLOPs", lambda l: l.flops, numeric=True),
+    "name": Column("Layer", lambda row: row.name),
+    "kind": Column("Kind", lambda row: row.kind),
+    "output_shape": Column("Output shape", lambda row: fmt_shape(row.output_shape)),
+    "num_params": Column("Params", lambda row: row.num_params, numeric=True),
+    "trainable": Column("Trainable", lambda row: {None: "", True: "yes", False: "no"}[row.trainable]),
+    "macs": Column("MACs", lambda row: row.macs, numeric=True),
+    "flops": Column("FLOPs", lambda row: row.flops, numeric=True),
     "kernel_size": Column("Kernel", _geom("kernel_size")),
     "stride": Column("Stride", _geom("stride")),
     "padding": Column("Padding", _geom("padding")),
@@ -113,9 +117,9 @@ COLUMNS: dict[str, Column] = {
     "jump": Column("Jump", _rf_field("jump")),
     "start": Column("Start", _rf_field("start")),
     "naive_rf": Column("Naive RF", _rf_field("naive")),
-    "parent": Column("Parent", lambda l: l.parent),
-    "depth": Column("Depth", lambda l: l.depth, numeric=True),
-    "inputs": Column("Inputs", lambda l: ", ".join(l.inputs)),
+    "parent": Column("Parent", lambda row: row.parent),
+    "depth": Column("Depth", lambda row: row.depth, numeric=True),
+    "inputs": Column("Inputs", lambda row: ", ".join(row.inputs)),
 }
 _RF_COLUMNS = ["rf", "jump"]
 
@@ -134,7 +138,9 @@ def resolve_columns(summary: Summary, columns: list[str] | str | None) -> list[s
         columns = [c.strip() for c in columns.split(",") if c.strip()]
     unknown = [c for c in columns if c not in COLUMNS]
     if unknown:
-        raise OptionError(f"unknown column(s) {', '.join(unknown)}; choose from {', '.join(COLUMNS)}")
+        raise OptionError(
+            f"unknown column(s) {', '.join(unknown)}; choose from {', '.join(COLUMNS)}"
+        )
     return list(columns)
 
 
@@ -155,7 +161,9 @@ def fold(layers: list[Layer], depth: int | None) -> list[Layer]:
         if group is None or out[-1] is not group:
             # a new run of rows under this ancestor (a module called again starts a new row)
             group = Layer(
-                name=key if key not in groups else f"{key}@{sum(1 for g in out if g.name.split('@')[0] == key) + 1}",
+                name=key
+                if key not in groups
+                else f"{key}@{sum(1 for g in out if g.name.split('@')[0] == key) + 1}",
                 kind="",
                 output_shape=None,
                 parent=key.rsplit(".", 1)[0] if "." in key else "",
@@ -179,7 +187,9 @@ def _kind_of_groups(summary: Summary, rows: list[Layer], kinds: dict[str, str]) 
             row.kind = kinds.get(row.name.split("@")[0], "")
 
 
-def rows_for(summary: Summary, columns: list[str] | str | None, depth: int | None) -> tuple[list[str], list[list[Any]]]:
+def rows_for(
+    summary: Summary, columns: list[str] | str | None, depth: int | None
+) -> tuple[list[str], list[list[Any]]]:
     cols = resolve_columns(summary, columns)
     rows = fold(summary.layers, depth)
     _kind_of_groups(summary, rows, summary.__dict__.get("_module_kinds", {}))
@@ -189,7 +199,10 @@ def rows_for(summary: Summary, columns: list[str] | str | None, depth: int | Non
 
 def _display(cols: list[str], table: list[list[Any]]) -> list[list[Any]]:
     return [
-        [thousands(v) if COLUMNS[c].numeric and isinstance(v, int) else v for c, v in zip(cols, row)]
+        [
+            thousands(v) if COLUMNS[c].numeric and isinstance(v, int) else v
+            for c, v in zip(cols, row)
+        ]
         for row in table
     ]
 
@@ -211,13 +224,21 @@ def totals_lines(summary: Summary) -> list[tuple[str, str]]:
     return lines
 
 
-def render_text(summary: Summary, columns: list[str] | str | None = None, depth: int | None = None) -> str:
+def render_text(
+    summary: Summary, columns: list[str] | str | None = None, depth: int | None = None
+) -> str:
     from tabulate import tabulate
 
     cols, table = rows_for(summary, columns, depth)
     headers = [COLUMNS[c].header for c in cols]
     align = ["right" if COLUMNS[c].numeric else "left" for c in cols]
-    body = tabulate(_display(cols, table), headers=headers, tablefmt="simple", colalign=align, disable_numparse=True)
+    body = tabulate(
+        _display(cols, table),
+        headers=headers,
+        tablefmt="simple",
+        colalign=align,
+        disable_numparse=True,
+    )
     width = max((len(line) for line in body.splitlines()), default=40)
     rule = "=" * width
     out = [rule, f"{summary.model_name}", rule, body, rule]
@@ -233,13 +254,21 @@ def render_text(summary: Summary, columns: list[str] | str | None = None, depth:
 _FORMATS = {"github": "github", "markdown": "github", "rst": "rst", "html": "html"}
 
 
-def render_table(summary: Summary, fmt: str, columns: list[str] | str | None = None, depth: int | None = None) -> str:
+def render_table(
+    summary: Summary, fmt: str, columns: list[str] | str | None = None, depth: int | None = None
+) -> str:
     from tabulate import tabulate
 
     cols, table = rows_for(summary, columns, depth)
     headers = [COLUMNS[c].header for c in cols]
     align = ["right" if COLUMNS[c].numeric else "left" for c in cols]
-    body = tabulate(_display(cols, table), headers=headers, tablefmt=_FORMATS[fmt], colalign=align, disable_numparse=True)
+    body = tabulate(
+        _display(cols, table),
+        headers=headers,
+        tablefmt=_FORMATS[fmt],
+        colalign=align,
+        disable_numparse=True,
+    )
     totals = totals_lines(summary)
     if fmt == "html":
         items = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in totals)
@@ -250,7 +279,12 @@ def render_table(summary: Summary, fmt: str, columns: list[str] | str | None = N
             + (f"<ul class='cnninspect-warnings'>{warn}</ul>" if warn else "")
             + "</div>"
         )
-    tot = tabulate([[k, v] for k, v in totals], headers=["Total", "Value"], tablefmt=_FORMATS[fmt], disable_numparse=True)
+    tot = tabulate(
+        [[k, v] for k, v in totals],
+        headers=["Total", "Value"],
+        tablefmt=_FORMATS[fmt],
+        disable_numparse=True,
+    )
     parts = [body, "", tot]
     if summary.warnings:
         bullet = "- " if fmt != "rst" else "* "
@@ -258,7 +292,9 @@ def render_table(summary: Summary, fmt: str, columns: list[str] | str | None = N
     return "\n".join(parts) + "\n"
 
 
-def render_csv(summary: Summary, columns: list[str] | str | None = None, depth: int | None = None) -> str:
+def render_csv(
+    summary: Summary, columns: list[str] | str | None = None, depth: int | None = None
+) -> str:
     cols, table = rows_for(summary, columns, depth)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

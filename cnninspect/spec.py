@@ -34,10 +34,12 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ModelSpecError(
             f"--kwargs is not valid JSON ({exc.msg} at column {exc.colno}): {text!r}; "
-            'write e.g. --kwargs \'{"num_classes": 10}\''
+            "write e.g. --kwargs '{\"num_classes\": 10}'"
         ) from None
     if not isinstance(value, dict):
-        raise ModelSpecError(f"--kwargs must be a JSON object, got {type(value).__name__}: {text!r}")
+        raise ModelSpecError(
+            f"--kwargs must be a JSON object, got {type(value).__name__}: {text!r}"
+        )
     return value
 
 

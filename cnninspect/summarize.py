@@ -55,7 +55,7 @@ def summarize(
         return summary
     except CnnInspectError as exc:
         if debug and exc.__cause__ is not None:
-            raise exc.__cause__
+            raise exc.__cause__  # noqa: B904 -- debug wants the original error as is
         raise exc.with_traceback(None) from (exc.__cause__ if debug else None)
     finally:
         guard.restore()
@@ -67,7 +67,9 @@ def _records(model, input_shape, input_data, dtype, device):
     warnings: list[str] = []
     device = device if device is not None else _model_device(model)
     try:
-        tr = trace(model, concrete_args=concrete_defaults(model, len(inputs.args), inputs.kwargs) or None)
+        tr = trace(
+            model, concrete_args=concrete_defaults(model, len(inputs.args), inputs.kwargs) or None
+        )
     except UntraceableError as exc:
         from .hookpass import hook_records
 
@@ -146,7 +148,9 @@ def _geometry(module: nn.Module | None) -> dict[str, Any]:
 def cost_of(record: NodeRecord) -> tuple[Cost | None, list[str]]:
     """The row's cost, summing inner calls for opaque modules; names the ops without a rule."""
     call = record.call
-    rule = COSTS.lookup(op_key(call.op if call.op != "hook" else "call_module", call.target, call.module))
+    rule = COSTS.lookup(
+        op_key(call.op if call.op != "hook" else "call_module", call.target, call.module)
+    )
     if rule is not None:
         return rule(call), []
     if is_container_constructor(call.target):

@@ -12,7 +12,12 @@ from ..errors import InputShapeError, OptionError
 def add_model_arguments(parser: argparse.ArgumentParser, many: bool = False) -> None:
     """MODEL (a fixture name or package.module:attr), --input-shape, --kwargs, --device, --dtype, --debug."""
     if many:
-        parser.add_argument("model", nargs="+", metavar="MODEL", help="fixture name (simple-cnn, custom-cnn) or package.module:attr")
+        parser.add_argument(
+            "model",
+            nargs="+",
+            metavar="MODEL",
+            help="fixture name (simple-cnn, custom-cnn) or package.module:attr",
+        )
     else:
         parser.add_argument(
             "model", nargs="?", default="simple-cnn", metavar="MODEL",
@@ -22,9 +27,17 @@ def add_model_arguments(parser: argparse.ArgumentParser, many: bool = False) -> 
         "--input-shape", action="append", metavar="N,C,H,W",
         help="input shape, e.g. 1,3,224,224; repeat for models with several inputs (default: the model's own)",
     )  # fmt: skip
-    parser.add_argument("--kwargs", metavar="JSON", help="keyword arguments for a class or factory, as JSON")
-    parser.add_argument("--device", default=None, help="device for a real forward, if one is needed (default: the model's)")
-    parser.add_argument("--dtype", default=None, help="input dtype, e.g. float32, float16, bfloat16, int64")
+    parser.add_argument(
+        "--kwargs", metavar="JSON", help="keyword arguments for a class or factory, as JSON"
+    )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="device for a real forward, if one is needed (default: the model's)",
+    )
+    parser.add_argument(
+        "--dtype", default=None, help="input dtype, e.g. float32, float16, bfloat16, int64"
+    )
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
 
 
@@ -44,7 +57,9 @@ def resolve_dtype(name: str | None) -> Any:
 
     value = getattr(torch, name.removeprefix("torch."), None)
     if not isinstance(value, torch.dtype):
-        raise OptionError(f"--dtype {name!r} is not a torch dtype; use e.g. float32, float16, bfloat16, int64")
+        raise OptionError(
+            f"--dtype {name!r} is not a torch dtype; use e.g. float32, float16, bfloat16, int64"
+        )
     return value
 
 
@@ -68,4 +83,10 @@ def load(args: argparse.Namespace, spec: str | None = None) -> ModelInput:
                 f"model {spec!r} has no default input shape; pass --input-shape N,C,H,W, e.g. --input-shape 1,3,224,224"
             )
         shapes = [loaded.default_input_shape]
-    return ModelInput(spec, loaded.model, shapes[0] if len(shapes) == 1 else shapes, resolve_dtype(args.dtype), loaded.source_file)
+    return ModelInput(
+        spec,
+        loaded.model,
+        shapes[0] if len(shapes) == 1 else shapes,
+        resolve_dtype(args.dtype),
+        loaded.source_file,
+    )

@@ -12,16 +12,26 @@ FORMATS = ("text", "markdown", "rst", "html", "csv", "json")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
-    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
-    parser.add_argument("--depth", type=int, default=None, help="fold rows deeper than N into their parent module")
-    parser.add_argument("--columns", default=None, help="comma-separated columns, e.g. name,kind,output_shape,num_params,macs,rf")
+    parser.add_argument(
+        "--format", choices=FORMATS, default="text", help="output format (default: text)"
+    )
+    parser.add_argument(
+        "--depth", type=int, default=None, help="fold rows deeper than N into their parent module"
+    )
+    parser.add_argument(
+        "--columns",
+        default=None,
+        help="comma-separated columns, e.g. name,kind,output_shape,num_params,macs,rf",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from ..summarize import summarize
 
     mi = load(args)
-    summary = summarize(mi.model, mi.input_shape, dtype=mi.dtype, device=args.device, debug=args.debug)
+    summary = summarize(
+        mi.model, mi.input_shape, dtype=mi.dtype, device=args.device, debug=args.debug
+    )
     if args.format == "json":
         text = summary.to_json()
     else:

@@ -101,7 +101,9 @@ def _matmul_macs(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> int:
     return _numel(out) * inner
 
 
-@COSTS.register(torch.matmul, operator.matmul, torch.mm, torch.bmm, "method:matmul", "method:mm", "method:bmm")
+@COSTS.register(
+    torch.matmul, operator.matmul, torch.mm, torch.bmm, "method:matmul", "method:mm", "method:bmm"
+)
 def matmul(call: Call) -> Cost:
     a, b = call.args[0], call.args[1]
     return dense(_matmul_macs(a, b, call.out))
@@ -162,7 +164,9 @@ def multihead_attention(call: Call) -> Cost:
     else:
         batch, q_len, kv_len = 1, q.shape[0], k.shape[0]
     e = m.embed_dim
-    projections = batch * (q_len * e * e + kv_len * m.kdim * e + kv_len * m.vdim * e + q_len * e * e)
+    projections = batch * (
+        q_len * e * e + kv_len * m.kdim * e + kv_len * m.vdim * e + q_len * e * e
+    )
     core = _attention_core(batch * m.num_heads, q_len, kv_len, m.head_dim, m.head_dim)
     return dense(projections + core)
 
@@ -222,7 +226,14 @@ def batch_norm(call: Call) -> Cost:
     return elementwise(2 * _numel(call.out))
 
 
-@COSTS.register(nn.LayerNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm, nn.RMSNorm, F.layer_norm, F.group_norm)
+@COSTS.register(
+    nn.LayerNorm,
+    nn.GroupNorm,
+    nn.modules.instancenorm._InstanceNorm,
+    nn.RMSNorm,
+    F.layer_norm,
+    F.group_norm,
+)
 def normalisation(call: Call) -> Cost:
     """Mean, variance, normalise, scale and shift: five FLOPs per element."""
     return elementwise(5 * _numel(call.out))
@@ -234,6 +245,23 @@ def pool(call: Call) -> Cost:
     m = call.module
     k = m.kernel_size
     window = math.prod(k) if isinstance(k, (tuple, list)) else k ** int(type(m).__name__[-2])
+    return elementwise(_numel(_first_tensor(call.out)) * window)
+
+
+@COSTS.register(
+    F.max_pool1d,
+    F.max_pool2d,
+    F.max_pool3d,
+    F.avg_pool1d,
+    F.avg_pool2d,
+    F.avg_pool3d,
+    "method:max_pool2d",
+)
+def pool_functional(call: Call) -> Cost:
+    x = call.args[0]
+    k = call.arg(1, "kernel_size")
+    dims = x.dim() - 2 if x.dim() > 2 else 1
+    window = math.prod(k) if isinstance(k, (tuple, list)) else k**dims
     return elementwise(_numel(_first_tensor(call.out)) * window)
 
 

@@ -95,7 +95,9 @@ class Registry(Generic[R]):
         if rule is None and callable(key) and not isinstance(key, type):
             # third-party functions are registered by dotted name, so that the rule
             # table need not import their package (torchvision) to exist
-            rule = self._rules.get(f"{getattr(key, '__module__', '')}.{getattr(key, '__qualname__', '')}")
+            rule = self._rules.get(
+                f"{getattr(key, '__module__', '')}.{getattr(key, '__qualname__', '')}"
+            )
         if rule is None and isinstance(key, type):
             for base in key.__mro__[1:]:
                 rule = self._rules.get(base)

@@ -42,7 +42,7 @@ def _spatial_input(x: torch.Tensor, dims: int, what: str) -> tuple[bool, tuple[i
         raise InputShapeError(f"expects a tensor input, got {type(x).__name__}")
     if x.dim() not in (dims + 1, dims + 2):
         raise InputShapeError(
-            f"{what} expects a {dims + 2}-D input (N, C, {', '.join('DHW'[3 - dims:])}) "
+            f"{what} expects a {dims + 2}-D input (N, C, {', '.join('DHW'[3 - dims :])}) "
             f"or {dims + 1}-D unbatched, got {x.dim()}-D input of shape {_fmt(x.shape)}"
         )
     return x.dim() == dims + 2, tuple(x.shape)
