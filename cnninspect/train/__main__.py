@@ -1,0 +1,18 @@
+"""``python -m cnninspect.train ...`` and ``torchrun --nproc_per_node N -m cnninspect.train ...``.
+
+Same arguments as ``cnninspect train``; torchrun's environment turns on DDP.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..cli import main as cli_main
+
+    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
