@@ -45,7 +45,8 @@ class Inputs:
 def parse_shape(value: Any, where: str = "input_shape") -> Shape:
     """A shape from a tuple/list of ints or a string like ``1,3,224,224`` or ``1x3x224x224``."""
     if isinstance(value, str):
-        parts = [p for p in value.replace("x", ",").replace(" ", "").split(",") if p]
+        sep = "," if "," in value else "x"
+        parts = [p.strip() for p in value.strip().split(sep)]
         try:
             value = [int(p) for p in parts]
         except ValueError:

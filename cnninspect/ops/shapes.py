@@ -169,6 +169,9 @@ def pool(call: Call) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     for kk, pp in zip(k, p):
         if pp > kk // 2:
             raise InputShapeError(f"padding {p} must be at most half the kernel size {k}")
+    if isinstance(m, nn.AvgPool3d) and any(n < kk for n, kk in zip(shape[-dims:], k)):
+        # torch's avg_pool3d (unlike the 1-D/2-D ones) wants the unpadded input to hold a window
+        raise InputShapeError(f"input of shape {_fmt(shape)} is smaller than the AvgPool3d kernel {k}")
     out = [_pool_out(n, *g, m.ceil_mode) for n, *g in zip(shape[-dims:], k, s, p, d)]
     _check_size(out, shape, f"{type(m).__name__} (kernel {k}, stride {s})")
     result = meta(shape[:-dims] + tuple(out), x.dtype)

@@ -1,0 +1,146 @@
+"""Every shape rule agrees with running the real layer on the meta device.
+
+Rules exist for speed; this is what keeps speed from costing truth: for random layer
+configurations and inputs, the rule's output shape equals the layer's own, and where the
+layer rejects the input the rule rejects it too (with our error type).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from cnninspect.errors import InputShapeError
+from cnninspect.ops.registry import Call
+from cnninspect.ops.shapes import SHAPES
+from cnninspect.propagate import MetaState
+
+SETTINGS = settings(max_examples=150, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def compare(module: nn.Module, shape: tuple[int, ...]) -> None:
+    x = torch.empty(shape, device="meta")
+    rule = SHAPES.lookup(type(module))
+    assert rule is not None, type(module)
+    try:
+        with torch.device("meta"):
+            expected = MetaState().call(module, (x,), {})
+    except Exception:
+        expected = None
+    if isinstance(expected, torch.Tensor) and 0 in expected.shape[2:]:
+        expected = None  # meta is laxer than the real kernels, which reject an empty output
+    try:
+        got = rule(Call("call_module", module, type(module).__name__, (x,), {}, module))
+    except InputShapeError:
+        got = None
+    if expected is None:
+        assert got is None, f"{module} accepted {shape} but torch rejects it"
+        return
+    assert got is not None, f"{module} rejected {shape} but torch accepts it"
+    if isinstance(expected, tuple):
+        assert [tuple(t.shape) for t in got] == [tuple(t.shape) for t in expected]
+    else:
+        assert tuple(got.shape) == tuple(expected.shape), module
+
+
+@st.composite
+def conv_case(draw):
+    dims = draw(st.sampled_from([1, 2, 3]))
+    groups = draw(st.sampled_from([1, 2]))
+    c_in = groups * draw(st.integers(1, 2))
+    c_out = groups * draw(st.integers(1, 2))
+    k = tuple(draw(st.integers(1, 4)) for _ in range(dims))
+    s = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    d = tuple(draw(st.integers(1, 2)) for _ in range(dims))
+    same = draw(st.booleans()) and all(v == 1 for v in s)
+    p = "same" if same else tuple(draw(st.integers(0, 2)) for _ in range(dims))
+    module = getattr(nn, f"Conv{dims}d")(c_in, c_out, k, stride=s, padding=p, dilation=d, groups=groups)
+    channels = draw(st.sampled_from([c_in, c_in, c_in + 1]))
+    batched = draw(st.booleans())
+    spatial = tuple(draw(st.integers(1, 9)) for _ in range(dims))
+    return module, ((2, channels) if batched else (channels,)) + spatial
+
+
+@given(conv_case())
+@SETTINGS
+def test_conv_rule_matches_meta(case):
+    compare(*case)
+
+
+@st.composite
+def conv_transpose_case(draw):
+    dims = draw(st.sampled_from([1, 2, 3]))
+    k = tuple(draw(st.integers(1, 4)) for _ in range(dims))
+    s = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    d = tuple(draw(st.integers(1, 2)) for _ in range(dims))
+    p = tuple(draw(st.integers(0, 2)) for _ in range(dims))
+    op = tuple(draw(st.integers(0, max(0, min(si, di) - 1))) for si, di in zip(s, d))
+    module = getattr(nn, f"ConvTranspose{dims}d")(2, 3, k, stride=s, padding=p, dilation=d, output_padding=op)
+    spatial = tuple(draw(st.integers(1, 6)) for _ in range(dims))
+    return module, (1, 2) + spatial
+
+
+@given(conv_transpose_case())
+@SETTINGS
+def test_conv_transpose_rule_matches_meta(case):
+    compare(*case)
+
+
+@st.composite
+def pool_case(draw):
+    dims = draw(st.sampled_from([1, 2, 3]))
+    kind = draw(st.sampled_from(["Max", "Avg"]))
+    k = draw(st.integers(1, 4))
+    s = draw(st.integers(1, 3))
+    p = draw(st.integers(0, k // 2))
+    ceil = draw(st.booleans())
+    cls = getattr(nn, f"{kind}Pool{dims}d")
+    if kind == "Max":
+        module = cls(k, stride=s, padding=p, dilation=draw(st.integers(1, 2)), ceil_mode=ceil, return_indices=draw(st.booleans()))
+    else:
+        module = cls(k, stride=s, padding=p, ceil_mode=ceil)
+    spatial = tuple(draw(st.integers(1, 9)) for _ in range(dims))
+    return module, (1, 2) + spatial
+
+
+@given(pool_case())
+@SETTINGS
+def test_pool_rule_matches_meta(case):
+    compare(*case)
+
+
+@st.composite
+def adaptive_case(draw):
+    dims = draw(st.sampled_from([1, 2, 3]))
+    kind = draw(st.sampled_from(["Max", "Avg"]))
+    size = tuple(draw(st.one_of(st.none(), st.integers(1, 5))) for _ in range(dims))
+    module = getattr(nn, f"Adaptive{kind}Pool{dims}d")(size if dims > 1 else size[0] or 1)
+    spatial = tuple(draw(st.integers(1, 9)) for _ in range(dims))
+    return module, (2, 3) + spatial
+
+
+@given(adaptive_case())
+@SETTINGS
+def test_adaptive_pool_rule_matches_meta(case):
+    compare(*case)
+
+
+@given(st.integers(1, 6), st.integers(1, 6), st.lists(st.integers(1, 4), min_size=0, max_size=3))
+@SETTINGS
+def test_linear_rule_matches_meta(f_in, f_last, lead):
+    compare(nn.Linear(f_in, 3), tuple(lead) + (f_last,))
+
+
+@pytest.mark.parametrize("start, end", [(1, -1), (0, -1), (2, 3), (-2, -1)])
+def test_flatten_rule_matches_meta(start, end):
+    compare(nn.Flatten(start, end), (2, 3, 4, 5))
+
+
+@pytest.mark.parametrize("cls", [nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d])
+def test_batch_norm_rule_matches_meta(cls):
+    rank = {nn.BatchNorm1d: 3, nn.BatchNorm2d: 4, nn.BatchNorm3d: 5}[cls]
+    compare(cls(4).eval(), (2, 4) + (3,) * (rank - 2))
+    compare(cls(4).eval(), (2, 5) + (3,) * (rank - 2))
