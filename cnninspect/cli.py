@@ -18,6 +18,7 @@ from .errors import CnnInspectError, InputShapeError, OptionError
 COMMANDS: dict[str, str] = {
     "summary": "cnninspect.commands.summary",
     "train": "cnninspect.commands.train",
+    "report": "cnninspect.commands.report",
 }
 
 USAGE_ERROR = 2
