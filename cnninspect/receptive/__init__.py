@@ -1,0 +1,75 @@
+"""Receptive fields: exact, stride-aware, per axis, over any graph -- and checked against gradients.
+
+:func:`receptive_field` returns a :class:`ReceptiveFieldReport`; :func:`summarize`
+calls :func:`attach` so every summary row carries its field too. The rules live in
+:mod:`.rules`, the composition in :mod:`.analyse`, the empirical proof in
+:mod:`.gradcheck` and the pictures in :mod:`.plot`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import InputShapeError
+from .analyse import analyse
+from .report import ReceptiveField, ReceptiveFieldReport
+
+__all__ = ["receptive_field", "attach", "ReceptiveField", "ReceptiveFieldReport"]
+
+
+def attach(summary: Any, records: list, input_shapes: list[tuple[int, ...]]) -> ReceptiveFieldReport:
+    """Give every row of ``summary`` its receptive field and the summary its report.
+
+    Rows without spatial meaning keep ``receptive_field = None``. The hook fallback
+    records no graph edges: its rows are then read as one sequential chain, and a
+    warning says so.
+    """
+    sequential = bool(records) and all(not rec.inputs for rec in records)
+    report = analyse(records, input_shapes, sequential=sequential)
+    report.summary = summary
+    if sequential and report.fields:
+        report.warnings.insert(
+            0,
+            "receptive fields: the forward-hook fallback records no graph edges, so the rows were "
+            "read as one sequential chain (branches and skips are not seen)",
+        )
+    for layer, rec in zip(summary.layers, records):
+        rf = report.fields.get(rec.name)
+        layer.receptive_field = rf
+        if rf is not None and rf.unknown and not rf.why.startswith("after "):
+            layer.notes.append(f"receptive field unknown: {rf.why}")
+        elif rf is not None and rf.misaligned:
+            layer.notes.append("receptive field misaligned: its inputs' units sit on different grids")
+    summary.warnings.extend(report.warnings)
+    summary.receptive_field = report
+    return report
+
+
+def receptive_field(
+    model: nn.Module,
+    input_shape: Any = None,
+    *,
+    input_data: Any = None,
+    dtype: torch.dtype | None = None,
+    device: str | torch.device | None = None,
+) -> ReceptiveFieldReport:
+    """The receptive field of every node of ``model`` for an input of ``input_shape``.
+
+    ``report.output`` is the model's last spatial output; ``report.region(name, unit)``
+    gives the input indices one unit reads (the chapter's "which pixels does this
+    neuron see"). Sizes depend on the input only through clipping and adaptive ops.
+    """
+    from ..summarize import summarize
+
+    summary = summarize(model, input_shape, input_data=input_data, dtype=dtype, device=device)
+    report = getattr(summary, "receptive_field", None)
+    if report is None or not report.fields:
+        shape = summary.input_shapes[0] if summary.input_shapes else ()
+        raise InputShapeError(
+            f"the input of shape {tuple(shape)} has no spatial axes; receptive fields need "
+            "(N, C, L), (N, C, H, W) or (N, C, D, H, W) inputs"
+        )
+    return report
