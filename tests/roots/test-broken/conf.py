@@ -1,0 +1,3 @@
+extensions = ["cnninspect.sphinx"]
+project = "cnninspect-test-broken"
+exclude_patterns = ["_build"]

@@ -1,0 +1,8 @@
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+extensions = ["cnninspect.sphinx"]
+project = "cnninspect-test-depend"
+exclude_patterns = ["_build"]

@@ -1,0 +1,3 @@
+extensions = ["cnninspect.sphinx"]
+project = "cnninspect-test-summary"
+exclude_patterns = ["_build"]
