@@ -40,8 +40,17 @@ def hook_records(
         records, out = _run(model, inputs, real=False, device=device)
         return records, out, "hooks (meta)"
     except _Failed as failed:
-        if _model_on_meta(model):
+        if not needs_real_values(failed.error):
             raise failed.as_user_error() from failed.error
+        if _model_on_meta(model):
+            # Nothing real to run: keep what the meta run saw and say where it stopped.
+            warnings.append(
+                f"stopped at {failed.where!r} ({failed.kind}): it needs real values "
+                f"({_first_line(failed.error)}), which a model on the meta device has not; rows "
+                "after it are missing (totals still count every parameter); summarise the model "
+                "with real weights to see them"
+            )
+            return failed.records, None, "hooks (meta, partial)"
         warnings.append(
             f"the forward needs real values ({failed.where}: {_first_line(failed.error)}); "
             "ran it once for real on random input"
@@ -53,10 +62,22 @@ def hook_records(
     return records, out, "hooks (real forward)"
 
 
+def needs_real_values(error: BaseException) -> bool:
+    """Errors that mean "meta tensors cannot answer this", not "the input is wrong"."""
+    text = str(error).lower()
+    return (
+        isinstance(error, NotImplementedError)
+        or "meta" in text
+        or "data-dependent" in text
+        or "nonzero" in text
+    )
+
+
 class _Failed(Exception):
-    def __init__(self, where: str, kind: str, error: BaseException, is_leaf: bool):
+    def __init__(self, where: str, kind: str, error: BaseException, is_leaf: bool, records: list):
         super().__init__(where)
         self.where, self.kind, self.error, self.is_leaf = where, kind, error, is_leaf
+        self.records = records
 
     def as_user_error(self) -> Exception:
         msg = _first_line(self.error)
@@ -126,11 +147,27 @@ def _run(model: nn.Module, inputs: Inputs, real: bool, device: Any) -> tuple[lis
                     out = MetaState().call(model, inputs.args, inputs.kwargs)
         except Exception as exc:
             where, mod = stack[-1] if stack else ("", model)
-            raise _Failed(where or "<root>", type(mod).__name__, exc, id(mod) in leaf_ids) from exc
+            _attribute_direct_params(model, records)
+            raise _Failed(where or "<root>", type(mod).__name__, exc, id(mod) in leaf_ids, records) from exc
     finally:
         for h in handles:
             h.remove()
+    _attribute_direct_params(model, records)
     return records, out
+
+
+def _attribute_direct_params(model: nn.Module, records: list[NodeRecord]) -> None:
+    """Parameters a non-leaf module owns itself (a ViT's class token) belong to no leaf;
+    give them to the first row recorded inside that module, where they are first used."""
+    for path, module in model.named_modules():
+        own = list(module.named_parameters(prefix=path, recurse=False))
+        if not own or not list(module.children()):
+            continue
+        for rec in records:
+            if not path or rec.module_path == path or (rec.module_path or "").startswith(path + "."):
+                if not any(p is q for _, q in rec.params for _, p in own):
+                    rec.params = rec.params + own
+                break
 
 
 def _real_forward(model: nn.Module, inputs: Inputs, device: Any) -> Any:

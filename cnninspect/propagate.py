@@ -167,7 +167,7 @@ def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], A
     output: Any = None
 
     def load(a: Any) -> Any:
-        return fx.node.map_arg(a, lambda n: env[n])
+        return _mutable(fx.node.map_arg(a, lambda n: env[n]))
 
     def sources(node: fx.Node) -> list[str]:
         names: list[str] = []
@@ -243,6 +243,18 @@ def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], A
             records.append(rec)
             producers[node] = [rec.name]
     return records, output
+
+
+def _mutable(value: Any) -> Any:
+    """fx hands node arguments over as immutable lists/dicts; ops such as torchvision's
+    swin3d window helpers mutate theirs, as they may with the real values."""
+    if isinstance(value, list):
+        return [_mutable(v) for v in value]
+    if isinstance(value, tuple) and type(value) is tuple:
+        return tuple(_mutable(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _mutable(v) for k, v in value.items()}
+    return value
 
 
 def _evaluate(call: Call, state: MetaState, children: list) -> Any:

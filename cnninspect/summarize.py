@@ -11,6 +11,7 @@ from torch.utils._pytree import tree_flatten
 
 from .errors import CnnInspectError, InputShapeError, ModelError
 from .guard import ModelGuard
+from .hookpass import needs_real_values
 from .inputs import build_inputs, check_arity, concrete_defaults
 from .ops.macs import COSTS, Cost, is_container_constructor
 from .ops.registry import op_key
@@ -81,7 +82,7 @@ def _records(model, input_shape, input_data, dtype, device):
     try:
         records, output = propagate(tr, inputs.args, inputs.kwargs)
     except NodeFailure as failure:
-        if not _needs_real_values(failure.error):
+        if not needs_real_values(failure.error):
             raise _user_error(failure) from failure.error
         from .hookpass import hook_records
 
@@ -93,11 +94,6 @@ def _records(model, input_shape, input_data, dtype, device):
         return records, output, method, warnings, dict(tr.opaque), inputs
     method = "fx" if not tr.opaque else "fx (with opaque modules)"
     return records, output, method, warnings, dict(tr.opaque), inputs
-
-
-def _needs_real_values(error: BaseException) -> bool:
-    text = str(error).lower()
-    return isinstance(error, NotImplementedError) or "meta" in text or "data-dependent" in text
 
 
 def _user_error(failure: NodeFailure) -> CnnInspectError:

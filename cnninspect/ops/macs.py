@@ -217,6 +217,34 @@ def shifted_window_attention(call: Call) -> Cost:
     return dense(tokens * channels * 3 * channels + core + tokens * channels * channels)
 
 
+@COSTS.register("torchvision.models.video.swin_transformer.shifted_window_attention_3d")
+def shifted_window_attention_3d(call: Call) -> Cost:
+    """torchvision's Video Swin attention, the 3-D twin of the rule above."""
+    x = call.args[0]
+    window = call.arg(4, "window_size")
+    batch, *sizes, channels = x.shape
+    padded = [-(-n // w) * w for n, w in zip(sizes, window)]
+    tokens = batch * math.prod(padded)
+    per_window = math.prod(window)
+    windows = batch * math.prod(p // w for p, w in zip(padded, window))
+    core = windows * per_window * per_window * channels * 2
+    return dense(tokens * channels * 3 * channels + core + tokens * channels * channels)
+
+
+@COSTS.register("torchvision.models.video.mvit._add_rel_pos")
+def mvit_relative_position(call: Call) -> Cost:
+    """MViT-v2's decomposed relative positions: one einsum per axis over the query tokens."""
+    q = call.arg(1, "q")
+    q_thw, k_thw = call.arg(2, "q_thw"), call.arg(3, "k_thw")
+    batch, heads, _, dim = q.shape
+    return dense(batch * heads * math.prod(q_thw) * dim * sum(k_thw))
+
+
+@COSTS.register("torchvision.models.video.mvit._add_shortcut")
+def mvit_shortcut(call: Call) -> Cost:
+    return elementwise(_numel(call.out))
+
+
 # --- ops costed in FLOPs only (no MACs by the convention above) ---
 
 
@@ -308,7 +336,29 @@ _FREE = (
     "method:contiguous", "method:size", "method:unsqueeze", "method:squeeze", "method:chunk",
     "method:split", "method:expand", "method:repeat", "method:unbind", "method:clone",
     "method:to", "method:type_as", "method:dim", "method:unflatten", "method:float",
+    torch.repeat_interleave, torch.tensor_split, torch.narrow, torch.roll, torch.gather,
+    torch.index_select, torch.movedim, torch.swapaxes, torch.unbind, torch.tile, torch.zeros,
+    torch.ones, torch.arange, torch.full, torch.zeros_like, torch.ones_like, torch.empty,
+    torch.meshgrid, torch.stack, torch.where, torch.masked_fill, torch.clamp,
+    "method:repeat_interleave", "method:tensor_split", "method:narrow", "method:roll",
+    "method:gather", "method:index_select", "method:movedim", "method:new_zeros",
+    "method:new_ones", "method:masked_fill", "method:expand_as", "method:view_as",
+    "method:reshape_as", "method:half", "method:bfloat16", "method:double", "method:long",
+    "method:int", "method:bool", "method:detach", "method:clamp", "method:clamp_", "method:fill_",
+    "method:zero_", "method:copy_", "method:t", "method:mT", "method:swapaxes", "method:tile",
+    "torchvision.models.video.mvit._unsqueeze", "torchvision.models.video.mvit._squeeze",
+    "torchvision.models.swin_transformer._patch_merging_pad",
+    "torchvision.models.video.swin_transformer._get_window_and_shift_size",
+    "torchvision.models.video.swin_transformer._compute_pad_size_3d",
+    "torchvision.models.video.swin_transformer._get_relative_position_bias",
+    "torchvision.models.video.swin_transformer._compute_attention_mask_3d",
 )  # fmt: skip
+
+
+@COSTS.register(torch.mean, torch.sum, "method:mean", "method:sum", torch.norm, "method:norm", F.normalize)
+def reduction(call: Call) -> Cost:
+    """Means, sums and norms: about one FLOP per input element."""
+    return elementwise(_numel(call.args[0]))
 
 
 @COSTS.register(*_FREE)
