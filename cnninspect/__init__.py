@@ -24,6 +24,12 @@ _EXPORTS = {
     "ModelSpecError": "cnninspect.errors",
     "OptionError": "cnninspect.errors",
     "load_model": "cnninspect.spec",
+    "verify": "cnninspect.verify",
+    "VerifyReport": "cnninspect.verify",
+    "compare_fc": "cnninspect.fc",
+    "chapter_comparisons": "cnninspect.fc",
+    "position_sensitivity": "cnninspect.fc",
+    "record_forward": "cnninspect.hooks",
 }
 
 __all__ = ["__version__", *_EXPORTS]

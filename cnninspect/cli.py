@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "summary": "cnninspect.commands.summary",
     "train": "cnninspect.commands.train",
     "report": "cnninspect.commands.report",
+    "verify": "cnninspect.commands.verify",
+    "fc": "cnninspect.commands.fc",
 }
 
 USAGE_ERROR = 2

@@ -37,6 +37,7 @@ class HookRecord:
     is_leaf: bool
     num_params: int  # parameters the module owns, recursively, each counted once
     input_shapes: list[Shape] = field(default_factory=list)
+    arg_count: int = 0  # positional and keyword arguments, tensors or not
     output_shapes: list[Shape] | None = None  # None if the call raised
     param_ids: frozenset[int] = field(default_factory=frozenset, repr=False)
 
@@ -139,6 +140,7 @@ def record_forward(
             is_leaf=not any(True for _ in module.children()),
             num_params=count,
             input_shapes=_shapes((a, kw)),
+            arg_count=len(a) + len(kw),
             param_ids=ids,
         )
         records.append(rec)
@@ -173,11 +175,22 @@ def record_forward(
         try:
             with torch.no_grad(), torch.random.fork_rng(devices=forks):
                 if count_flops:
+                    from torch.nn.attention import SDPBackend, sdpa_kernel
                     from torch.utils.flop_counter import FlopCounterMode
 
                     counter = FlopCounterMode(display=False)
-                    with counter:
-                        out = torch.func.functional_call(model, state, args, kwargs, tie_weights=True, strict=False)
+                    # attention's fused fast path is one opaque aten op the counter cannot
+                    # cost; the plain path does the same arithmetic in ops it can
+                    fastpath = torch.backends.mha.get_fastpath_enabled()
+                    torch.backends.mha.set_fastpath_enabled(False)
+                    try:
+                        # likewise the fused CPU attention kernels: the math backend is plain matmuls
+                        with counter, sdpa_kernel([SDPBackend.MATH]):
+                            out = torch.func.functional_call(
+                                model, state, args, kwargs, tie_weights=True, strict=False
+                            )
+                    finally:
+                        torch.backends.mha.set_fastpath_enabled(fastpath)
                 else:
                     out = torch.func.functional_call(model, state, args, kwargs, tie_weights=True, strict=False)
         except Exception as exc:
