@@ -1,0 +1,287 @@
+"""Analytic receptive fields against the empirical gradient check (issue 3's proof).
+
+For every case: the centre unit of an input just large enough not to clip along
+one axis (done for each axis, the other axis kept small to keep float64 cheap),
+and the four corner units of a small input, where the analytic region is clipped.
+The gradient check (``gradcheck.measure``) back-propagates from each unit through
+a positive-weight, average-pooled float64 copy; size and first index must agree
+exactly. Where a published figure exists (Araujo et al., Distill 2019, and the
+chapter), the size is also held to it.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnninspect.receptive import receptive_field
+from cnninspect.receptive.gradcheck import measure, probe_copy
+
+
+def _last(report):
+    return report[list(report.fields)[-1]]
+
+
+def _centre_shape(model, channels: int, small: tuple[int, ...], axis: int) -> tuple[tuple[int, ...], tuple[int, ...], int, int]:
+    """An input shape whose ``axis`` is just long enough for one unit to be unclipped.
+
+    Returns (shape, unit, first, size) with the closed-form first index of that unit.
+    """
+    rf = _last(receptive_field(model, (1, channels) + small))
+    r, j, s = Fraction(rf.size[axis]), Fraction(rf.jump[axis]), Fraction(rf.start[axis])
+    half = (r - 1) / 2
+    u = max(0, math.ceil((half - s) / j))
+    first = s + u * j - half
+    n = int(first + r)  # the region ends exactly at the last index
+    while True:
+        sizes = list(small)
+        sizes[axis] = n
+        shape = (1, channels) + tuple(sizes)
+        report = receptive_field(model, shape)
+        out = report.nodes[list(report.fields)[-1]].sizes
+        if out[axis] > u:
+            break
+        n += 1
+    unit = [o // 2 for o in out]
+    unit[axis] = u
+    return shape, tuple(unit), int(first), int(r)
+
+
+def _agree_centre(model, channels: int, small: tuple[int, ...], expected: int | None = None, probe=None):
+    probe = probe if probe is not None else probe_copy(model)
+    sizes = []
+    for axis in range(len(small)):
+        shape, unit, first, size = _centre_shape(model, channels, small, axis)
+        report = receptive_field(model, shape)
+        analytic = report.region(list(report.fields)[-1], unit)
+        (measured,) = measure(model, shape, [unit], probe=probe)
+        assert analytic == measured, (shape, unit)
+        # unclipped along this axis: the closed form's size and first index hold exactly
+        assert measured[axis] == (first, first + size - 1), (shape, unit, measured, first, size)
+        sizes.append(size)
+    if expected is not None:
+        assert all(s == expected for s in sizes), sizes
+    return sizes
+
+
+def _agree_corners(model, shape: tuple[int, ...], probe=None, closed_form: bool = True, every: bool = True):
+    """Every corner unit, or (``every=False``, for the costly trunks) the first and the last."""
+    n = len(shape) - 2
+    corners = [tuple(-1 if (k >> a) & 1 else 0 for a in range(n)) for k in range(2**n)]
+    if not every:
+        corners = [corners[0], corners[-1]]
+    report = receptive_field(model, shape)
+    last = list(report.fields)[-1]
+    analytic = [report.region(last, c) for c in corners]
+    measured = measure(model, shape, corners, probe=probe)
+    assert analytic == measured
+    if not closed_form:
+        return
+    # with whole jumps, the clipped closed form start + u*j -+ (r-1)/2 is the same region
+    rf, sizes = report[last], report.nodes[last].sizes
+    for c, region in zip(corners, analytic):
+        for a, (first, last_) in enumerate(region):
+            u = c[a] % sizes[a]
+            centre = Fraction(rf.start[a]) + u * rf.jump[a]
+            half = Fraction(rf.size[a] - 1, 2)
+            assert (first, last_) == (max(0, centre - half), min(shape[2 + a] - 1, centre + half))
+
+
+def _conv(cin, cout, k, s=1, p=0, d=1):
+    return nn.Conv2d(cin, cout, k, s, p, d)
+
+
+# --- the chapter's examples -------------------------------------------------------------
+
+
+def chapter_vgg_like():
+    """conv3, conv3, pool2/2, conv3, conv3, pool2/2 (the chapter prints 11; the truth is 16)."""
+    return nn.Sequential(
+        _conv(3, 8, 3, p=1), nn.ReLU(), _conv(8, 8, 3, p=1), nn.ReLU(), nn.MaxPool2d(2, 2),
+        _conv(8, 16, 3, p=1), nn.ReLU(), _conv(16, 16, 3, p=1), nn.ReLU(), nn.MaxPool2d(2, 2),
+    )  # fmt: skip
+
+
+def test_chapter_vgg_like_is_16_by_gradient():
+    model = chapter_vgg_like()
+    _agree_centre(model, 3, (8, 8), expected=16)
+    _agree_corners(model, (1, 3, 24, 24))
+    assert _last(receptive_field(model, (1, 3, 32, 32))).naive == (11, 11)
+
+
+def test_exercise3_four_3x3_convs_is_9_by_gradient():
+    model = nn.Sequential(*[_conv(3 if i == 0 else 4, 4, 3, p=1) for i in range(4)])
+    _agree_centre(model, 3, (4, 4), expected=9)
+    _agree_corners(model, (1, 3, 12, 12))
+
+
+# --- small hand-built cases -----------------------------------------------------------
+
+
+def test_dilated_stack_by_gradient():
+    """Context-module style: dilations 1, 2, 4 give 1 + 2 + 4 + 8 = 15; then a stride and another dilation."""
+    model = nn.Sequential(
+        _conv(2, 4, 3, p=1), _conv(4, 4, 3, p=2, d=2), _conv(4, 4, 3, p=4, d=4),
+        _conv(4, 4, 3, s=2, p=1), _conv(4, 4, 3, p=3, d=3),
+    )  # fmt: skip
+    assert _last(receptive_field(model, (1, 2, 8, 8))).size[0] == 15 + 2 + 2 * 2 * 3
+    _agree_centre(model, 2, (8, 8))
+    _agree_corners(model, (1, 2, 30, 30))
+
+
+def test_factorised_1x7_7x1_and_asymmetric_stride_by_gradient():
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, (1, 7), padding=(0, 3)), nn.Conv2d(4, 4, (7, 1), padding=(3, 0)),
+        nn.Conv2d(4, 4, (3, 5), stride=(2, 1), padding=(0, 2)), nn.MaxPool2d((2, 3), stride=(1, 3)),
+        nn.Conv2d(4, 4, (1, 7), padding=(0, 3)),
+    )  # fmt: skip
+    rf = _last(receptive_field(model, (1, 2, 40, 40)))
+    # H: 1 + 6 + 2 (conv 3) + 1*2 (pool 2 at jump 2) = 11; W: 7 + 4 + 2 + 6*3 = 31
+    assert rf.size == (11, 31) and rf.jump == (2, 3)
+    _agree_centre(model, 2, (12, 12))
+    _agree_corners(model, (1, 2, 17, 23))
+
+
+def test_conv1d_stack_by_gradient():
+    model = nn.Sequential(
+        nn.Conv1d(1, 4, 5, stride=2, padding=2), nn.ReLU(), nn.MaxPool1d(3, 2, padding=1),
+        nn.Conv1d(4, 4, 3, dilation=2, padding=2), nn.AvgPool1d(2, ceil_mode=True),
+    )  # fmt: skip
+    # conv 5 (jump 2); pool 3: +2*2 = 9 (jump 4); dilated 3 (extent 5): +4*4 = 25; pool 2: +1*4 = 29
+    assert _last(receptive_field(model, (1, 1, 64))).size == (29,)
+    _agree_centre(model, 1, (64,), expected=29)
+    _agree_corners(model, (1, 1, 37))
+
+
+def test_conv3d_stack_by_gradient():
+    model = nn.Sequential(nn.Conv3d(1, 2, 3, stride=(1, 2, 2), padding=1), nn.MaxPool3d(2), nn.Conv3d(2, 2, (1, 3, 3)))
+    _agree_centre(model, 1, (6, 12, 12))
+    _agree_corners(model, (1, 1, 7, 11, 13))
+
+
+class TinyUNet(nn.Module):
+    """Two levels down, back up once by a transposed conv and once by bilinear upsampling, with skips."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc1 = nn.Sequential(_conv(1, 4, 3, p=1), nn.ReLU(), _conv(4, 4, 3, p=1), nn.ReLU())
+        self.enc2 = nn.Sequential(_conv(4, 8, 3, p=1), nn.ReLU())
+        self.bottom = nn.Sequential(_conv(8, 8, 3, p=1), nn.ReLU())
+        self.up2 = nn.ConvTranspose2d(8, 8, 2, stride=2)
+        self.dec2 = _conv(16, 8, 3, p=1)
+        self.dec1 = _conv(12, 4, 3, p=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e1 = self.enc1(x)
+        e2 = self.enc2(F.max_pool2d(e1, 2))
+        b = self.bottom(F.max_pool2d(e2, 2))
+        d2 = self.dec2(torch.cat([self.up2(b), e2], dim=1))
+        up = F.interpolate(d2, scale_factor=2, mode="bilinear", align_corners=False)
+        return self.dec1(torch.cat([up, e1], dim=1))
+
+
+def test_unet_transposed_bilinear_and_skips_by_gradient():
+    model = TinyUNet()
+    report = receptive_field(model, (1, 1, 32, 32))
+    # jumps: 4 at the bottom, 2 after the transposed conv, 1 after the bilinear upsampling
+    assert [report[n].jump for n in ("bottom.1", "up2", "interpolate", "dec1")] == [(4, 4), (2, 2), (1, 1), (1, 1)]
+    # every unit of the output, by gradient: the fractional jumps make border units differ
+    units = [(i, j) for i in (0, 1, 2, 7, 15, 30, 31) for j in (0, 1, 14, 31)]
+    measured = measure(model, (1, 1, 32, 32), units)
+    assert [report.region("dec1", u) for u in units] == measured
+    _agree_corners(model, (1, 1, 12, 20), closed_form=False)
+
+
+def test_upsampling_first_gives_fractional_jumps_exact_per_unit():
+    """Nearest, transposed conv (k3 s2 p1) and bilinear upsampling straight from the input:
+    jumps 1/2, 1/2, 1/4, 1/8, and every unit's region (border ones included) matches the gradient."""
+    model = nn.Sequential(
+        nn.Upsample(scale_factor=2, mode="nearest"), _conv(1, 2, 3, p=1),
+        nn.ConvTranspose2d(2, 2, 3, stride=2, padding=1), nn.Upsample(scale_factor=2, mode="bilinear"),
+        _conv(2, 2, 3, p=1),
+    )  # fmt: skip
+    report = receptive_field(model, (1, 1, 5, 5))
+    half = Fraction(1, 2)
+    assert [report[str(i)].jump[0] for i in range(5)] == [half, half, half / 2, half / 4, half / 4]
+    units = [(i, j) for i in range(0, 38, 3) for j in (0, 1, 2, 17, 36, 37)]
+    assert [report.region("4", u) for u in units] == measure(model, (1, 1, 5, 5), units)
+
+
+# --- torchvision trunks -----------------------------------------------------------------
+
+
+def _tv(name: str, **kwargs):
+    torchvision = pytest.importorskip("torchvision")
+    with torch.device("meta"):  # weights are overwritten by the probe: skip the slow init
+        return getattr(torchvision.models, name)(**kwargs)
+
+
+def _trunk(model: nn.Module, drop: set[str]) -> nn.Sequential:
+    return nn.Sequential(*[child for name, child in model.named_children() if name not in drop])
+
+
+def test_vgg16_features_212_stride_32_by_gradient():
+    model = _tv("vgg16").features
+    rf = _last(receptive_field(model, (1, 3, 224, 224)))
+    assert (rf.size, rf.jump, rf.effective_padding) == ((212, 212), (32, 32), (90, 90))  # Araujo et al.
+    probe = probe_copy(model)
+    _agree_centre(model, 3, (32, 32), expected=212, probe=probe)
+    _agree_corners(model, (1, 3, 64, 64), probe=probe, every=False)
+
+
+def test_alexnet_features_195_by_gradient():
+    model = _tv("alexnet").features
+    probe = probe_copy(model)
+    _agree_centre(model, 3, (63, 63), expected=195, probe=probe)
+    _agree_corners(model, (1, 3, 95, 95), probe=probe, every=False)
+
+
+def test_resnet18_trunk_by_gradient():
+    model = _trunk(_tv("resnet18"), {"avgpool", "fc"})
+    probe = probe_copy(model)
+    _agree_centre(model, 3, (32, 32), probe=probe)
+    _agree_corners(model, (1, 3, 64, 64), probe=probe, every=False)
+
+
+@pytest.mark.slow
+def test_resnet50_trunk_427_by_gradient():
+    model = _trunk(_tv("resnet50"), {"avgpool", "fc"})
+    probe = probe_copy(model)
+    _agree_centre(model, 3, (32, 32), expected=427, probe=probe)
+    _agree_corners(model, (1, 3, 64, 64), probe=probe, every=False)
+
+
+def test_mobilenet_v2_features_by_gradient():
+    model = _tv("mobilenet_v2").features
+    probe = probe_copy(model)
+    _agree_centre(model, 3, (32, 32), probe=probe)
+    _agree_corners(model, (1, 3, 64, 64), probe=probe, every=False)
+
+
+@pytest.mark.slow
+def test_densenet121_features_by_gradient():
+    model = _tv("densenet121").features
+    probe = probe_copy(model)
+    _agree_centre(model, 3, (32, 32), probe=probe)
+    _agree_corners(model, (1, 3, 64, 64), probe=probe, every=False)
+
+
+def test_googlenet_trunk_by_gradient():
+    net = _tv("googlenet", init_weights=False, aux_logits=False)
+    model = _trunk(net, {"avgpool", "dropout", "fc", "aux1", "aux2"})
+    probe = probe_copy(model)
+    _agree_centre(model, 3, (32, 32), probe=probe)
+    _agree_corners(model, (1, 3, 64, 64), probe=probe, every=False)
+
+
+def test_global_ops_are_reported_global_not_measured():
+    """A unit after global pooling sees the whole input: there is no window to measure."""
+    model = nn.Sequential(_conv(1, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 3))
+    report = receptive_field(model, (1, 1, 16, 16))
+    assert [report[n].is_global for n in ("1", "2", "3")] == [True, True, True]
+    assert report.region("1", 0) == ((0, 15), (0, 15))
