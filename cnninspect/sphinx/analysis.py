@@ -149,20 +149,11 @@ def unit_region(layer: Any, unit: tuple[int, ...], input_size: tuple[int, ...]) 
 
 
 def region(analysed: Analysed, layer: Any, unit: tuple[int, ...]) -> list[tuple[int, int]]:
-    """Prefer cnninspect.receptive's own region (it knows multi-path graphs); else the formula."""
-    input_size = tuple(analysed.input_shapes[0][2:])
-    try:
-        from .. import receptive
-    except ImportError:
-        receptive = None
-    report_fn = getattr(receptive, "receptive_field", None) if receptive is not None else None
-    if report_fn is not None:
-        try:
-            report = report_fn(analysed.model, analysed.input_arg)
-            return [tuple(int(v) for v in axis) for axis in report.region(layer.name, unit)]
-        except (AttributeError, TypeError, KeyError):
-            pass  # an older report API: fall back to the layer's own numbers
-    return unit_region(layer, unit, input_size)
+    """Prefer the summary's receptive-field report (it walks multi-path graphs); else the formula."""
+    report = getattr(analysed.summary, "receptive_field", None)
+    if report is not None and hasattr(report, "region"):
+        return [(int(a), int(b)) for a, b in report.region(layer.name, unit)]
+    return unit_region(layer, unit, tuple(analysed.input_shapes[0][2:]))
 
 
 # ---------------------------------------------------------------- FC vs conv
@@ -228,24 +219,28 @@ def fc_comparison(analysed: Analysed) -> FCComparison:
         if not isinstance(in_shape, tuple):
             continue
         in_vol, out_vol = math.prod(in_shape[1:]), math.prod(layer.output_shape[1:])
-        rows.append(FCRow(layer.name, layer.kind, in_shape, layer.output_shape, layer.num_params,
-                          in_vol * out_vol + out_vol))  # fmt: skip
+        rows.append(FCRow(layer.name, layer.kind, tuple(in_shape[1:]), tuple(layer.output_shape[1:]),
+                          layer.num_params, in_vol * out_vol + out_vol))  # fmt: skip
     return FCComparison(rows)
 
 
 def _external_fc(analysed: Analysed) -> FCComparison | None:
+    """Rows from :mod:`cnninspect.fc`, read off the summary we already have (no second trace)."""
     try:
-        from ..fc import compare_fc
+        from .. import fc
     except ImportError:
         return None
     try:
-        result = compare_fc(analysed.model, analysed.input_arg)
-        rows = []
-        for r in getattr(result, "rows", getattr(result, "layers", result)):
-            rows.append(FCRow(
-                r.name, getattr(r, "kind", ""), tuple(getattr(r, "input_shape", ()) or ()),
-                tuple(getattr(r, "output_shape", ()) or ()), int(r.conv_params), int(r.fc_params),
-            ))  # fmt: skip
+        annotate = getattr(fc, "annotate", None)
+        if annotate is not None:
+            found = annotate(analysed.summary)
+        else:
+            found = fc.compare_fc(analysed.model, analysed.input_arg).rows
+        rows = [
+            FCRow(r.name, getattr(r, "kind", ""), tuple(r.input_shape), tuple(r.output_shape),
+                  int(r.conv_params), int(r.fc_params))
+            for r in found
+        ]  # fmt: skip
         return FCComparison(rows)
     except (AttributeError, TypeError):
         return None  # an API this version does not know: use the summary's own rows

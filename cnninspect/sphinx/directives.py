@@ -317,7 +317,7 @@ def _grid(height: int, width: int) -> Any:
     import numpy as np
 
     yy, xx = np.mgrid[0:height, 0:width]
-    return 0.55 + 0.25 * (((yy // 4) + (xx // 4)) % 2)
+    return 0.82 + 0.1 * (((yy // 4) + (xx // 4)) % 2)  # a faint 4-pixel checkerboard
 
 
 def _load_image(path: str) -> Any:
@@ -346,12 +346,12 @@ class FCDirective(_ModelDirective):
         headers = ["Layer", "Input", "Output", "Conv params", "FC params", "FC / conv", "Saving"]
         body = [
             [r.name, fmt_shape(r.in_shape), fmt_shape(r.out_shape), thousands(r.conv_params),
-             thousands(r.fc_params), _ratio(r.ratio), f"{100 * r.saving:.2f} %"]
+             thousands(r.fc_params), _ratio(r.ratio), _percent(r.saving)]
             for r in cmp.rows
         ]  # fmt: skip
         total_ratio = cmp.fc_params / cmp.conv_params if cmp.conv_params else math.inf
         body.append(["all convs", "", "", thousands(cmp.conv_params), thousands(cmp.fc_params),
-                     _ratio(total_ratio), f"{100 * cmp.saving:.2f} %"])  # fmt: skip
+                     _ratio(total_ratio), _percent(cmp.saving)])  # fmt: skip
         title = self.options.get("caption") or f"{a.summary.model_name}: convolutions vs fully-connected layers"
         table = build_table(headers, body, numeric=[False, False, False, True, True, True, True], title=title,
                             classes=["cnninspect-fc-table"])  # fmt: skip
@@ -371,7 +371,17 @@ class FCDirective(_ModelDirective):
 
 
 def _ratio(value: float) -> str:
-    return "inf" if math.isinf(value) else f"{value:,.1f}x"
+    if math.isinf(value):
+        return "inf"
+    return f"{value:,.0f}x" if value >= 100 else f"{value:,.1f}x"
+
+
+def _percent(share: float) -> str:
+    """99.95 %, but never a rounded-up 100.00 % for a saving that is not total."""
+    decimals = 2
+    while share < 1 and round(100 * share, decimals) >= 100 and decimals < 12:
+        decimals += 1
+    return f"{100 * share:.{decimals}f} %"
 
 
 # ------------------------------------------------------------------------------------------ comparison
@@ -410,7 +420,9 @@ class CompareDirective(_ModelDirective):
             ("Parameter size", lambda m: human_bytes(m.summary.param_bytes)),
             ("MACs", lambda m: f"{thousands(m.summary.total_macs)} ({human(m.summary.total_macs)})"),
             ("Largest finite RF", _largest_rf),
-            ("Conv vs FC params", _fc_line),
+            ("Conv params", lambda m: _fc_part(m, "conv")),
+            ("FC-equivalent params", lambda m: _fc_part(m, "fc")),
+            ("Saved by convolutions", lambda m: _fc_part(m, "saving")),
         ]
         body = [[label, *[get(m) for m in models]] for label, get in quantities]
         title = self.options.get("caption") or "Models side by side"
@@ -438,8 +450,8 @@ def _largest_rf(m: analysis.Analysed) -> str:
     return f"{fmt_axes(best.size)} ({best.name})"
 
 
-def _fc_line(m: analysis.Analysed) -> str:
+def _fc_part(m: analysis.Analysed, what: str) -> str:
     cmp = analysis.fc_comparison(m)
     if not cmp.rows:
         return "no convs"
-    return f"{thousands(cmp.conv_params)} vs {thousands(cmp.fc_params)} ({100 * cmp.saving:.2f} % saved)"
+    return {"conv": thousands(cmp.conv_params), "fc": thousands(cmp.fc_params), "saving": _percent(cmp.saving)}[what]

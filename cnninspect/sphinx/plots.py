@@ -121,10 +121,12 @@ def unit_chart(image: Any, region: Sequence[tuple[int, int]], title: str) -> Any
 
     fig = _figure(4.2, 4.2)
     ax = fig.add_subplot()
-    ax.imshow(image, cmap="gray", interpolation="nearest")
+    ax.imshow(image, cmap="gray", interpolation="nearest", vmin=0, vmax=max(1.0, float(image.max())))
     (r0, r1), (c0, c1) = region
-    ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=True, alpha=0.25,
-                           facecolor=_COLOURS[1], edgecolor=_COLOURS[1], linewidth=2))  # fmt: skip
+    ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=True, alpha=0.35,
+                           facecolor=_COLOURS[1], edgecolor="none"))  # fmt: skip
+    ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False,
+                           edgecolor=_COLOURS[1], linewidth=2))  # fmt: skip
     ax.set_title(title, fontsize=9)
     ax.set_xlabel(f"columns {c0}..{c1}")
     ax.set_ylabel(f"rows {r0}..{r1}")

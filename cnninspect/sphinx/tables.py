@@ -14,6 +14,8 @@ from docutils import nodes
 from ..render import COLUMNS, rows_for, thousands
 
 NUMERIC_CLASS = "cnninspect-num"
+# columns that hold numbers as text (receptive-field sizes may read "global" or "3/2"): right-aligned too
+_RIGHT = {"rf", "jump", "start", "naive_rf"}
 
 
 def cell_text(value: Any, numeric: bool) -> str:
@@ -66,7 +68,8 @@ def summary_table(summary: Any, columns: Any = None, depth: int | None = None, t
     cols, raw = rows_for(summary, columns, depth)
     numeric = [COLUMNS[c].numeric for c in cols]
     rows = [[cell_text(v, num) for v, num in zip(row, numeric)] for row in raw]
-    return build_table([COLUMNS[c].header for c in cols], rows, numeric=numeric, title=title,
+    right = [num or c in _RIGHT for c, num in zip(cols, numeric)]
+    return build_table([COLUMNS[c].header for c in cols], rows, numeric=right, title=title,
                        classes=["cnninspect-layers"])  # fmt: skip
 
 

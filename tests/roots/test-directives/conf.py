@@ -1,0 +1,4 @@
+extensions = ["cnninspect.sphinx"]
+project = "cnninspect-test-directives"
+exclude_patterns = ["_build"]
+cnninspect_image_formats = ["svg", "png"]
