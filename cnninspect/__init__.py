@@ -24,6 +24,7 @@ _EXPORTS = {
     "ModelSpecError": "cnninspect.errors",
     "OptionError": "cnninspect.errors",
     "load_model": "cnninspect.spec",
+    "receptive_field": "cnninspect.receptive",
     "verify": "cnninspect.verify",
     "VerifyReport": "cnninspect.verify",
     "compare_fc": "cnninspect.fc",

@@ -17,6 +17,7 @@ from .errors import CnnInspectError, InputShapeError, OptionError
 # command name -> module; the order is the order of ``--help``
 COMMANDS: dict[str, str] = {
     "summary": "cnninspect.commands.summary",
+    "rf": "cnninspect.commands.rf",
     "train": "cnninspect.commands.train",
     "report": "cnninspect.commands.report",
     "verify": "cnninspect.commands.verify",
