@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +68,15 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
         )
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"checkpoint {path} holds objects that weights_only loading refuses ({first}); it was not "
-            "written by cnninspect.train; delete it or choose another --checkpoint-dir"
-        ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:  # torch raises many types for bad bytes; all mean "cannot use this file"
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        foreign = [ln.strip() for ln in text.splitlines() if "Unsupported global" in ln]
+        if isinstance(exc, pickle.UnpicklingError) and foreign:
+            raise CheckpointError(
+                f"checkpoint {path} holds objects that weights_only loading refuses ({foreign[0][:200]}); it was "
+                "not written by cnninspect.train; delete it or choose another --checkpoint-dir"
+            ) from exc
         raise CheckpointError(
             f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {first[:200]}); "
             "delete it to start fresh or restore it from a backup"

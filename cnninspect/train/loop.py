@@ -126,11 +126,7 @@ def _preflight(model: Any, dataset: Any, device: Any, memory_format: Any) -> Non
     """One two-sample forward before training, so a model/data mismatch is one clear error."""
     import torch
 
-    getitems = getattr(dataset, "__getitems__", None)
-    if callable(getitems):
-        x, _ = getitems([0, 1] if len(dataset) > 1 else [0])
-    else:
-        x = torch.stack([dataset[i][0] for i in range(min(2, len(dataset)))])
+    x = torch.stack([torch.as_tensor(dataset[i][0]) for i in range(min(2, len(dataset)))])
     was_training = model.training
     model.eval()
     try:

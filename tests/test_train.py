@@ -1,0 +1,195 @@
+"""cnninspect.train: determinism, exact resume, checkpoint safety, metrics, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict
+
+import pytest
+import torch
+
+from cnninspect.data import mnist
+from cnninspect.errors import ModelError, OptionError
+from cnninspect.models import SimpleCNN
+from cnninspect.train import (
+    CheckpointError,
+    Trainer,
+    fit,
+    load_checkpoint,
+    read_jsonl,
+    seed_everything,
+)
+from cnninspect.train.checkpoint import checkpoint_path, save_checkpoint
+
+DATA = os.environ["CNNINSPECT_DATA"]
+OPTS = dict(lr=1e-3, batch_size=32, device="cpu", log=None, progress=False)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return mnist(DATA, train=True, limit=192), mnist(DATA, train=False, limit=100)
+
+
+def _model(seed=0):
+    seed_everything(seed)
+    return SimpleCNN()
+
+
+def _outcome(history):
+    """Everything but wall-clock figures."""
+    return [{k: v for k, v in asdict(h).items() if k not in ("seconds", "images_per_s")} for h in history]
+
+
+def test_same_seed_same_metrics_different_seed_differs(tiny):
+    train, test = tiny
+    a = fit(_model(0), train, test, epochs=1, seed=0, **OPTS)
+    b = fit(_model(0), train, test, epochs=1, seed=0, **OPTS)
+    c = fit(_model(0), train, test, epochs=1, seed=1, **OPTS)  # other shuffle and dropout
+    assert _outcome(a) == _outcome(b)
+    assert _outcome(a) != _outcome(c)
+    rec = a[0]
+    assert rec.epoch == 1 and rec.train_images == 192
+    assert 0 <= rec.test_acc <= 100 and rec.images_per_s > 0
+
+
+def test_fit_leaves_caller_rng_alone(tiny):
+    train, _ = tiny
+    model = _model(0)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    fit(model, train.subset(64), None, epochs=1, seed=5, **OPTS)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_resume_is_bit_for_bit(tiny, tmp_path):
+    train, test = tiny
+    straight = _model(0)
+    full = fit(straight, train, test, epochs=2, seed=3, **OPTS)
+
+    split = _model(0)
+    fit(split, train, test, epochs=1, seed=3, checkpoint_dir=tmp_path, **OPTS)
+    resumed_model = _model(99)  # different init: everything must come from the checkpoint
+    resumed = fit(resumed_model, train, test, epochs=2, seed=3, checkpoint_dir=tmp_path, resume=True,
+                  metrics_path=tmp_path / "m.jsonl", **OPTS)  # fmt: skip
+
+    for (name, p), q in zip(straight.state_dict().items(), resumed_model.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+    assert _outcome(full) == _outcome(resumed)
+    assert len(read_jsonl(tmp_path / "m.jsonl")) == 1  # only the epoch actually run is appended
+    state = load_checkpoint(checkpoint_path(tmp_path))
+    assert state["epoch"] == 2 and len(state["history"]) == 2
+
+
+def test_resume_with_other_seed_or_without_checkpoint_is_refused(tiny, tmp_path):
+    train, _ = tiny
+    small = train.subset(64)
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        fit(_model(), small, None, epochs=1, checkpoint_dir=tmp_path, resume=True, **OPTS)
+    fit(_model(), small, None, epochs=1, seed=0, checkpoint_dir=tmp_path, **OPTS)
+    with pytest.raises(CheckpointError, match="seed=0"):
+        fit(_model(), small, None, epochs=2, seed=1, checkpoint_dir=tmp_path, resume=True, **OPTS)
+
+
+def test_corrupt_truncated_and_foreign_checkpoints_are_clear_errors(tiny, tmp_path):
+    train, _ = tiny
+    small = train.subset(64)
+    good = tmp_path / "good"
+    fit(_model(), small, None, epochs=1, checkpoint_dir=good, **OPTS)
+    blob = checkpoint_path(good).read_bytes()
+
+    cases = {
+        "garbage": (b"this is not a checkpoint" * 10, "corrupt"),
+        "truncated": (blob[: len(blob) // 2], "corrupt"),
+    }
+    for name, (payload, phrase) in cases.items():
+        d = tmp_path / name
+        d.mkdir()
+        checkpoint_path(d).write_bytes(payload)
+        with pytest.raises(CheckpointError, match=phrase) as err:
+            fit(_model(), small, None, epochs=2, checkpoint_dir=d, resume=True, **OPTS)
+        assert str(checkpoint_path(d)) in str(err.value)
+        assert checkpoint_path(d).read_bytes() == payload  # never overwritten by a fresh start
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    torch.save({"state_dict": SimpleCNN().state_dict(), "epoch": 3}, checkpoint_path(foreign))
+    with pytest.raises(CheckpointError, match="not written by cnninspect"):
+        load_checkpoint(checkpoint_path(foreign))
+
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    torch.save(OptionError("an arbitrary object"), checkpoint_path(pickled))
+    with pytest.raises(CheckpointError, match="weights_only"):
+        load_checkpoint(checkpoint_path(pickled))
+
+    other = tmp_path / "other"
+    save_checkpoint(checkpoint_path(other), {"model": {"w": torch.zeros(2)}, "optimizer": {}, "epoch": 1})
+    with pytest.raises(CheckpointError, match="does not fit this model"):
+        fit(_model(), small, None, epochs=2, checkpoint_dir=other, resume=True, **OPTS)
+
+
+def test_save_is_atomic_when_the_write_fails(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"model": {"w": torch.ones(2)}, "optimizer": {}, "epoch": 1})
+    before = path.read_bytes()
+
+    def broken_save(obj, fh, *a, **k):
+        fh.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, {"model": {"w": torch.zeros(2)}, "optimizer": {}, "epoch": 2})
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]  # no temp file left
+
+
+def test_bad_options_and_mismatched_model(tiny):
+    train, _ = tiny
+    with pytest.raises(OptionError, match="epochs"):
+        fit(_model(), train, None, epochs=0, **OPTS)
+    with pytest.raises(OptionError, match="optimizer"):
+        fit(_model(), train, None, epochs=1, optimizer="lion", lr=1e-3, batch_size=32, device="cpu", log=None)
+    with pytest.raises(OptionError, match="checkpoint_dir"):
+        fit(_model(), train, None, epochs=1, resume=True, **OPTS)
+    from cnninspect.models import CustomCNN  # 3x32x32 inputs, cannot take MNIST
+
+    with pytest.raises(ModelError, match=r"\(2, 1, 28, 28\)"):
+        fit(CustomCNN(), train, None, epochs=1, **OPTS)
+
+
+def test_trainer_helper_learns_something():
+    """The fixture-sized trainer moves test accuracy well above chance (10 %)."""
+    history = Trainer(limit=1000, test_limit=500).fit(_model(0))
+    assert len(history) == 1 and history[0].train_images == 1000
+    assert history[0].test_acc > 60.0
+
+
+def test_cli_train_prints_epoch_lines_and_writes_metrics(tmp_path):
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "cnninspect", "train", "simple-cnn", "--epochs", "2", "--limit", "256",
+           "--batch-size", "64", "--device", "cpu", "--checkpoint-dir", str(run_dir), "--data-dir", DATA]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("Epoch ")]
+    assert [ln.split(":")[0] for ln in lines] == ["Epoch 1/2", "Epoch 2/2"]
+    for ln in lines:
+        assert "Train Loss:" in ln and "Test Acc:" in ln and "img/s" in ln
+    assert "it/s" not in proc.stderr and "\r" not in proc.stderr  # no progress bar when not a TTY
+    records = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert f"Test Acc: {records[1]['test_acc']:.2f}%" in lines[1]
+    assert (run_dir / "last.pt").is_file()
+
+    again = subprocess.run(cmd[:6] + ["3"] + cmd[7:] + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "resumed from" in again.stdout and "Epoch 3/3" in again.stdout and "Epoch 1/3" not in again.stdout
+
+    (run_dir / "last.pt").write_bytes(b"\x00" * 100)
+    broken = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert broken.returncode == 1
+    assert "Traceback" not in broken.stderr and "corrupt" in broken.stderr
