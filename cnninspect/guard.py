@@ -14,8 +14,21 @@ class ModelGuard:
         self.grads = [(p, p.requires_grad) for p in model.parameters(recurse=True)]
         self.devices = [(t, t.device) for t in list(model.parameters()) + list(model.buffers())]
         self.hooks = [(m, _hook_counts(m)) for m in model.modules()]
+        self.attributes = [(m, _plain_attributes(m)) for m in model.modules()]
+
+    def restore_attributes(self) -> None:
+        """Undo attributes a forward cached on a module (torchvision's AnchorGenerator keeps
+        its anchors this way: a meta run would leave meta tensors behind)."""
+        for m, attrs in self.attributes:
+            current = m.__dict__
+            for key in [k for k in current if k not in attrs and not k.startswith("_")]:
+                del current[key]
+            for key, value in attrs.items():
+                if current.get(key, _MISSING) is not value:
+                    current[key] = value
 
     def restore(self) -> None:
+        self.restore_attributes()
         for m, training in self.modes:
             if m.training != training:
                 m.train(training) if not list(m.children()) else setattr(m, "training", training)
@@ -39,6 +52,13 @@ class ModelGuard:
             if _hook_counts(m) != counts:
                 out.append(f"hooks on {type(m).__name__} changed")
         return out
+
+
+_MISSING = object()
+
+
+def _plain_attributes(m: nn.Module) -> dict:
+    return {k: v for k, v in m.__dict__.items() if not k.startswith("_")}
 
 
 def _hook_counts(m: nn.Module) -> tuple[int, ...]:

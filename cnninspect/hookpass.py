@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .errors import InputShapeError, ModelError
+from .guard import ModelGuard
 from .inputs import Inputs
 from .ops.registry import Call
 from .propagate import MetaState, NodeRecord, has_tensor
@@ -36,10 +37,12 @@ def hook_records(
     model: nn.Module, inputs: Inputs, device: Any, warnings: list[str]
 ) -> tuple[list[NodeRecord], Any, str]:
     """One record per leaf-module call, from a meta run if possible, else a real one."""
+    guard = ModelGuard(model)
     try:
         records, out = _run(model, inputs, real=False, device=device)
         return records, out, "hooks (meta)"
     except _Failed as failed:
+        guard.restore_attributes()  # drop what the meta run cached before the real one
         if not needs_real_values(failed.error):
             raise failed.as_user_error() from failed.error
         if _model_on_meta(model):
@@ -148,7 +151,9 @@ def _run(model: nn.Module, inputs: Inputs, real: bool, device: Any) -> tuple[lis
         except Exception as exc:
             where, mod = stack[-1] if stack else ("", model)
             _attribute_direct_params(model, records)
-            raise _Failed(where or "<root>", type(mod).__name__, exc, id(mod) in leaf_ids, records) from exc
+            raise _Failed(
+                where or "<root>", type(mod).__name__, exc, id(mod) in leaf_ids, records
+            ) from exc
     finally:
         for h in handles:
             h.remove()
@@ -164,7 +169,11 @@ def _attribute_direct_params(model: nn.Module, records: list[NodeRecord]) -> Non
         if not own or not list(module.children()):
             continue
         for rec in records:
-            if not path or rec.module_path == path or (rec.module_path or "").startswith(path + "."):
+            if (
+                not path
+                or rec.module_path == path
+                or (rec.module_path or "").startswith(path + ".")
+            ):
                 if not any(p is q for _, q in rec.params for _, p in own):
                     rec.params = rec.params + own
                 break

@@ -113,12 +113,15 @@ class MetaState:
 
 
 def _leaf_descendants(module: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Descendants whose calls are worth recording inside an opaque module."""
-    out = []
+    """The inner calls worth recording in an opaque module: the outermost descendants
+    that have a cost rule of their own, or have no children."""
+    from .ops.macs import COSTS
+
+    out: list[tuple[str, nn.Module]] = []
     for name, child in module.named_modules():
-        if not name:
+        if not name or any(name.startswith(other + ".") for other, _ in out):
             continue
-        if not any(True for _ in child.children()) or type(child).__module__.startswith("torch.nn"):
+        if COSTS.lookup(type(child)) is not None or not any(True for _ in child.children()):
             out.append((name, child))
     return out
 
@@ -129,14 +132,9 @@ def run_module_on_meta(
     """Run ``module`` on meta, recording the calls of its leaf descendants."""
     children: list[tuple[str, Call]] = []
     handles = []
-    claimed: set[int] = set()
     leaves = _leaf_descendants(module)
     try:
         for name, child in leaves:
-            # A torch.nn leaf inside another torch.nn leaf (MultiheadAttention's out_proj)
-            # is covered by its parent's rule: record only the outermost.
-            if any(name.startswith(other + ".") for other, _ in leaves if other != name):
-                continue
 
             def hook(mod, a, kw, out, _name=name):
                 children.append(
@@ -147,8 +145,10 @@ def run_module_on_meta(
                 handles.append(child.register_forward_hook(hook, with_kwargs=True))
             except RuntimeError:  # ScriptModules take no hooks
                 pass
-            claimed.add(id(child))
-        out = state.call(module, args, kwargs)
+        # grad on: torch.nn's fused inference paths (TransformerEncoderLayer) skip the
+        # submodule calls we count; with grad enabled they take the plain path
+        with torch.enable_grad():
+            out = state.call(module, args, kwargs)
     finally:
         for h in handles:
             h.remove()

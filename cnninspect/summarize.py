@@ -47,9 +47,12 @@ def summarize(
         )
     guard = ModelGuard(model)
     try:
+        wrappers: list[str] = []
+        model = unwrap(model, wrappers)
         records, output, method, warnings, opaque, inputs = _records(
             model, input_shape, input_data, dtype, device
         )
+        warnings[:0] = wrappers
         summary = _assemble(model, records, output, method, warnings, opaque, inputs.shapes)
         if receptive_field:
             _attach_receptive_fields(summary, records, inputs.shapes)
@@ -60,6 +63,25 @@ def summarize(
         raise exc.with_traceback(None) from (exc.__cause__ if debug else None)
     finally:
         guard.restore()
+
+
+def unwrap(model: nn.Module, notes: list[str]) -> nn.Module:
+    """Look through wrappers that add no layers: DataParallel, DDP and torch.compile.
+
+    Their parameters are the wrapped model's own, so the summary is the same; the
+    wrapper's forward (device scatter, dynamo) is machinery, not architecture.
+    """
+    while True:
+        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            notes.append(f"summarised the module inside {type(model).__name__} (.module)")
+            model = model.module
+        elif type(model).__name__ == "OptimizedModule" and isinstance(
+            getattr(model, "_orig_mod", None), nn.Module
+        ):
+            notes.append("summarised the original module of a torch.compile'd model (._orig_mod)")
+            model = model._orig_mod
+        else:
+            return model
 
 
 def _records(model, input_shape, input_data, dtype, device):
