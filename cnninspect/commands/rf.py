@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(report.to_text(naive=args.naive))
         if "region" in extra:
-            spans = ", ".join(f"{a}-{b}" for a, b in extra["region"]["region"])
+            labels = {1: "L", 2: "HW", 3: "DHW"}.get(len(extra["region"]["region"]), "?" * 4)
+            spans = ", ".join(f"{lab} {a}-{b}" for lab, (a, b) in zip(labels, extra["region"]["region"]))
             print(f"unit {extra['region']['unit']} of {node} reads input indices {spans} (per axis, clipped)")
         for key in ("plot_sizes", "plot_region"):
             if key in extra:

@@ -211,16 +211,17 @@ for _f in (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d):
     RF_RULES.register(_f)(_functional_pool(None))
 
 
-def adaptive_window(n_in: int, n_out: int) -> AxisWindow | None:
-    """Adaptive pooling's window ``floor(o*n/m) .. ceil((o+1)*n/m) - 1``, when regular.
+def adaptive_window(n_in: int, n_out: int) -> AxisWindow:
+    """Adaptive pooling's bin ``floor(o*n/m) .. ceil((o+1)*n/m) - 1``.
 
-    The bins are equal and evenly spaced exactly when ``m`` divides ``n`` (or when
-    ``n`` divides nothing: ``m == 1`` is global and handled by the caller).
+    Equal bins (``m`` divides ``n``) are a plain pool of kernel and stride ``n/m``;
+    otherwise the same bins in ceil/floor form, exact per unit, with a fractional jump.
     """
     if n_in % n_out == 0:
         k = n_in // n_out
         return conv_window(k, k, 0)
-    return None
+    eps = Fraction(1, n_out)
+    return AxisWindow(Fraction(n_in, n_out), eps - 1, Fraction(n_in, n_out) - eps)
 
 
 @RF_RULES.register(
@@ -230,21 +231,14 @@ def adaptive_window(n_in: int, n_out: int) -> AxisWindow | None:
     F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d,
 )  # fmt: skip
 def adaptive_pool(call: Call, dims: tuple[int, ...]) -> Effect:
-    """Derived from the actual sizes: output 1 is global, divisible sizes are a plain pool."""
+    """Derived from the actual sizes: output 1 everywhere is global."""
     shape_in, shape_out = _spatial_in(call), _out_shape(call)
     n = len(dims)
     sizes = list(zip(shape_in[-n:], shape_out[-n:]))
     if all(m == 1 for _, m in sizes):
         return Global("adaptive pooling to 1")
-    axes = []
-    for n_in, n_out in sizes:
-        w = adaptive_window(n_in, n_out)
-        if w is None:
-            return Unknown(
-                f"adaptive pooling {n_in}->{n_out} has unequal bins; use an input size divisible by {n_out}"
-            )
-        axes.append(w)
-    return Window(tuple(axes), kernel=tuple(n_in // n_out for n_in, n_out in sizes))
+    axes = tuple(adaptive_window(n_in, n_out) for n_in, n_out in sizes)
+    return Window(axes, kernel=tuple(-(-n_in // n_out) for n_in, n_out in sizes))
 
 
 # --- padding, resampling ---------------------------------------------------------------
