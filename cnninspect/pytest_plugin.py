@@ -492,7 +492,7 @@ def find_mnist_root(config: pytest.Config) -> tuple[Path | None, str]:
     ini = str(config.getini("mnist_root") or "").strip()
     if ini:
         base = Path(config.inipath).parent if config.inipath else Path(config.rootpath)
-        return (base / Path(ini).expanduser()), "the mnist_root ini value"
+        return (base / Path(ini).expanduser()).resolve(), "the mnist_root ini value"
     return None, ""
 
 

@@ -9,6 +9,7 @@ that changed.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tempfile
@@ -52,7 +53,13 @@ def _rf(layer: Any) -> Any:
     if rf is None:
         return None
     to_dict = getattr(rf, "to_dict", None)
-    return _plain(to_dict()) if callable(to_dict) else _plain(str(rf))
+    if not callable(to_dict):
+        return _plain(str(rf))
+    full = to_dict()
+    # the geometry only: derived figures (naive, effective padding) would just repeat it
+    kept = {k: full[k] for k in ("size", "jump", "start", "global") if k in full}
+    kept.update({k: True for k in ("unknown", "misaligned") if full.get(k)})
+    return _plain(kept)
 
 
 def snapshot_data(summary: Summary) -> dict[str, Any]:
@@ -144,7 +151,11 @@ def _fmt(field: str, value: Any) -> str:
     if field == "receptive_field" and isinstance(value, dict):
         if value.get("global"):
             return "global"
+        if value.get("unknown"):
+            return "unknown"
         size = value.get("size")
+        if isinstance(size, list) and size and all(v == size[0] for v in size):
+            return str(size[0])
         return _shape(size) if isinstance(size, list) else str(size)
     return str(value)
 
@@ -167,7 +178,11 @@ def _describe(layer: dict[str, Any]) -> str:
 
 
 def diff(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
-    """Per-layer differences, ``-`` for the snapshot and ``+`` for now; empty when equal."""
+    """Per-layer differences, ``-`` for the snapshot and ``+`` for now; empty when equal.
+
+    Layers are matched by name and listed in model order (a vanished layer where it
+    used to be), so the diff reads like the architecture change that caused it.
+    """
     changes: list[Change] = []
     for key in ("model", "input_shapes", "output_shapes"):
         if old.get(key) != new.get(key):
@@ -179,35 +194,29 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
             )
     old_layers = {layer.get("name"): layer for layer in old.get("layers", [])}
     new_layers = {layer.get("name"): layer for layer in new.get("layers", [])}
-    # walk in the order of "now", with vanished layers placed where they used to be
-    order: list[str] = []
-    for name in [layer.get("name") for layer in old.get("layers", [])] + [
-        layer.get("name") for layer in new.get("layers", [])
-    ]:
-        if name not in order:
-            order.append(name)
-    for name in order:
-        before, after = old_layers.get(name), new_layers.get(name)
-        if after is None:
-            changes.append(
-                Change("-", f"{name} ({before.get('kind')}) vanished: {_describe(before)}")
-            )
-        elif before is None:
-            changes.append(
-                Change("+", f"{name} ({after.get('kind')}) appeared: {_describe(after)}")
-            )
-        else:
-            fields = [f for f in LAYER_FIELDS[1:] if before.get(f) != after.get(f)]
-            if fields:
-                detail = "; ".join(
-                    f"{_LABELS[f]}: - {_fmt(f, before.get(f))}  + {_fmt(f, after.get(f))}"
-                    for f in fields
+    old_names, new_names = list(old_layers), list(new_layers)
+    matcher = difflib.SequenceMatcher(a=old_names, b=new_names, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            for name in old_names[i1:i2]:
+                change = _changed(name, old_layers[name], new_layers[name], moved=False)
+                if change:
+                    changes.append(change)
+            continue
+        for name in old_names[i1:i2]:
+            if name not in new_layers:
+                before = old_layers[name]
+                changes.append(
+                    Change("-", f"{name} ({before.get('kind')}) vanished: {_describe(before)}")
                 )
-                changes.append(Change("~", f"{name} ({after.get('kind')}) {detail}"))
-    if not changes and [layer.get("name") for layer in old.get("layers", [])] != [
-        layer.get("name") for layer in new.get("layers", [])
-    ]:
-        changes.append(Change("~", "the same layers run in a different order"))
+        for name in new_names[j1:j2]:
+            after = new_layers[name]
+            if name in old_layers:
+                changes.append(_changed(name, old_layers[name], after, moved=True))
+            else:
+                changes.append(
+                    Change("+", f"{name} ({after.get('kind')}) appeared: {_describe(after)}")
+                )
     old_totals, new_totals = old.get("totals", {}), new.get("totals", {})
     if old_totals != new_totals:
         detail = "; ".join(
@@ -217,6 +226,19 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
         )
         changes.append(Change("~", f"totals {detail}"))
     return changes
+
+
+def _changed(
+    name: str, before: dict[str, Any], after: dict[str, Any], *, moved: bool
+) -> Change | None:
+    fields = [f for f in LAYER_FIELDS[1:] if before.get(f) != after.get(f)]
+    parts = ["moved to another place in the order"] if moved else []
+    parts += [
+        f"{_LABELS[f]}: - {_fmt(f, before.get(f))}  + {_fmt(f, after.get(f))}" for f in fields
+    ]
+    if not parts:
+        return None
+    return Change("~", f"{name} ({after.get('kind')}) " + "; ".join(parts))
 
 
 __all__ = ["SCHEMA", "snapshot_data", "dumps", "write", "read", "diff", "Change"]
