@@ -68,14 +68,17 @@ def test_compare_table_puts_models_side_by_side(built):
 def test_charts_in_every_requested_format(built):
     src, out, _ = built
     charts = sorted((src / "_cnninspect").iterdir())
-    stems = {p.stem for p in charts}
-    # four charts (rf growth, one unit, fc bars, the summary's rf growth), each as SVG and PNG
-    assert {p.suffix for p in charts} == {".svg", ".png"} and len(stems) >= 3
-    assert all((src / "_cnninspect" / f"{s}.svg").exists() and (src / "_cnninspect" / f"{s}.png").exists()
-               for s in stems)  # fmt: skip
+    svg = {p.stem for p in charts if p.suffix == ".svg"}
+    png = {p.stem for p in charts if p.suffix == ".png"}
+    # our own charts come in both configured formats; receptive-field pictures drawn by
+    # cnninspect.receptive.plot (when installed) are PNG only
+    assert svg and svg <= png
     html = (out / "index.html").read_text(encoding="utf-8")
     assert html.count('class="cnninspect-plot"') == 4
-    assert ".svg" in html  # the HTML builder picks SVG over PNG
+    assert ".svg" in html  # the HTML builder picks SVG over PNG where both exist
+    images = [p for p in (out / "_images").iterdir() if p.name.startswith("cnninspect-")]
+    # the rf directive's growth chart and the summary's ':plot: rf' are the same picture: one file
+    assert len({p.stem for p in images}) == 3 and all(p.stat().st_size > 1000 for p in images)
 
 
 def test_unit_region_by_hand():

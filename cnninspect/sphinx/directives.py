@@ -113,12 +113,21 @@ class _ModelDirective(SphinxDirective):
         if "name" in self.options:
             self.add_name(node)
 
-    def chart(self, make_figure, key_parts: list[Any], alt: str, caption: str | None = None) -> nodes.Node:
-        """An image node for a chart written into ``<srcdir>/<cnninspect_image_dir>/``."""
+    def chart(self, make_figure, key_parts: list[Any], alt: str, caption: str | None = None,
+              write_png=None) -> nodes.Node:  # fmt: skip
+        """An image node for a chart written into ``<srcdir>/<cnninspect_image_dir>/``.
+
+        ``write_png(path)`` instead of ``make_figure()`` is for plot functions of other
+        modules that write a PNG themselves (cnninspect.receptive.plot).
+        """
         formats = [f.lstrip(".") for f in self.config.cnninspect_image_formats] or ["png"]
         folder = self.config.cnninspect_image_dir.strip("/")
-        stem = "cnninspect-" + plots.content_key(*key_parts)
-        plots.save_once(make_figure, Path(self.env.srcdir) / folder, stem, formats)
+        stem = "cnninspect-" + plots.content_key(*key_parts, "png-writer" if write_png else "figure")
+        if write_png is not None:
+            formats = ["png"]
+            plots.write_once(write_png, Path(self.env.srcdir) / folder, stem)
+        else:
+            plots.save_once(make_figure, Path(self.env.srcdir) / folder, stem, formats)
         uri = f"/{folder}/{stem}." + ("*" if len(formats) > 1 else formats[0])
         image = nodes.image(uri=uri, alt=alt, classes=["cnninspect-plot"])
         figure = nodes.figure(classes=["cnninspect-figure"])
@@ -214,11 +223,25 @@ def _rf_growth_chart(directive: _ModelDirective, a: analysis.Analysed) -> nodes.
         series["stride-1 formula R + (K - 1)"] = [float(r.naive[0]) if r.naive else None for r in rows]
         dashed.append("stride-1 formula R + (K - 1)")
     title = f"{a.summary.model_name}: receptive field after each layer"
+    report, rf_plot = _rf_plotting(a)
     return directive.chart(
         lambda: plots.growth_chart(labels, series, title, dashed),
         [a.spec, a.input_shapes, "rf-growth", labels, series],
         alt=f"receptive-field growth of {a.summary.model_name}",
+        write_png=(lambda path: rf_plot.plot_sizes(report, path, naive=True)) if rf_plot else None,
     )
+
+
+def _rf_plotting(a: analysis.Analysed) -> tuple[Any, Any]:
+    """The summary's receptive-field report and cnninspect.receptive.plot, when both are there."""
+    report = getattr(a.summary, "receptive_field", None)
+    try:
+        from ..receptive import plot as rf_plot
+    except ImportError:
+        return None, None
+    if report is None or not hasattr(rf_plot, "plot_sizes") or not hasattr(rf_plot, "plot_region"):
+        return None, None
+    return report, rf_plot
 
 
 class ReceptiveFieldDirective(_ModelDirective):
@@ -281,20 +304,23 @@ class ReceptiveFieldDirective(_ModelDirective):
         reg = analysis.region(a, layer, unit)
         height, width = a.input_shapes[0][2:]
         image_key: Any = None
+        given = None
         if "image" in self.options:
             rel, path = self.env.relfn2path(self.options["image"], self._where()[0])
             self.env.note_dependency(rel)
-            image = _load_image(path)
+            given = _load_image(path)
             image_key = [rel, Path(path).stat().st_mtime_ns]
-        else:
-            image = _grid(height, width)
+        image = given if given is not None else _grid(height, width)
         (r0, r1), (c0, c1) = reg
         title = f"{s.model_name}: unit {unit} of {layer.name} sees rows {r0}..{r1}, columns {c0}..{c1}"
+        report, rf_plot = _rf_plotting(a)
         return self.chart(
             lambda: plots.unit_chart(image, reg, title),
             [a.spec, a.input_shapes, "rf-unit", layer.name, unit, reg, image_key],
             alt=f"receptive field of unit {unit} of {layer.name}",
             caption=self.options.get("caption") if "no-table" in self.options else None,
+            write_png=(lambda path: rf_plot.plot_region(report, path, unit=unit, node=layer.name, image=given))
+            if rf_plot else None,
         )
 
 

@@ -53,6 +53,15 @@ def save_once(make_figure: Callable[[], Any], directory: Path, stem: str, format
     return paths
 
 
+def write_once(write_png: Callable[[Path], Any], directory: Path, stem: str) -> Path:
+    """Like :func:`save_once` for a function that writes a PNG itself (atomically) to a path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{stem}.png"
+    if not path.exists():
+        write_png(path)
+    return path
+
+
 def _metadata(fmt: str) -> dict[str, Any] | None:
     # no timestamps in the files, so identical charts are identical bytes
     return {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt)
