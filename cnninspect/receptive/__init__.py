@@ -13,22 +13,28 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import InputShapeError
+from ..errors import InputShapeError, ModelError
 from .analyse import analyse
 from .report import ReceptiveField, ReceptiveFieldReport
 
 __all__ = ["receptive_field", "attach", "ReceptiveField", "ReceptiveFieldReport"]
 
 
-def attach(summary: Any, records: list, input_shapes: list[tuple[int, ...]]) -> ReceptiveFieldReport:
+def attach(summary: Any, records: list, input_shapes: list[tuple[int, ...]]) -> ReceptiveFieldReport | None:
     """Give every row of ``summary`` its receptive field and the summary its report.
 
-    Rows without spatial meaning keep ``receptive_field = None``. The hook fallback
+    Rows without spatial meaning keep ``receptive_field = None``; an analysis that
+    fails outright becomes a warning, never a failed summary. The hook fallback
     records no graph edges: its rows are then read as one sequential chain, and a
     warning says so.
     """
     sequential = bool(records) and all(not rec.inputs for rec in records)
-    report = analyse(records, input_shapes, sequential=sequential)
+    try:
+        report = analyse(records, input_shapes, sequential=sequential)
+    except Exception as exc:  # never let this analysis cost the user the rest of the summary
+        summary.warnings.append(f"receptive fields not computed: {type(exc).__name__}: {exc}")
+        summary.receptive_field = None
+        return None
     report.summary = summary
     if sequential and report.fields:
         report.warnings.insert(
@@ -66,6 +72,9 @@ def receptive_field(
 
     summary = summarize(model, input_shape, input_data=input_data, dtype=dtype, device=device)
     report = getattr(summary, "receptive_field", None)
+    failed = [w for w in summary.warnings if w.startswith("receptive fields not computed")]
+    if report is None and failed:
+        raise ModelError(failed[0])
     if report is None or not report.fields:
         shape = summary.input_shapes[0] if summary.input_shapes else ()
         raise InputShapeError(

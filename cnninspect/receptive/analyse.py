@@ -124,7 +124,10 @@ def _step(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> t
         return None, node("none")
     glob = next((s for _, s in ins if s.kind == "global"), None)
     if glob is not None:
-        return _State("global", why="after a global op"), node("global", why="after a global op")
+        why = "after a global op"
+        if any(s.kind == "spatial" for _, s in ins):
+            why = "combined with a global input (e.g. squeeze-and-excitation gating): every unit sees the whole input"
+        return _State("global", why=why), node("global", why=why)
     unk = next((s for _, s in ins if s.kind == "unknown"), None)
     if unk is not None:
         why = f"after an op without a receptive-field rule ({unk.why})"
