@@ -159,6 +159,21 @@ def test_channels_last_permute_linear_and_layer_norm_keep_geometry():
     assert rf.size == (8, 8) and rf.jump == (2, 2) and not rf.is_global  # 7, then 7 + 1*1
 
 
+def test_movedim_normalize_and_stack_keep_geometry():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Conv2d(2, 2, 3, padding=1)
+            self.d = nn.Conv2d(2, 2, 3, stride=2)
+
+        def forward(self, x):
+            y = F.normalize(torch.movedim(self.c(x), 1, -1), dim=-1).movedim(-1, 1)
+            return self.d(torch.stack([y, y], 0).sum(0))
+
+    rf = _same(Net(), (1, 2, 9, 9), [(0, 0), (1, 2), (-1, -1)])
+    assert rf.size == (5, 5) and rf.jump == (2, 2)  # 3, then 3 + 2*1
+
+
 def test_global_ops_and_flatten():
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 3))
     rows = _rows(summarize(model, (1, 1, 10, 10)))

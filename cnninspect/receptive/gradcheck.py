@@ -27,7 +27,7 @@ Region = tuple[tuple[int, int], ...]
 
 # Pointwise ops and norms: the identity keeps the support and avoids saturation (ReLU6, sigmoid).
 _IDENTITY = {
-    "batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm", "rms_norm",
+    "batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm", "rms_norm", "normalize",
     "relu", "relu_", "relu6", "hardtanh", "hardtanh_", "sigmoid", "sigmoid_", "tanh", "tanh_",
     "silu", "hardswish", "hardsigmoid", "gelu", "elu", "elu_", "selu", "celu", "mish",
     "softplus", "leaky_relu", "leaky_relu_", "prelu", "dropout", "dropout1d", "dropout2d",

@@ -10,7 +10,6 @@ the gradient check is compared with.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -193,13 +192,16 @@ class ReceptiveFieldReport:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: fractional numbers become floats (the fields themselves stay exact)."""
+        from ..render import _jsonable
+
         out = self.output
-        return {
+        return _jsonable({
             "input_size": list(self.input_size),
             "output": {"name": out.name, **out.to_dict()} if out is not None else None,
             "nodes": {name: f.to_dict() for name, f in self.fields.items()},
             "warnings": list(self.warnings),
-        }
+        })
 
     def to_text(self, naive: bool = False) -> str:
         """The summary table restricted to the receptive-field columns."""
@@ -231,8 +233,4 @@ def _bound(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int
     return [(min(x0, y0), max(x1, y1)) for (x0, x1), (y0, y1) in zip(a, b)]
 
 
-def full_size(sizes: Sequence[int]) -> tuple[int, ...]:
-    return tuple(int(n) for n in sizes)
-
-
-__all__ = ["ReceptiveField", "ReceptiveFieldReport", "Node", "exact", "math"]
+__all__ = ["ReceptiveField", "ReceptiveFieldReport", "Node", "exact"]

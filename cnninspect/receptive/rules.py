@@ -110,7 +110,7 @@ def _out_shape(call: Call) -> tuple[int, ...]:
     return tuple(out.shape)
 
 
-def _conv(kernel, stride, padding, dilation, dims: int, input_shape) -> Window:
+def _conv(kernel, stride, padding, dilation, dims: int) -> Window:
     k = _ntuple(kernel, dims)
     s = _ntuple(stride, dims)
     d = _ntuple(dilation, dims)
@@ -133,7 +133,7 @@ def conv(call: Call, dims: tuple[int, ...]) -> Effect:
     if m.padding_mode == "circular":
         return Unknown("circular padding wraps around the border")
     n = len(m.kernel_size)
-    return _conv(m.kernel_size, m.stride, m.padding, m.dilation, n, _spatial_in(call))
+    return _conv(m.kernel_size, m.stride, m.padding, m.dilation, n)
 
 
 @RF_RULES.register(F.conv1d, F.conv2d, F.conv3d, torch.conv1d, torch.conv2d, torch.conv3d)
@@ -146,7 +146,6 @@ def conv_functional(call: Call, dims: tuple[int, ...]) -> Effect:
         call.arg(4, "padding", 0),
         call.arg(5, "dilation", 1),
         n,
-        _spatial_in(call),
     )
 
 
@@ -190,7 +189,7 @@ def pool(call: Call, dims: tuple[int, ...]) -> Effect:
     m = call.module
     n = _pool_dims(m)
     stride = m.stride if m.stride is not None else m.kernel_size
-    return _conv(m.kernel_size, stride, getattr(m, "padding", 0), getattr(m, "dilation", 1), n, None)
+    return _conv(m.kernel_size, stride, getattr(m, "padding", 0), getattr(m, "dilation", 1), n)
 
 
 def _functional_pool(dilation_index: int | None):
@@ -200,7 +199,7 @@ def _functional_pool(dilation_index: int | None):
         padding = call.arg(3, "padding", 0)
         dilation = call.arg(dilation_index, "dilation", 1) if dilation_index else 1
         n = len(_spatial_in(call)) - 2 if not isinstance(k, (tuple, list)) else len(k)
-        return _conv(k, stride, padding, dilation, n, None)
+        return _conv(k, stride, padding, dilation, n)
 
     return rule
 
@@ -376,7 +375,8 @@ _POINTWISE = (
     "method:div_", "method:pow", "method:sqrt", "method:exp", "method:abs", "method:neg",
     "method:contiguous", "method:clone", "method:detach", "method:to", "method:type_as",
     "method:float", "method:double", "method:half", "method:bfloat16", "method:sigmoid_",
-    "method:expand_as", "method:masked_fill", "method:chunk", "method:split",
+    "method:expand_as", "method:masked_fill", "method:chunk", "method:split", torch.masked_fill,
+    "method:long", "method:int", "method:bool", "method:expand",
 )  # fmt: skip
 
 
@@ -442,6 +442,38 @@ def transpose(call: Call, dims: tuple[int, ...]) -> Effect:
     return Keep(tuple(swap.get(d, d) for d in dims))
 
 
+@RF_RULES.register(torch.movedim, "method:movedim")
+def movedim(call: Call, dims: tuple[int, ...]) -> Effect:
+    rank = call.args[0].dim()
+    src = [_neg(d, rank) + rank for d in _ntuple(call.arg(1, "source"), 1)]
+    dst = [_neg(d, rank) + rank for d in _ntuple(call.arg(2, "destination"), 1)]
+    order: list[int | None] = [None] * rank
+    for a, b in zip(src, dst):
+        order[b] = a
+    rest = iter(d for d in range(rank) if d not in src)
+    order = [next(rest) if o is None else o for o in order]
+    return Keep(tuple(order.index(d + rank) - rank for d in dims))
+
+
+@RF_RULES.register(torch.stack, torch.unbind, "method:unbind")
+def stack(call: Call, dims: tuple[int, ...]) -> Effect:
+    """A new (or removed) leading axis: kept while it sits before the spatial axes."""
+    first = call.args[0]
+    rank = (first[0] if isinstance(first, (list, tuple)) else first).dim()
+    dim = call.arg(1, "dim", 0)
+    if call.target is torch.stack:
+        dim = dim if dim >= 0 else dim + rank + 1
+        return Keep() if dim <= rank + min(dims) else Unknown("stacked after a spatial axis")
+    return Keep() if _neg(dim, rank) < min(dims) else Unknown("unbound along a spatial axis")
+
+
+@RF_RULES.register(F.normalize)
+def normalize(call: Call, dims: tuple[int, ...]) -> Effect:
+    rank = call.args[0].dim()
+    dim = call.arg(2, "dim", 1)
+    return Global("normalised across a spatial axis") if _neg(dim, rank) in dims else Keep()
+
+
 @RF_RULES.register(torch.flatten, "method:flatten", nn.Flatten)
 def flatten(call: Call, dims: tuple[int, ...]) -> Effect:
     rank = call.args[0].dim()
@@ -458,7 +490,10 @@ def flatten(call: Call, dims: tuple[int, ...]) -> Effect:
     return Keep(tuple(d if d > end else d + shift for d in dims))
 
 
-@RF_RULES.register(torch.reshape, "method:view", "method:reshape", nn.Unflatten, "method:unflatten")
+@RF_RULES.register(
+    torch.reshape, "method:view", "method:reshape", nn.Unflatten, "method:unflatten",
+    "method:view_as", "method:reshape_as",
+)  # fmt: skip
 def reshape(call: Call, dims: tuple[int, ...]) -> Effect:
     """Kept when the spatial axes survive as the same trailing sizes, else the layout is gone."""
     shape_in, shape_out = _spatial_in(call), _out_shape(call)
@@ -528,6 +563,7 @@ def linear(call: Call, dims: tuple[int, ...]) -> Effect:
 
 
 _GLOBAL = (
+    torch.mm, torch.addmm, torch.baddbmm, torch.addbmm, "method:mm", nn.LSTMCell, nn.GRUCell, nn.RNNCell,
     nn.MultiheadAttention, nn.Transformer, nn.TransformerEncoder, nn.TransformerDecoder,
     nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, nn.LSTM, nn.GRU, nn.RNN,
     F.scaled_dot_product_attention, torch.matmul, operator.matmul, torch.bmm, torch.einsum,
