@@ -114,6 +114,8 @@ def parse_limit(name: str, value: Any, origin: str) -> Any:
     if name in INT_LIMITS:
         return parse_int(value, name, origin)
     if name in ("output_shape", "input_shape"):
+        if isinstance(value, str):  # "1x3x224x224", "1,3,224,224" or a TOML list read as text
+            value = value.strip().strip("[]()")
         try:
             if (
                 name == "input_shape"

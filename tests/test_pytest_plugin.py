@@ -518,3 +518,23 @@ def test_junit_xml_carries_the_failure_text(pytester: pytest.Pytester) -> None:
     assert headline in failure.get("message")
     assert headline in failure.text
     assert "fc1" in failure.text and "401,536" in failure.text and "95.2%" in failure.text
+
+
+def test_ini_defaults_from_pyproject_accept_toml_numbers_and_lists(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(
+        ".toml",
+        pyproject="""
+        [tool.pytest.ini_options]
+        arch_budget_input_shape = [1, 3, 4, 4]
+        arch_budget_max_macs = 1000
+        """,
+    )
+    pytester.makepyfile("def test_block(arch_budget):\n    arch_budget('conv-block')\n")
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    # ConvBlock on 4x4: 16 pixels * 32 channels * 27 = 13,824 MACs
+    result.stdout.fnmatch_lines(
+        ["Architecture budget exceeded for ConvBlock @ 1x3x4x4: MACs 13.82 K > max 1.00 K"]
+    )
