@@ -108,3 +108,10 @@ def test_report_shape_count_mismatch_is_a_usage_error(tmp_path, capsys):
                    "--input-shape", "1,3,32,32", "--output", str(tmp_path / "r")])  # fmt: skip
     assert status == 2
     assert "3 models" in capsys.readouterr().err
+
+
+def test_report_model_without_default_shape_names_the_option(tmp_path, capsys):
+    status = main(["report", "torch.nn:Identity", "--output", str(tmp_path / "r")])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "no default input shape" in err and "--input-shape" in err and ":input-shape:" not in err

@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     models = []
     for spec, shape in zip(args.model, shapes):
         # load and summarise first, so a bad model is one clear error before anything is written
-        models.append(analysis.analyse(spec, shape, None, kwargs, args.device))
+        hint = "pass --input-shape N,C,H,W, e.g. --input-shape 1,3,224,224 (once for all models or once per model)"
+        models.append(analysis.analyse(spec, shape, None, kwargs, args.device, shape_hint=hint))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     slugs = _slugs([m.spec for m in models])

@@ -64,9 +64,15 @@ def _mtime(path: str | None) -> float | None:
         return None
 
 
+_SHAPE_HINT = "add ':input-shape: 1,3,224,224' to the directive or set cnninspect_input_shape in conf.py"
+
+
 def analyse(spec: str, shapes: list[Shape] | None, default_shapes: list[Shape] | None,
-            kwargs: dict[str, Any], device: str | None) -> Analysed:  # fmt: skip
-    """Load ``spec`` and summarise it; the directive's shape wins over the config's, then the model's."""
+            kwargs: dict[str, Any], device: str | None, shape_hint: str = _SHAPE_HINT) -> Analysed:  # fmt: skip
+    """Load ``spec`` and summarise it; the directive's shape wins over the config's, then the model's.
+
+    ``shape_hint`` is the fix the error names when no shape is known (the CLI names its option).
+    """
     from ..spec import load_model
     from ..summarize import summarize
 
@@ -77,10 +83,7 @@ def analyse(spec: str, shapes: list[Shape] | None, default_shapes: list[Shape] |
     loaded = load_model(spec, kwargs)
     use = shapes or default_shapes or ([tuple(loaded.default_input_shape)] if loaded.default_input_shape else None)
     if use is None:
-        raise OptionError(
-            f"model {spec!r} has no default input shape; add ':input-shape: 1,3,224,224' to the directive "
-            "or set cnninspect_input_shape in conf.py"
-        )
+        raise OptionError(f"model {spec!r} has no default input shape; {shape_hint}")
     arg = use[0] if len(use) == 1 else use
     summary = summarize(loaded.model, arg, device=device)
     if "_module_kinds" not in summary.__dict__:
