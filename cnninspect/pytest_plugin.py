@@ -128,10 +128,21 @@ def _state(config: pytest.Config) -> _State:
     return config.stash.get(_STATE, None) or _State()
 
 
-def pytest_report_header(config: pytest.Config) -> list[str] | None:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = []
     if config.getoption("--arch-snapshot-update"):
-        return ["cnninspect: --arch-snapshot-update: architecture snapshots will be written"]
-    return None
+        lines.append("cnninspect: --arch-snapshot-update: architecture snapshots will be written")
+    if config.getoption("--arch"):
+        path = _pyproject(config)
+        try:
+            count = len(declared_budgets(path))
+        except pytest.UsageError:
+            count = -1  # reported when the items are collected
+        if count == 0:
+            lines.append(f"cnninspect: --arch: {path.name} declares no [{BUDGETS_TABLE}] to check")
+        elif count > 0:
+            lines.append(f"cnninspect: --arch: {count} architecture budget(s) from {path.name}")
+    return lines
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -383,6 +383,9 @@ def test_pyproject_budgets_are_items_with_arch(pytester: pytest.Pytester) -> Non
 
     result = run(pytester, "-v", "--arch", "-rA")
     result.assert_outcomes(passed=2, failed=3)
+    result.stdout.fnmatch_lines(
+        ["cnninspect: --arch: 4 architecture budget(s) from pyproject.toml"]
+    )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines_random(
         [
@@ -425,6 +428,12 @@ def test_pyproject_budget_items_outcomes(pytester: pytest.Pytester) -> None:
 
 
 def test_unreadable_pyproject_budgets_name_file_and_key(pytester: pytest.Pytester) -> None:
+    # broken TOML: pytest or the plugin, whichever reads it first, names the file and the place
+    pytester.makefile(".toml", pyproject='[tool.cnninspect.budgets."x:Net"\nmax_params = 1\n')
+    result = run(pytester, "--arch")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*/pyproject.toml: *line 1*"])
+
     pytester.makefile(
         ".toml",
         pyproject="""
