@@ -58,6 +58,8 @@ def test_chapter_vgg_like_16_with_naive_11_in_the_table():
     row = [line.split() for line in text.splitlines() if line.startswith("5 ")][0]
     assert row == ["5", "16", "4", "11"]
     assert "RF" in summary.to_text() and "Jump" in summary.to_text()  # default columns
+    text = str(receptive_field(_vgg_like(), (1, 3, 32, 32), naive=True))
+    assert "receptive field 16" in text and "R += K-1 gives 11" in text
 
 
 def test_report_output_and_region_which_pixels_does_this_neuron_see():
@@ -220,6 +222,22 @@ def test_hook_fallback_reads_rows_as_a_chain_and_says_so():
     assert "hook" in summary.method
     assert any("sequential chain" in w for w in summary.warnings)
     assert _rows(summary)["c2"].size == (8, 8)  # 3, +1 (pool), +2*2
+
+
+def test_a_second_non_image_input_does_not_make_fields_global():
+    class Conditioned(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Conv2d(3, 4, 3)
+            self.fc = nn.Linear(5, 4)
+            self.d = nn.Conv2d(4, 4, 3)
+
+        def forward(self, x, y):
+            return self.d(self.c(x) + self.fc(y)[:, :, None, None])
+
+    report = receptive_field(Conditioned(), [(1, 3, 16, 16), (1, 5)])
+    assert report["d"].size == (5, 5) and not report["d"].is_global  # 3, then 3 + 2
+    assert "fc" not in report.fields
 
 
 def test_no_spatial_input_has_no_receptive_field():

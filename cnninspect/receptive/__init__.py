@@ -61,12 +61,14 @@ def receptive_field(
     input_data: Any = None,
     dtype: torch.dtype | None = None,
     device: str | torch.device | None = None,
+    naive: bool = False,
 ) -> ReceptiveFieldReport:
     """The receptive field of every node of ``model`` for an input of ``input_shape``.
 
     ``report.output`` is the model's last spatial output; ``report.region(name, unit)``
     gives the input indices one unit reads (the chapter's "which pixels does this
     neuron see"). Sizes depend on the input only through clipping and adaptive ops.
+    With ``naive=True`` the report's text also shows the chapter's stride-1 formula.
     """
     from ..summarize import summarize
 
@@ -81,4 +83,5 @@ def receptive_field(
             f"the input of shape {tuple(shape)} has no spatial axes; receptive fields need "
             "(N, C, L), (N, C, H, W) or (N, C, D, H, W) inputs"
         )
+    report.naive = naive
     return report

@@ -61,13 +61,16 @@ def analyse(records: list[NodeRecord], input_shapes: list[tuple[int, ...]], sequ
         return report
     one, zero = Fraction(1), Fraction(0)
     base = _State("spatial", tuple(range(-n, 0)), tuple(shape[2:]), (one,) * n, (one,) * n, (zero,) * n, (1,) * n)
-    states: dict[str, _State] = {}
+    states: dict[str, _State | None] = {}
     missing: list[str] = []
     previous = None
     for rec in records:
         names = ([previous] if previous else ["input:"]) if sequential else list(rec.inputs)
         previous = rec.name
-        ins = [(name, states.get(name) or (base if name.startswith("input:") else None)) for name in names]
+        for name in names:
+            if name.startswith("input:") and name not in states:
+                states[name] = base if _is_image_input(rec, names, shape) else None
+        ins = [(name, states.get(name)) for name in names]
         ins = [(name, s) for name, s in ins if s is not None]
         state, node = _step(rec, ins, sequential)
         if state is None:
@@ -83,6 +86,17 @@ def analyse(records: list[NodeRecord], input_shapes: list[tuple[int, ...]], sequ
             f"receptive field unknown from {len(missing)} op(s) on: {shown} (no rule, not guessed)"
         )
     return report
+
+
+def _is_image_input(rec: NodeRecord, names: list[str], shape: tuple[int, ...]) -> bool:
+    """Whether a model input is the image the fields are measured on (not, say, a class vector).
+
+    Told by the tensor its first consumer received, when that consumer reads nothing else.
+    """
+    if len(names) != 1:
+        return True
+    x = _first_tensor(rec.call.args) if rec.call.args else _first_tensor(rec.call.kwargs)
+    return x is None or (x.dim() == len(shape) and tuple(x.shape[2:]) == tuple(shape[2:]))
 
 
 def _field(name: str, s: _State, report: ReceptiveFieldReport) -> ReceptiveField:

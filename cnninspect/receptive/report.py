@@ -101,6 +101,7 @@ class ReceptiveFieldReport:
     nodes: dict[str, Node]
     warnings: list[str] = field(default_factory=list)
     summary: Any = field(default=None, repr=False)
+    naive: bool = False  # show the stride-1 formula in to_text() by default
 
     def __getitem__(self, name: str) -> ReceptiveField:
         try:
@@ -203,10 +204,11 @@ class ReceptiveFieldReport:
             "warnings": list(self.warnings),
         })
 
-    def to_text(self, naive: bool = False) -> str:
+    def to_text(self, naive: bool | None = None) -> str:
         """The summary table restricted to the receptive-field columns."""
         from ..render import fmt_axes
 
+        naive = self.naive if naive is None else naive
         lines = []
         if self.summary is not None:
             columns = ["name", "kind", "output_shape", "rf", "jump", "start"] + (["naive_rf"] if naive else [])
