@@ -108,6 +108,26 @@ def test_padding_same_even_kernel_and_functional_conv():
     assert rf.size == (6, 6) and rf.jump == (2, 2) and rf.start == (Fraction(1, 2),) * 2
 
 
+def test_interpolation_modes_exact_per_unit():
+    """area (unequal bins), nearest-exact x3 and bilinear with align_corners to an odd size."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Conv2d(1, 2, 3, padding=1)
+
+        def forward(self, x):
+            y = F.interpolate(self.c(x), size=(5, 7), mode="area")
+            y = F.interpolate(y, scale_factor=3, mode="nearest-exact")
+            return F.interpolate(y, size=(11, 30), mode="bilinear", align_corners=True)
+
+    report = receptive_field(Net(), (1, 1, 13, 16))
+    last = list(report.fields)[-1]
+    units = [(i, j) for i in range(11) for j in (0, 1, 5, 14, 29)]
+    assert [report.region(last, u) for u in units] == measure(Net(), (1, 1, 13, 16), units)
+    assert report["interpolate_1"].jump == (Fraction(13, 15), Fraction(16, 21))  # 13/5 / 3, 16/7 / 3
+
+
 def test_residual_and_inception_concat_take_the_union():
     class Block(nn.Module):
         def __init__(self):

@@ -303,10 +303,8 @@ def resample(mode: str, align_corners: bool | None, n_in, n_out, scale_factor=No
             scales = _scales(n_in, n_out, scale_factor, recompute)
             offsets = [s / 2 - Fraction(1, 2) for s in scales]
         return Window(tuple(floor_window(s, c, extra, extra) for s, c in zip(scales, offsets)))
-    if mode == "area":
-        if all(a % b == 0 for a, b in zip(n_in, n_out)):
-            return Window(tuple(conv_window(a // b, a // b, 0) for a, b in zip(n_in, n_out)))
-        return Unknown(f"area interpolation {n_in}->{n_out} has unequal bins")
+    if mode == "area":  # adaptive average pooling by another name
+        return Window(tuple(adaptive_window(a, b) for a, b in zip(n_in, n_out)))
     return Unknown(f"interpolation mode {mode!r} has no rule")
 
 
