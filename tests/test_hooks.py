@@ -11,6 +11,15 @@ from cnninspect.hooks import record_forward
 from cnninspect.models import SimpleCNN
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: a second OpenMP thread only adds spin-waiting (100x slower on a busy 2-core box)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _snapshot(model: nn.Module) -> dict:
     """Everything a forward could disturb, copied so that it can be compared afterwards."""
     return {
