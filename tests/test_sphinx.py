@@ -290,3 +290,22 @@ def test_setup_metadata():
     configs = {a[0]: a[1] for n, a in app.calls if n == "add_config_value"}
     assert configs["cnninspect_on_error"] == "warn"
     assert {"cnninspect_input_shape", "cnninspect_device", "cnninspect_image_formats"} <= set(configs)
+
+
+def test_fixing_a_broken_model_rebuilds_the_page(tmp_path):
+    """The file of a model that failed to import is watched too: fixing it clears the warning."""
+    src = copy_root("test-depend", tmp_path)
+    model = src / "depend_model.py"
+    good = model.read_text()
+    model.write_text('raise RuntimeError("half-edited model")\n' + good)
+    status, out, warnings = build(src)
+    assert status == 0 and "half-edited model" in warnings
+    assert "cnninspect-error" in (out / "index.html").read_text(encoding="utf-8")
+
+    model.write_text(good)
+    later = time.time() + 5
+    os.utime(model, (later, later))
+    sys.modules.pop("depend_model", None)
+    status, out, warnings = build(src, "-W")  # no -E
+    assert status == 0, warnings
+    assert tables_of(out / "index.html")[0]["rows"][1][3][0] == sep(conv_params(3, 5, 3))

@@ -36,7 +36,10 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_directive("cnninspect-rf", ReceptiveFieldDirective)
     app.add_directive("cnninspect-fc", FCDirective)
     app.add_directive("cnninspect-compare", CompareDirective)
+    from .analysis import clear_cache
+
     app.connect("builder-inited", _add_css)
+    app.connect("builder-inited", clear_cache)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}
 
 

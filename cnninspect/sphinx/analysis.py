@@ -34,8 +34,13 @@ class Analysed:
         return self.input_shapes[0] if len(self.input_shapes) == 1 else self.input_shapes
 
 
-# Per process (parallel readers each have their own); a changed model source invalidates it.
+# One build's summaries (several directives often show one model); cleared when a build starts,
+# so a long-lived process never serves a model from an earlier build. Parallel readers fork with it.
 _CACHE: dict[tuple, tuple[float | None, Analysed]] = {}
+
+
+def clear_cache(*_: Any) -> None:
+    _CACHE.clear()
 
 
 def parse_shapes(text: Any, where: str) -> list[Shape] | None:

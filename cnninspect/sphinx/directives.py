@@ -32,10 +32,6 @@ class ModelReportError(SphinxError):
     category = "cnninspect error"
 
 
-def _positive_int(text: str) -> int:
-    return directives.positive_int(text)
-
-
 def _plot_choice(*choices: str):
     def check(text: str) -> str:
         return directives.choice(text.strip(), choices)
@@ -78,11 +74,26 @@ class _ModelDirective(SphinxDirective):
         if self.config.cnninspect_on_error == "raise":
             docname, line = self._where()
             raise ModelReportError(f"{self.env.doc2path(docname)}:{line}: {message}") from exc
+        self._note_spec_source()
         logger.warning(message, location=self._where(), type="cnninspect", subtype="model")
         note = nodes.warning()
         note += nodes.paragraph(text=f"cnninspect could not build this report for {what}: {reason}")
         note["classes"].append("cnninspect-error")
         return [note]
+
+    def _note_spec_source(self) -> None:
+        """Best effort: the failing model's file is a dependency too, so fixing it rebuilds the page."""
+        import importlib.util
+
+        spec = self.arguments[0] if self.arguments else ""
+        module = spec.partition(":")[0] if ":" in spec else ""
+        try:
+            found = importlib.util.find_spec(module) if module else None
+        except Exception:  # a parent package that does not import: nothing to watch
+            return
+        origin = getattr(found, "origin", None)
+        if origin and Path(origin).is_file():
+            self.env.note_dependency(origin)
 
     def _where(self) -> tuple[str, int]:
         current = getattr(self.env, "current_document", None)
@@ -159,7 +170,7 @@ class SummaryDirective(_ModelDirective):
 
     option_spec = {
         **_ModelDirective.common_options,
-        "depth": _positive_int,
+        "depth": directives.positive_int,
         "columns": directives.unchanged,
         "plot": _plot_choice("params", "macs", "rf"),
         "no-totals": directives.flag,
