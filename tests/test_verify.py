@@ -423,7 +423,8 @@ def _zoo():
 @pytest.mark.parametrize("name, factory, size", _zoo(), ids=[z[0] for z in _zoo()])
 def test_torchvision_models_verify(name, factory, size):
     model = factory().eval()
-    report = cnninspect.verify(model, (1, 3, size, size))
+    big = sum(p.numel() for p in model.parameters()) > 50_000_000  # VGG, AlexNet: copying is the cost
+    report = cnninspect.verify(model, (1, 3, size, size), gradient_layers="none" if big else "last")
     assert report.ok, f"{name}:\n" + "\n".join(map(str, report.mismatches))
     counts = report.counts()
     assert counts["ok"] > counts["not checked"] // 2  # most values really are cross-checked
