@@ -309,3 +309,32 @@ def test_fixing_a_broken_model_rebuilds_the_page(tmp_path):
     status, out, warnings = build(src, "-W")  # no -E
     assert status == 0, warnings
     assert tables_of(out / "index.html")[0]["rows"][1][3][0] == sep(conv_params(3, 5, 3))
+
+
+def test_doctree_holds_real_table_nodes(tmp_path):
+    """sphinx.testing's app: the directive's output is docutils table structure, not raw HTML."""
+    from io import StringIO
+
+    from docutils import nodes
+    from sphinx.testing.util import SphinxTestApp
+
+    src = copy_root("test-summary", tmp_path)
+    warnings = StringIO()
+    app = SphinxTestApp("html", srcdir=src, builddir=src / "_build", warning=warnings, freshenv=True)
+    try:
+        app.build()
+        doctree = app.env.get_doctree("index")
+    finally:
+        app.cleanup()
+    assert warnings.getvalue() == ""
+    assert not list(doctree.findall(nodes.raw))
+    table = next(t for t in doctree.findall(nodes.table) if "cnninspect-layers" in t["classes"])
+    (tgroup,) = [c for c in table.children if isinstance(c, nodes.tgroup)]
+    colspecs = [c for c in tgroup.children if isinstance(c, nodes.colspec)]
+    (thead,) = [c for c in tgroup.children if isinstance(c, nodes.thead)]
+    (tbody,) = [c for c in tgroup.children if isinstance(c, nodes.tbody)]
+    assert len(colspecs) == tgroup["cols"]
+    rows = list(tbody.findall(nodes.row))
+    assert all(len(r.children) == tgroup["cols"] for r in [*thead.findall(nodes.row), *rows])
+    texts = {r.children[0].astext(): [e.astext() for e in r.children] for r in rows}
+    assert texts["fc1"][3] == sep(SIMPLE_ROWS["fc1"])
