@@ -4,6 +4,14 @@
 calls :func:`attach` so every summary row carries its field too. The rules live in
 :mod:`.rules`, the composition in :mod:`.analyse`, the empirical proof in
 :mod:`.gradcheck` and the pictures in :mod:`.plot`.
+
+What "sees" means here: a unit of a node is a spatial position with all its
+channels, and its field is every input pixel it depends on. So slicing channels
+out of a concatenation keeps the whole concatenation's field (a bounding region),
+a norm's statistics do not count (by convention), and anything multiplied in from
+a global branch (squeeze-and-excitation) makes the unit global. With fractional
+jumps (upsampling, unequal adaptive bins) ``size``/``start`` are the continuous
+envelope; :meth:`ReceptiveFieldReport.region` is exact per unit either way.
 """
 
 from __future__ import annotations

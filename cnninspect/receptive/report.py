@@ -34,7 +34,8 @@ class ReceptiveField:
     """What one node's units see of the input, per spatial axis (H, W order).
 
     Unit ``i`` covers ``start + i*jump - (size-1)/2 .. start + i*jump + (size-1)/2``
-    before clipping. ``naive`` is the chapter's stride-1 formula ``R += K - 1``.
+    before clipping. ``naive`` is the chapter's stride-1 formula ``R += K - 1`` with ``K``
+    the written kernel size (strides and dilations ignored, which is its mistake).
     Global fields (the unit sees the whole input) have ``size`` equal to the input
     size and no jump; unknown ones have neither.
     """
