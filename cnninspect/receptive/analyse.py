@@ -153,6 +153,8 @@ def _step(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> t
     rule = rule_for(rec.call)
     if rule is None:
         why = f"no receptive-field rule for {rec.kind}"
+        if rec.children:
+            why += " (an opaque module: fx could not trace inside it)"
         return _State("unknown", why=why), node("unknown", why=why)
     try:
         effect = rule(rec.call, primary.dims)
