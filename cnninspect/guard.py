@@ -10,11 +10,13 @@ class ModelGuard:
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
-        self.modes = [(m, m.training) for m in model.modules()]
-        self.grads = [(p, p.requires_grad) for p in model.parameters(recurse=True)]
-        self.devices = [(t, t.device) for t in list(model.parameters()) + list(model.buffers())]
-        self.hooks = [(m, _hook_counts(m)) for m in model.modules()]
-        self.attributes = [(m, _plain_attributes(m)) for m in model.modules()]
+        modules = list(model.modules())
+        self.modes = [(m, m.training) for m in modules]
+        params = list(model.parameters())
+        self.grads = [(p, p.requires_grad) for p in params]
+        self.devices = [(t, t.device) for t in params + list(model.buffers())]
+        self.hooks = [(m, _hook_counts(m)) for m in modules]
+        self.attributes = [(m, _plain_attributes(m)) for m in modules]
 
     def restore_attributes(self) -> None:
         """Undo attributes a forward cached on a module (torchvision's AnchorGenerator keeps
@@ -31,7 +33,7 @@ class ModelGuard:
         self.restore_attributes()
         for m, training in self.modes:
             if m.training != training:
-                m.train(training) if not list(m.children()) else setattr(m, "training", training)
+                m.training = training
         for p, flag in self.grads:
             if p.requires_grad != flag:
                 p.requires_grad_(flag)
@@ -58,7 +60,7 @@ _MISSING = object()
 
 
 def _plain_attributes(m: nn.Module) -> dict:
-    return {k: v for k, v in m.__dict__.items() if not k.startswith("_")}
+    return {k: v for k, v in m.__dict__.items() if k[0] != "_"}
 
 
 def _hook_counts(m: nn.Module) -> tuple[int, ...]:

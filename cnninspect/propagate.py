@@ -163,10 +163,15 @@ def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], A
     attr_params: dict[fx.Node, tuple[str, nn.Parameter]] = {}
     producers: dict[fx.Node, str] = {}  # node -> record name feeding from it (through non-rows too)
     records: list[NodeRecord] = []
+    calls_of: dict[str, int] = {}  # module path -> calls so far, to name repeats "path@2"
     placeholders = iter(args)
     output: Any = None
 
     def load(a: Any) -> Any:
+        if isinstance(a, fx.Node):
+            return env[a]
+        if isinstance(a, (tuple, list)) and all(isinstance(v, fx.Node) for v in a):
+            return [env[v] for v in a] if isinstance(a, list) else tuple(env[v] for v in a)
         return _mutable(fx.node.map_arg(a, lambda n: env[n]))
 
     def sources(node: fx.Node) -> list[str]:
@@ -203,7 +208,7 @@ def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], A
                 output = load(node.args[0])
                 continue
 
-            module = root.get_submodule(node.target) if node.op == "call_module" else None
+            module = _submodule(root, node.target) if node.op == "call_module" else None
             kind = kind_of(node.op, node.target, module)
             a, kw = load(node.args), load(node.kwargs)
             call = Call(node.op, node.target, kind, tuple(a), dict(kw), module)
@@ -221,10 +226,9 @@ def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], A
             if not has_tensor(call.out):
                 producers[node] = sources(node)
                 continue
-            params = []
-            if module is not None:
-                params = list(module.named_parameters(prefix=node.target, remove_duplicate=False))
-            params += [attr_params[n] for n in node.all_input_nodes if n in attr_params]
+            params = _module_params(module, node.target) if module is not None else []
+            if attr_params:
+                params += [attr_params[n] for n in node.all_input_nodes if n in attr_params]
             rec = NodeRecord(
                 name=node.target if node.op == "call_module" else node.name,
                 op=node.op,
@@ -236,13 +240,27 @@ def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], A
                 params=params,
                 children=children,
             )
-            if node.op == "call_module" and any(r.name == rec.name for r in records):
-                rec.name = (
-                    f"{rec.name}@{sum(1 for r in records if r.module_path == node.target) + 1}"
-                )
+            if module is not None:
+                calls = calls_of[node.target] = calls_of.get(node.target, 0) + 1
+                if calls > 1:
+                    rec.name = f"{node.target}@{calls}"
             records.append(rec)
             producers[node] = [rec.name]
     return records, output
+
+
+def _submodule(root: nn.Module, target: str) -> nn.Module:
+    """``root.get_submodule`` without its per-step ``hasattr`` (slow on wide containers)."""
+    module = root
+    for part in target.split("."):
+        module = module._modules[part]
+    return module
+
+
+def _module_params(module: nn.Module, path: str) -> list[tuple[str, nn.Parameter]]:
+    if not module._modules:  # a leaf: its own parameters, without walking a tree
+        return [(f"{path}.{name}", p) for name, p in module._parameters.items() if p is not None]
+    return list(module.named_parameters(prefix=path, remove_duplicate=False))
 
 
 def _mutable(value: Any) -> Any:

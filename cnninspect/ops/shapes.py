@@ -9,6 +9,7 @@ and what it expected. Ops without a rule are executed on the meta device instead
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -148,6 +149,46 @@ SHAPES.register(
 )(_same)  # fmt: skip
 
 
+def _broadcast(a: tuple, b: tuple) -> tuple[int, ...] | None:
+    out = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else 1
+        y = b[-i] if i <= len(b) else 1
+        if x != y and x != 1 and y != 1:
+            return None
+        out.append(y if x == 1 else x)
+    return tuple(reversed(out))
+
+
+@SHAPES.register(
+    operator.add, operator.sub, operator.mul, operator.truediv, operator.iadd, operator.imul,
+    torch.add, torch.sub, torch.mul, torch.div, "method:add", "method:sub", "method:mul", "method:div",
+)  # fmt: skip
+def elementwise_binary(call: Call) -> torch.Tensor | None:
+    """Broadcasting arithmetic. Only the plain cases: dtype promotion across a 0-d tensor or an
+    int tensor with a float scalar is left to the meta kernel, which knows torch's rules."""
+    if len(call.args) != 2 or call.kwargs:
+        return None
+    a, b = call.args
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        if a.dim() == 0 or b.dim() == 0 or a.dtype != b.dtype:
+            return None
+        shape = _broadcast(tuple(a.shape), tuple(b.shape))
+        if shape is None:
+            return None  # let torch say why
+        return meta(shape, a.dtype)
+    tensor, scalar = (a, b) if isinstance(a, torch.Tensor) else (b, a)
+    if (
+        not isinstance(tensor, torch.Tensor)
+        or not isinstance(scalar, (int, float))
+        or isinstance(scalar, bool)
+    ):
+        return None
+    if not tensor.dtype.is_floating_point:
+        return None
+    return meta(tensor.shape, tensor.dtype)
+
+
 def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
     span = n + 2 * p - d * (k - 1) - 1
     out = (math.ceil(span / s) if ceil_mode else span // s) + 1
@@ -171,7 +212,9 @@ def pool(call: Call) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
             raise InputShapeError(f"padding {p} must be at most half the kernel size {k}")
     if isinstance(m, nn.AvgPool3d) and any(n < kk for n, kk in zip(shape[-dims:], k)):
         # torch's avg_pool3d (unlike the 1-D/2-D ones) wants the unpadded input to hold a window
-        raise InputShapeError(f"input of shape {_fmt(shape)} is smaller than the AvgPool3d kernel {k}")
+        raise InputShapeError(
+            f"input of shape {_fmt(shape)} is smaller than the AvgPool3d kernel {k}"
+        )
     out = [_pool_out(n, *g, m.ceil_mode) for n, *g in zip(shape[-dims:], k, s, p, d)]
     _check_size(out, shape, f"{type(m).__name__} (kernel {k}, stride {s})")
     result = meta(shape[:-dims] + tuple(out), x.dtype)

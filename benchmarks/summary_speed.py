@@ -1,0 +1,206 @@
+"""Speed and scale of ``cnninspect.summarize`` beside ``torchinfo.summary``, measured in one run.
+
+Every figure is a median of several runs, taken alternately (ours, theirs, ours, ...) so that
+the machine's state weighs on both alike. Peak memory is measured in fresh subprocesses:
+a baseline that imports torch, torchvision and cnninspect and builds the model, and one that
+also summarises it.
+
+    python benchmarks/summary_speed.py            # everything (several minutes on 2 cores)
+    python benchmarks/summary_speed.py --quick    # fewer repeats, no 1024x1024 torchinfo run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+MODELS_224 = [
+    "resnet50",
+    "densenet121",
+    "vit_b_16",
+    "convnext_tiny",
+    "efficientnet_b0",
+    "mobilenet_v3_large",
+]
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def alternate(
+    ours: Callable[[], object], theirs: Callable[[], object] | None, repeats: int
+) -> tuple[float, float | None]:
+    ours()  # warm both (imports, caches, allocator)
+    if theirs is not None:
+        theirs()
+    a, b = [], []
+    for _ in range(repeats):
+        a.append(timed(ours))
+        if theirs is not None:
+            b.append(timed(theirs))
+    return statistics.median(a), (statistics.median(b) if b else None)
+
+
+def child_peak_rss(code: str) -> float:
+    """Peak resident memory (MB) of a fresh Python running ``code``."""
+    script = (
+        code
+        + "\nimport resource, json; print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    repeats = 2 if args.quick else args.repeats
+
+    import torch
+    import torchinfo
+    import torchvision
+
+    import cnninspect
+
+    rows: list[dict] = []
+
+    def add(case: str, ours: float, theirs: float | None, note: str = "") -> None:
+        ratio = theirs / ours if theirs else None
+        rows.append(
+            {
+                "case": case,
+                "cnninspect_s": ours,
+                "torchinfo_s": theirs,
+                "speedup": ratio,
+                "note": note,
+            }
+        )
+        shown = f"{theirs:8.3f} s  {ratio:7.1f}x" if theirs else f"{'-':>10}  {'-':>8}"
+        print(f"{case:42s} {ours:8.3f} s  {shown}  {note}", flush=True)
+
+    print(f"{'case':42s} {'ours':>10}  {'torchinfo':>10}  {'speedup':>8}")
+    for name in MODELS_224:
+        model = getattr(torchvision.models, name)().eval()
+        ours, theirs = alternate(
+            lambda model=model: cnninspect.summarize(model, (1, 3, 224, 224)),
+            lambda model=model: torchinfo.summary(model, (1, 3, 224, 224), verbose=0),
+            repeats,
+        )
+        add(f"{name} 1x3x224x224 (with receptive fields)", ours, theirs, "target >= 3x")
+
+    model = torchvision.models.resnet50().eval()
+    small, _ = alternate(lambda: cnninspect.summarize(model, (1, 3, 224, 224)), None, repeats)
+    big_theirs = None
+    if not args.quick:
+        big, big_theirs = alternate(
+            lambda: cnninspect.summarize(model, (8, 3, 1024, 1024)),
+            lambda: torchinfo.summary(model, (8, 3, 1024, 1024), verbose=0),
+            1,
+        )
+    else:
+        big, _ = alternate(lambda: cnninspect.summarize(model, (8, 3, 1024, 1024)), None, repeats)
+    add("resnet50 8x3x1024x1024", big, big_theirs, "target >= 100x")
+    print(
+        f"{'  ours at 8x3x1024x1024 / ours at 1x3x224x224':42s} {big / small:8.2f}    (target <= 1.2)"
+    )
+    rows.append({"case": "resnet50 size ratio 8x1024 / 1x224", "ratio": big / small})
+
+    setup = "import torch, torchvision, cnninspect\nm = torchvision.models.resnet50()\n"
+    base = child_peak_rss(setup)
+    summ = child_peak_rss(setup + "cnninspect.summarize(m, (8, 3, 1024, 1024))\n")
+    print(f"{'peak RSS: build resnet50':42s} {base:8.1f} MB")
+    print(
+        f"{'peak RSS: build + summarise at 8x3x1024^2':42s} {summ:8.1f} MB  (+{summ - base:.1f} MB, target < 100)"
+    )
+    rows.append({"case": "resnet50 8x1024 peak RSS over baseline (MB)", "value": summ - base})
+
+    big_setup = (
+        "import torch, torch.nn as nn, cnninspect, time\n"
+        "with torch.device('meta'):\n"
+        "    m = nn.Sequential(*[nn.Linear(8192, 8192) for _ in range(16)])\n"
+    )
+    with torch.device("meta"):
+        huge = torch.nn.Sequential(*[torch.nn.Linear(8192, 8192) for _ in range(16)])
+    t_huge, _ = alternate(lambda: cnninspect.summarize(huge, (1, 8192)), None, repeats)
+    n_huge = sum(p.numel() for p in huge.parameters())
+    base = child_peak_rss(big_setup)
+    summ = child_peak_rss(big_setup + "cnninspect.summarize(m, (1, 8192))\n")
+    print(
+        f"{f'meta model, {n_huge / 1e9:.2f} B params':42s} {t_huge:8.3f} s  (target < 2 s), +{summ - base:.1f} MB RSS (target < 200)"
+    )
+    rows.append(
+        {
+            "case": "meta 1B+ params",
+            "seconds": t_huge,
+            "rss_over_baseline_mb": summ - base,
+            "params": n_huge,
+        }
+    )
+
+    per_node = []
+    for depth in (500, 2000, 8000):
+        with torch.device("meta"):
+            layers = []
+            for _ in range(depth):
+                layers += [torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU()]
+            stack = torch.nn.Sequential(*layers)
+        t, _ = alternate(
+            lambda stack=stack: cnninspect.summarize(stack, (1, 8, 32, 32)),
+            None,
+            max(1, repeats // 2),
+        )
+        per_node.append(t / (2 * depth))
+        print(
+            f"{f'conv+relu stack of {depth}':42s} {t:8.3f} s  {t / (2 * depth) * 1e6:8.1f} us/node"
+        )
+    spread = max(per_node) / min(per_node)
+    print(f"{'  time per node, max/min':42s} {spread:8.2f}    (target <= 1.5)")
+    rows.append({"case": "time per node spread 500..8000", "ratio": spread})
+
+    imports = []
+    for _ in range(5):
+        t_torch = float(
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import time; t=time.perf_counter(); import torch; print(time.perf_counter()-t)",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        t_both = float(
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import time; t=time.perf_counter(); import torch, cnninspect; print(time.perf_counter()-t)",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        imports.append(t_both - t_torch)
+    extra = statistics.median(imports) * 1000
+    print(f"{'import cnninspect over import torch':42s} {extra:8.1f} ms  (target < 50)")
+    rows.append({"case": "import overhead ms", "value": extra})
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
