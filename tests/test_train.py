@@ -25,7 +25,8 @@ from cnninspect.train import (
 from cnninspect.train.checkpoint import checkpoint_path, save_checkpoint
 
 DATA = os.environ["CNNINSPECT_DATA"]
-OPTS = dict(lr=1e-3, batch_size=32, device="cpu", log=None, progress=False)
+OPTS = dict(lr=1e-3, batch_size=32, device="cpu", log=None, progress=False, threads=1)
+ENV = dict(os.environ, OMP_NUM_THREADS="1")  # subprocesses: one thread each, no oversubscription
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +59,13 @@ def test_same_seed_same_metrics_different_seed_differs(tiny):
 def test_fit_leaves_caller_rng_alone(tiny):
     train, _ = tiny
     model = _model(0)
+    threads = torch.get_num_threads()
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    fit(model, train.subset(64), None, epochs=1, seed=5, **OPTS)
+    fit(model, train.subset(64), None, epochs=1, seed=5, **{**OPTS, "threads": threads + 1})
     assert torch.equal(torch.rand(3), expected)
+    assert torch.get_num_threads() == threads  # restored after the run
 
 
 def test_resume_is_bit_for_bit(tiny, tmp_path):
@@ -160,11 +163,13 @@ def test_bad_options_and_mismatched_model(tiny):
 
     with pytest.raises(ModelError, match=r"\(2, 1, 28, 28\)"):
         fit(CustomCNN(), train, None, epochs=1, **OPTS)
+    with pytest.raises(ModelError, match="without channels_last"):  # SimpleCNN flattens with .view
+        fit(_model(), train, None, epochs=1, channels_last=True, **OPTS)
 
 
 def test_trainer_helper_learns_something():
     """The fixture-sized trainer moves test accuracy well above chance (10 %)."""
-    history = Trainer(limit=1000, test_limit=500).fit(_model(0))
+    history = Trainer(limit=1000, test_limit=500, extra={"threads": 1}).fit(_model(0))
     assert len(history) == 1 and history[0].train_images == 1000
     assert history[0].test_acc > 60.0
 
@@ -173,7 +178,7 @@ def test_cli_train_prints_epoch_lines_and_writes_metrics(tmp_path):
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "cnninspect", "train", "simple-cnn", "--epochs", "2", "--limit", "256",
            "--batch-size", "64", "--device", "cpu", "--checkpoint-dir", str(run_dir), "--data-dir", DATA]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=ENV)
     assert proc.returncode == 0, proc.stderr
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("Epoch ")]
     assert [ln.split(":")[0] for ln in lines] == ["Epoch 1/2", "Epoch 2/2"]
@@ -185,11 +190,11 @@ def test_cli_train_prints_epoch_lines_and_writes_metrics(tmp_path):
     assert f"Test Acc: {records[1]['test_acc']:.2f}%" in lines[1]
     assert (run_dir / "last.pt").is_file()
 
-    again = subprocess.run(cmd[:6] + ["3"] + cmd[7:] + ["--resume"], capture_output=True, text=True, timeout=300)
+    again = subprocess.run(cmd[:6] + ["3"] + cmd[7:] + ["--resume"], capture_output=True, text=True, timeout=300, env=ENV)
     assert again.returncode == 0, again.stderr
     assert "resumed from" in again.stdout and "Epoch 3/3" in again.stdout and "Epoch 1/3" not in again.stdout
 
     (run_dir / "last.pt").write_bytes(b"\x00" * 100)
-    broken = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
+    broken = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300, env=ENV)
     assert broken.returncode == 1
     assert "Traceback" not in broken.stderr and "corrupt" in broken.stderr

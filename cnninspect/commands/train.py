@@ -22,8 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--amp", action="store_true", help="bf16 autocast for the forward pass")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model first")
     parser.add_argument(
-        "--channels-last", action=argparse.BooleanOptionalAction, default=None,
-        help="channels-last memory format (default: on for CUDA, off otherwise)",
+        "--channels-last", action=argparse.BooleanOptionalAction, default=False,
+        help="NHWC memory format, faster convs on tensor-core GPUs; not for models that flatten "
+        "with .view such as simple-cnn (default: off)",
     )  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=64, help="training batch size per process (default: 64)")
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")

@@ -134,9 +134,14 @@ def _preflight(model: Any, dataset: Any, device: Any, memory_format: Any) -> Non
             out = model(x.to(device, memory_format=memory_format))
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = (
+            "; it flattens with .view, so train it without channels_last"
+            if memory_format is torch.channels_last and "view" in first
+            else "; train a model built for these inputs"
+        )
         raise ModelError(
             f"the model cannot take this data's batches of shape {tuple(x.shape)} "
-            f"({type(exc).__name__}: {first[:200]}); train a model built for these inputs"
+            f"({type(exc).__name__}: {first[:200]}){hint}"
         ) from exc
     finally:
         model.train(was_training)
@@ -157,7 +162,7 @@ def fit(
     device: Any = "auto",
     amp: bool = False,
     compile: bool = False,
-    channels_last: bool | None = None,
+    channels_last: bool = False,
     seed: int = 0,
     workers: int | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
@@ -171,8 +176,10 @@ def fit(
     """Train a classifier with cross-entropy and return one :class:`EpochMetrics` per epoch.
 
     ``device="auto"`` picks cuda, then mps, then cpu. ``amp=True`` runs the forward
-    under bf16 autocast (no loss scaling needed for bf16). ``channels_last`` defaults
-    to on for CUDA, off elsewhere. With ``checkpoint_dir`` a checkpoint is written
+    under bf16 autocast (no loss scaling needed for bf16). ``channels_last=True``
+    stores activations NHWC (faster convs on tensor-core GPUs) but is opt-in: models
+    that flatten with ``.view`` (the chapter's SimpleCNN) cannot take it. ``threads``
+    sets torch's CPU threads for the run and restores them afterwards. With ``checkpoint_dir`` a checkpoint is written
     atomically after every epoch, and ``resume=True`` continues from it (the
     optimizer, its learning rate and the epoch come from the checkpoint). Run under
     ``torchrun`` and it trains with DistributedDataParallel; only rank 0 logs and
@@ -192,15 +199,17 @@ def fit(
 
     dev = pick_device(device)
     ctx = distributed.setup(dev.type)
+    threads_before = torch.get_num_threads()
     try:
         if ctx.enabled and dev.type == "cuda":
             dev = torch.device("cuda", ctx.local_rank)
         if threads is not None:
             torch.set_num_threads(max(1, int(threads)))
+        elif ctx.enabled and dev.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+            # N processes on one small machine: share the cores instead of oversubscribing them
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.world_size))
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
-        if channels_last is None:
-            channels_last = dev.type == "cuda"
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
         say = log if (log is not None and ctx.is_main) else None
 
@@ -324,6 +333,7 @@ def fit(
             distributed.barrier(ctx)
         return history
     finally:
+        torch.set_num_threads(threads_before)
         distributed.teardown(ctx)
 
 

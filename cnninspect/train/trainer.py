@@ -60,3 +60,5 @@ class Trainer:
             **overrides,
         }
         return fit(model, train, test, **options)
+
+    __call__ = fit  # ``cnn_trainer(model)`` reads as well as ``cnn_trainer.fit(model)``
