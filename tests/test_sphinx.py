@@ -14,9 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("sphinx")
-from sphinx.cmd.build import build_main  # noqa: E402
+from sphinx.cmd.build import build_main
 
 ROOTS = Path(__file__).parent / "roots"
 

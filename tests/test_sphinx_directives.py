@@ -6,10 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("sphinx")
-from sphinx.cmd.build import build_main  # noqa: E402
-from test_sphinx import CUSTOM_TOTAL, SIMPLE_TOTAL, sep, tables_of  # noqa: E402
+from sphinx.cmd.build import build_main
+from test_sphinx import CUSTOM_TOTAL, SIMPLE_TOTAL, sep, tables_of
 
 ROOT = Path(__file__).parent / "roots" / "test-directives"
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
 from cnninspect.cli import main
-
-pytest.importorskip("sphinx")
 
 
 def conv_params(cin: int, cout: int, k: int) -> int:
