@@ -196,9 +196,12 @@ def record_forward(
         except Exception as exc:
             where = stack[-1] if stack else None
             place = f" in {where.name!r} ({where.kind})" if where is not None and where.name else ""
+            hint = ""
+            if "more than 1 value per channel" in str(exc):
+                hint = "; batch norm in training mode needs a batch: pass mode='eval' or a batch larger than 1"
             raise ModelError(
                 f"the model's forward raised {type(exc).__name__}{place} on a real {device.type} "
-                f"input of shape {_fmt(inputs.shapes)}: {_first_line(exc)}"
+                f"input of shape {_fmt(inputs.shapes)}: {_first_line(exc)}{hint}"
             ) from exc
     finally:
         for handle in handles:

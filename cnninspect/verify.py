@@ -224,6 +224,7 @@ def _compare(
         macs_by_path[path] = macs_by_path.get(path, 0) + layer.macs
         calls_by_path[path] = calls_by_path.get(path, 0) + 1
     missing = []
+    blind: dict[str, int] = {}  # module path -> MACs the flop counter cannot see
     shapes_by_name = {layer.name: _shape_list(layer.output_shape) for layer in summary.layers}
     for layer in summary.layers:
         shape = {"trace": _shape_list(layer.output_shape)}
@@ -249,7 +250,9 @@ def _compare(
                         macs["reference"] = formula.macs
                 if with_flops and rec.call == 1 and recording.flops is not None:
                     counted = recording.flops.get(path, 0)
-                    if counted or isinstance(module, _MATMUL_MODULES):
+                    if not counted and not isinstance(module, _MATMUL_MODULES):
+                        blind[path] = macs_by_path[path]
+                    else:
                         if calls_by_path[path] == 1:
                             macs["flop_counter"] = counted / 2
                         else:  # the counter sums every call of a module: compare sums
@@ -283,7 +286,17 @@ def _compare(
     checks.append(Check("<total>", summary.model_name, "params", total_params))
     total_macs: dict[str, Any] = {"trace": summary.total_macs}
     if recording.total_flops is not None:
+        # layers whose kernels the counter cannot cost (fused recurrent ops, custom
+        # extensions) leave the comparison, and the note says so
+        unseen = {path: n for path, n in blind.items() if n}
+        total_macs["trace"] -= sum(unseen.values())
         total_macs["flop_counter"] = _whole(recording.total_flops / 2)
+        if unseen:
+            shown = ", ".join(f"{p} ({n:,})" for p, n in list(unseen.items())[:5])
+            notes.append(
+                f"total MACs compared without {sum(unseen.values()):,} MACs in layers torch's flop "
+                f"counter does not cost: {shown}"
+            )
     checks.append(Check("<total>", summary.model_name, "macs", total_macs))
     return checks, notes
 

@@ -162,3 +162,10 @@ def test_runs_on_another_device_and_leaves_the_model_on_its_own():
     assert rec.device.startswith("cuda")
     assert rec.output_shapes == [(1, 2)]
     _assert_unchanged(model, before)
+
+
+def test_training_batch_norm_on_one_value_gets_a_hint():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).train()
+    with pytest.raises(ModelError, match="pass mode='eval'"):
+        record_forward(model, (1, 3, 3, 3))  # one value per channel
+    assert record_forward(model, (1, 3, 3, 3), mode="eval").output_shapes == [(1, 4, 1, 1)]

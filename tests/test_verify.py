@@ -431,3 +431,24 @@ def test_torchvision_models_verify(name, factory, size):
     # the whole model's parameters and MACs were judged by a second source
     assert report.check("<total>", "params").status == "ok"
     assert report.check("<total>", "macs").status == "ok"
+
+
+def test_layers_the_flop_counter_cannot_cost_are_left_out_and_said_so():
+    """torch's counter does not cost the fused CPU LSTM kernel: that row is not judged by it."""
+
+    class Recurrent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(8, 16, batch_first=True)
+            self.fc = nn.Linear(16, 2)
+
+        def forward(self, x):
+            return self.fc(self.lstm(x)[0])
+
+    report = cnninspect.verify(Recurrent().eval(), (1, 5, 8))
+    assert report.ok, report
+    assert "flop_counter" not in _values(report, "lstm", "macs")
+    assert report.check("lstm", "macs").status == "not checked"
+    # 4 gates x 16 hidden x (8 + 16) inputs, 5 steps: 7,680 MACs left out of the total comparison
+    assert any("7,680 MACs" in note and "lstm" in note for note in report.notes)
+    assert _values(report, "<total>", "macs") == {"trace": 5 * 2 * 16, "flop_counter": 5 * 2 * 16}
