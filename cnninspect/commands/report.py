@@ -170,7 +170,7 @@ def _page(m, kwargs: str | None) -> str:
                 f".. cnninspect-rf:: {spec}\n{_options(m, kwargs, plot='unit', no_table=None)}\n"
             )
     else:
-        parts.append("No receptive fields for this model (the receptive-field analysis is not installed).\n")
+        parts.append(_no_rf_reason(s) + "\n")
     parts.append(_heading("Convolutions vs fully-connected layers", "-"))
     if analysis.fc_comparison(m).rows:
         parts.append(
@@ -181,3 +181,11 @@ def _page(m, kwargs: str | None) -> str:
     else:
         parts.append("This model has no convolution layers.\n")
     return "\n".join(parts)
+
+
+def _no_rf_reason(summary) -> str:
+    try:
+        import cnninspect.receptive  # noqa: F401
+    except ImportError:
+        return "No receptive fields: the receptive-field analysis (cnninspect.receptive) is not installed."
+    return "No receptive fields: this model's input has no spatial axes (or no layer keeps them)."
