@@ -229,19 +229,24 @@ def _stand_ins(model: nn.Module, device: torch.device) -> dict[str, torch.Tensor
     that its shapes can still be observed.
     """
     state: dict[str, torch.Tensor] = {}
+    made: dict[int, torch.Tensor] = {}  # one stand-in per tensor, so tied weights stay tied
     for name, p in model.named_parameters(remove_duplicate=False):
-        if p.device.type == "meta":
-            state[name] = torch.empty(p.shape, dtype=p.dtype, device=device).normal_(0, 0.02)
-        elif p.device != device:
-            state[name] = p.detach().to(device)
-        else:
-            state[name] = p
+        if id(p) not in made:
+            if p.device.type == "meta":
+                made[id(p)] = torch.empty(p.shape, dtype=p.dtype, device=device).normal_(0, 0.02)
+            elif p.device != device:
+                made[id(p)] = p.detach().to(device)
+            else:
+                made[id(p)] = p
+        state[name] = made[id(p)]
     for name, b in model.named_buffers(remove_duplicate=False):
-        if b.device.type == "meta":
-            fill = 1 if b.dtype.is_floating_point else 0
-            state[name] = torch.full(b.shape, fill, dtype=b.dtype, device=device)
-        else:
-            state[name] = b.detach().to(device, copy=True)
+        if id(b) not in made:
+            if b.device.type == "meta":
+                fill = 1 if b.dtype.is_floating_point else 0
+                made[id(b)] = torch.full(b.shape, fill, dtype=b.dtype, device=device)
+            else:
+                made[id(b)] = b.detach().to(device, copy=True)
+        state[name] = made[id(b)]
     return state
 
 

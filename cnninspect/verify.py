@@ -244,7 +244,9 @@ def _compare(
                 if formula is not None:
                     if formula.shape is not None:
                         shape["reference"] = formula.shape
-                    if formula.params is not None and rec.call == 1:
+                    if formula.params is not None and params["hooks"] == rec.num_params:
+                        # the formula counts what the layer owns; a weight first used by an
+                        # earlier row (tied, or a second call) is counted there instead
                         params["reference"] = formula.params
                     if formula.macs is not None:
                         macs["reference"] = formula.macs

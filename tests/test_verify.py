@@ -452,3 +452,25 @@ def test_layers_the_flop_counter_cannot_cost_are_left_out_and_said_so():
     # 4 gates x 16 hidden x (8 + 16) inputs, 5 steps: 7,680 MACs left out of the total comparison
     assert any("7,680 MACs" in note and "lstm" in note for note in report.notes)
     assert _values(report, "<total>", "macs") == {"trace": 5 * 2 * 16, "flop_counter": 5 * 2 * 16}
+
+
+def test_tied_weights_are_counted_once_by_every_source():
+    """A decoder reusing the embedding matrix: the second layer owns no new parameters."""
+
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(10, 4)
+            self.out = nn.Linear(4, 10, bias=False)
+            self.out.weight = self.emb.weight
+
+        def forward(self, x):
+            return self.out(self.emb(x))
+
+    with torch.device("meta"):
+        model = Tied()
+    report = cnninspect.verify(model, input_data=torch.randint(0, 10, (1, 3)))
+    assert report.ok, report
+    assert _values(report, "emb", "params") == {"trace": 40, "hooks": 40, "reference": 40}
+    assert _values(report, "out", "params") == {"trace": 0, "hooks": 0}  # the formula does not know ties
+    assert _values(report, "<total>", "params") == {"trace": 40, "hooks": 40}
