@@ -89,6 +89,15 @@ def _records(model, input_shape, input_data, dtype, device):
     check_arity(model, len(inputs.args), inputs.kwargs)
     warnings: list[str] = []
     device = device if device is not None else _model_device(model)
+    if isinstance(model, torch.jit.ScriptModule):
+        from .scriptpass import script_records
+
+        try:
+            records, output = script_records(model, inputs.args)
+        except NodeFailure as failure:
+            raise _user_error(failure) from failure.error
+        warnings.append("a TorchScript module: rows come from its inlined graph, one per aten op")
+        return records, output, "torchscript", warnings, {}, inputs
     try:
         tr = trace(
             model, concrete_args=concrete_defaults(model, len(inputs.args), inputs.kwargs) or None

@@ -248,7 +248,7 @@ def mvit_shortcut(call: Call) -> Cost:
 # --- ops costed in FLOPs only (no MACs by the convention above) ---
 
 
-@COSTS.register(nn.modules.batchnorm._BatchNorm)
+@COSTS.register(nn.modules.batchnorm._BatchNorm, F.batch_norm)
 def batch_norm(call: Call) -> Cost:
     """Inference batch norm is one scale and one shift per element."""
     return elementwise(2 * _numel(call.out))
@@ -309,6 +309,7 @@ _ONE_FLOP = (
     nn.Softmax, nn.LogSoftmax,
     F.relu, torch.relu, F.relu6, F.gelu, F.silu, F.hardswish, F.hardsigmoid, F.sigmoid,
     torch.sigmoid, F.tanh, torch.tanh, F.leaky_relu, F.elu, F.mish, F.softmax, torch.softmax,
+    F.hardtanh, F.relu6,
     operator.add, operator.iadd, operator.sub, operator.mul, operator.imul, operator.truediv,
     torch.add, torch.sub, torch.mul, torch.div,
     "method:relu", "method:sigmoid", "method:tanh", "method:softmax",
@@ -355,7 +356,9 @@ _FREE = (
 )  # fmt: skip
 
 
-@COSTS.register(torch.mean, torch.sum, "method:mean", "method:sum", torch.norm, "method:norm", F.normalize)
+@COSTS.register(
+    torch.mean, torch.sum, "method:mean", "method:sum", torch.norm, "method:norm", F.normalize
+)
 def reduction(call: Call) -> Cost:
     """Means, sums and norms: about one FLOP per input element."""
     return elementwise(_numel(call.args[0]))
