@@ -170,7 +170,7 @@ def record_forward(
                 pass
         if mode is not None:
             model.train(mode == "train")
-        state = _stand_ins(model, device)
+        run = _forward_fn(model, device)
         forks = [device.index or 0] if device.type == "cuda" else []
         try:
             with torch.no_grad(), torch.random.fork_rng(devices=forks):
@@ -186,13 +186,11 @@ def record_forward(
                     try:
                         # likewise the fused CPU attention kernels: the math backend is plain matmuls
                         with counter, sdpa_kernel([SDPBackend.MATH]):
-                            out = torch.func.functional_call(
-                                model, state, args, kwargs, tie_weights=True, strict=False
-                            )
+                            out = run(args, kwargs)
                     finally:
                         torch.backends.mha.set_fastpath_enabled(fastpath)
                 else:
-                    out = torch.func.functional_call(model, state, args, kwargs, tie_weights=True, strict=False)
+                    out = run(args, kwargs)
         except Exception as exc:
             where = stack[-1] if stack else None
             place = f" in {where.name!r} ({where.kind})" if where is not None and where.name else ""
@@ -220,6 +218,35 @@ def record_forward(
     if counter is not None:
         recording.flops, recording.total_flops = _flops_by_path(counter, type(model).__name__)
     return recording
+
+
+def _forward_fn(model: nn.Module, device: torch.device) -> Any:
+    """How to call the model without touching its tensors.
+
+    Eager modules run on stand-ins (:func:`_stand_ins`). TorchScript modules cannot
+    (their attributes are compiled in): they run where they are, and their buffers
+    are copied before and written back after.
+    """
+    if isinstance(model, torch.jit.ScriptModule):
+        own = {t.device for t in list(model.parameters()) + list(model.buffers())}
+        if own and own != {device}:
+            raise OptionError(
+                f"a TorchScript model runs on its own device ({', '.join(map(str, own))}), not {device}; "
+                "pass that device"
+            )
+
+        def run_scripted(args: tuple, kwargs: dict) -> Any:
+            saved = {name: b.detach().clone() for name, b in model.named_buffers()}
+            try:
+                return model(*args, **kwargs)
+            finally:
+                for name, b in model.named_buffers():
+                    if name in saved and b.shape == saved[name].shape:
+                        b.copy_(saved[name])
+
+        return run_scripted
+    state = _stand_ins(model, device)
+    return lambda args, kwargs: torch.func.functional_call(model, state, args, kwargs, tie_weights=True, strict=False)
 
 
 def _stand_ins(model: nn.Module, device: torch.device) -> dict[str, torch.Tensor]:

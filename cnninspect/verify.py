@@ -198,6 +198,8 @@ def verify(
             m.training = training
     modules = dict(model.named_modules())
     checks, notes = _compare(summary, recording, modules, flop_counter)
+    if isinstance(model, torch.jit.ScriptModule):
+        notes.insert(0, "TorchScript modules take no forward hooks: only the model's output and totals meet the real forward")
     if receptive_field:
         notes += _receptive_field_checks(summary, checks, modules, model, input_shape, input_data, gradient_layers)
     return VerifyReport(summary.model_name, list(summary.input_shapes), checks, summary, recording, notes)

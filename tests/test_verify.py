@@ -474,3 +474,13 @@ def test_tied_weights_are_counted_once_by_every_source():
     assert _values(report, "emb", "params") == {"trace": 40, "hooks": 40, "reference": 40}
     assert _values(report, "out", "params") == {"trace": 0, "hooks": 0}  # the formula does not know ties
     assert _values(report, "<total>", "params") == {"trace": 40, "hooks": 40}
+
+
+def test_torchscript_models_are_checked_where_they_can_be():
+    model = torch.jit.script(SimpleCNN().eval())
+    report = cnninspect.verify(model, (1, 1, 28, 28), gradient_layers="none")
+    assert report.ok, report
+    assert _values(report, "<output>", "output_shape") == {"trace": [(1, 10)], "hooks": [(1, 10)]}
+    assert _values(report, "<total>", "macs") == {"trace": 4_241_152, "flop_counter": 4_241_152}
+    assert report.check("conv1", "output_shape").status == "not checked"  # no hooks on scripted modules
+    assert any("TorchScript" in note for note in report.notes)
