@@ -16,7 +16,7 @@ from .errors import InputShapeError, ModelError
 from .guard import ModelGuard
 from .inputs import Inputs
 from .ops.registry import Call
-from .propagate import MetaState, NodeRecord, has_tensor
+from .propagate import MetaState, NodeRecord, has_tensor, meta_like
 
 
 def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -24,7 +24,7 @@ def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
     for name, m in model.named_modules():
         children = list(m.children())
         if not children or (
-            type(m).__module__.startswith("torch.nn")
+            type(m).__module__.startswith(("torch.nn", "torch.ao.nn"))
             and not isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict))
         ):
             if any(name.startswith(o + ".") for o, _ in out):
@@ -195,9 +195,7 @@ def _real_forward(model: nn.Module, inputs: Inputs, device: Any) -> Any:
 def _detach(out: Any) -> Any:
     from torch.utils._pytree import tree_map
 
-    return tree_map(
-        lambda v: torch.empty_like(v, device="meta") if isinstance(v, torch.Tensor) else v, out
-    )
+    return tree_map(lambda v: meta_like(v) if isinstance(v, torch.Tensor) else v, out)
 
 
 def _model_on_meta(model: nn.Module) -> bool:

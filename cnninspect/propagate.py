@@ -65,10 +65,17 @@ def to_meta(value: Any) -> Any:
 
     def convert(v: Any) -> Any:
         if isinstance(v, torch.Tensor) and v.device.type != "meta":
-            return torch.empty_like(v, device="meta", memory_format=torch.preserve_format)
+            return meta_like(v)
         return v
 
     return tree_map(convert, value)
+
+
+def meta_like(t: torch.Tensor) -> torch.Tensor:
+    """A meta tensor of ``t``'s shape; quantized tensors (no quantized meta kernels) as float."""
+    if t.is_quantized:
+        return torch.empty(t.shape, dtype=torch.float32, device="meta")
+    return torch.empty_like(t, device="meta", memory_format=torch.preserve_format)
 
 
 def has_tensor(value: Any) -> bool:

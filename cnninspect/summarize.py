@@ -238,6 +238,12 @@ def _assemble(model, records, output, method, warnings, opaque, input_shapes) ->
             layer.notes.append(f"opaque: {opaque[rec.module_path]}")
         layers.append(layer)
 
+    packed = [n for n, m in model.named_modules() if hasattr(m, "_packed_params")]
+    if packed:
+        warnings.append(
+            f"{len(packed)} quantized module(s) keep their weights packed, not as nn.Parameters "
+            f"({', '.join(packed[:3])}{', ...' if len(packed) > 3 else ''}): their parameters are not counted"
+        )
     unique = {id(p): p for p in model.parameters()}
     total = sum(p.numel() for p in unique.values())
     trainable_total = sum(p.numel() for p in unique.values() if p.requires_grad)

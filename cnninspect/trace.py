@@ -39,7 +39,9 @@ class _Tracer(fx.Tracer):
             return True
         if isinstance(m, _CONTAINERS):
             return False
-        return type(m).__module__.startswith("torch.nn") or isinstance(m, torch.jit.ScriptModule)
+        return type(m).__module__.startswith(("torch.nn", "torch.ao.nn")) or isinstance(
+            m, torch.jit.ScriptModule
+        )
 
     def call_module(self, m, forward, args, kwargs):
         try:

@@ -217,3 +217,25 @@ def test_forward_that_caches_state_leaves_the_model_as_it_was():
     s = cnninspect.summarize(model, (1, 3, 4, 4))
     assert s.total_params == 12
     assert model.cache is None
+
+
+def test_quantized_model_after_convert():
+    """An int8 model: quantized tensors have no meta kernels, so it runs once for real;
+    its packed weights are no nn.Parameters, which the summary says instead of guessing."""
+    import warnings
+
+    from torchvision.models import quantization
+
+    model = quantization.resnet18(quantize=False).eval()
+    model.fuse_model(is_qat=False)
+    model.qconfig = torch.ao.quantization.get_default_qconfig("fbgemm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.ao.quantization.prepare(model, inplace=True)
+        model(torch.randn(1, 3, 64, 64))
+        torch.ao.quantization.convert(model, inplace=True)
+    s = cnninspect.summarize(model, (1, 3, 64, 64))
+    assert s.method == "hooks (real forward)" and s.output_shapes == [(1, 1000)]
+    float_model = cnninspect.summarize(quantization.resnet18(quantize=False).eval(), (1, 3, 64, 64))
+    assert s.total_macs == float_model.total_macs
+    assert any("packed" in w for w in s.warnings)

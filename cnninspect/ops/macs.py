@@ -58,7 +58,7 @@ def _first_tensor(value):
     return None
 
 
-@COSTS.register(nn.Conv1d, nn.Conv2d, nn.Conv3d)
+@COSTS.register(nn.Conv1d, nn.Conv2d, nn.Conv3d, "torch.ao.nn.quantized.modules.conv._ConvNd")
 def conv(call: Call) -> Cost:
     m = call.module
     per_output = (m.in_channels // m.groups) * math.prod(m.kernel_size)
@@ -78,7 +78,7 @@ def conv_functional(call: Call) -> Cost:
     return dense(_numel(call.out) * math.prod(weight.shape[1:]))
 
 
-@COSTS.register(nn.Linear)
+@COSTS.register(nn.Linear, "torch.ao.nn.quantized.modules.linear.Linear")
 def linear(call: Call) -> Cost:
     return dense(_numel(call.out) * call.module.in_features)
 
@@ -331,6 +331,7 @@ _FREE = (
     torch.permute, torch.chunk, torch.split, torch.unsqueeze, torch.squeeze, operator.getitem,
     F.pad, F.interpolate, torch._assert, getattr,
     "torchvision.ops.stochastic_depth.stochastic_depth",
+    "torch.ao.nn.quantized.modules.Quantize", "torch.ao.nn.quantized.modules.DeQuantize",
     "torchvision.models.swin_transformer._get_relative_position_bias",
     "torchvision.models.swin_transformer._patch_merging_pad",
     "method:view", "method:reshape", "method:flatten", "method:permute", "method:transpose",

@@ -99,8 +99,11 @@ class Registry(Generic[R]):
                 f"{getattr(key, '__module__', '')}.{getattr(key, '__qualname__', '')}"
             )
         if rule is None and isinstance(key, type):
-            for base in key.__mro__[1:]:
-                rule = self._rules.get(base)
+            for base in key.__mro__:
+                # by class, or by dotted name for classes whose package we do not import
+                rule = self._rules.get(base) or self._rules.get(
+                    f"{base.__module__}.{base.__qualname__}"
+                )
                 if rule is not None:
                     self._rules[key] = rule  # cache the MRO walk
                     break
