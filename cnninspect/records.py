@@ -63,6 +63,7 @@ class Summary:
     method: str
     warnings: list[str] = field(default_factory=list)
     opaque: dict[str, str] = field(default_factory=dict)
+    module_kinds: dict[str, str] = field(default_factory=dict)  # module path -> class name, for folding
 
     @property
     def non_trainable_params(self) -> int:

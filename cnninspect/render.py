@@ -193,7 +193,7 @@ def rows_for(
 ) -> tuple[list[str], list[list[Any]]]:
     cols = resolve_columns(summary, columns)
     rows = fold(summary.layers, depth)
-    _kind_of_groups(summary, rows, summary.__dict__.get("_module_kinds", {}))
+    _kind_of_groups(summary, rows, summary.module_kinds)
     table = [[COLUMNS[c].get(layer) for c in cols] for layer in rows]
     return cols, table
 

@@ -272,7 +272,12 @@ def _assemble(model, records, output, method, warnings, opaque, input_shapes) ->
         method=method,
         warnings=warnings,
         opaque=dict(opaque),
+        module_kinds={name: _kind_name(m) for name, m in model.named_modules() if name},
     )
+
+
+def _kind_name(module: nn.Module) -> str:
+    return getattr(module, "original_name", None) or type(module).__name__  # ScriptModules keep theirs
 
 
 def _attach_receptive_fields(summary: Summary, records: list[NodeRecord], input_shapes) -> None:

@@ -224,6 +224,8 @@ def test_depth_folding_sums_children():
     assert int(rows["block1"][1]) == conv_params(3, 3, 32)
     assert int(rows["block1"][2]) == 32 * 32 * 32 * 27
     assert "block1.conv" not in rows
+    kinds = s.to_csv(columns="name,kind", depth=1).splitlines()
+    assert "block1,ConvBlock" in kinds and "fc,Linear" in kinds
     with pytest.raises(cnninspect.OptionError, match="unknown column"):
         s.to_text(columns=["name", "nonsense"])
 

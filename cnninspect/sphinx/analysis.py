@@ -91,9 +91,6 @@ def analyse(spec: str, shapes: list[Shape] | None, default_shapes: list[Shape] |
         raise OptionError(f"model {spec!r} has no default input shape; {shape_hint}")
     arg = use[0] if len(use) == 1 else use
     summary = summarize(loaded.model, arg, device=device)
-    if "_module_kinds" not in summary.__dict__:
-        # render.fold names a folded row's kind from this map (the module class at that path)
-        summary._module_kinds = {name: type(m).__name__ for name, m in loaded.model.named_modules() if name}
     result = Analysed(spec, loaded.model, summary, [tuple(s) for s in use], loaded.source_file)
     _CACHE[key] = (_mtime(loaded.source_file), result)
     return result
