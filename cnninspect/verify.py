@@ -228,13 +228,14 @@ def _compare(
     missing = []
     blind: dict[str, int] = {}  # module path -> MACs the flop counter cannot see
     shapes_by_name = {layer.name: _shape_list(layer.output_shape) for layer in summary.layers}
+    by_label = {rec.label: rec for rec in recording.records}
     for layer in summary.layers:
         shape = {"trace": _shape_list(layer.output_shape)}
         params = {"trace": layer.num_params}
         macs = {"trace": layer.macs}
         extra: list[Check] = []
         if _is_module_row(layer):
-            rec = recording.get(layer.name)
+            rec = by_label.get(layer.name)
             path = layer.name.split("@")[0]
             module = modules.get(path)
             if rec is None or rec.output_shapes is None:
