@@ -323,6 +323,23 @@ def test_cli_rf_text_json_and_errors(capsys, tmp_path):
     assert "outside" in err and "Traceback" not in err
 
 
+def test_cli_rf_region_plot_over_an_image_file(capsys, tmp_path):
+    import matplotlib.image
+    import numpy as np
+
+    picture = tmp_path / "digit.png"
+    matplotlib.image.imsave(picture, np.random.default_rng(0).random((28, 28)), cmap="gray")
+    out = tmp_path / "unit.png"
+    args = ["rf", "simple-cnn", "--node", "conv2", "--unit", "5,2", "--plot-region", str(out), "--image", str(picture)]
+    assert main(args) == 0
+    # conv2: r 8, j 2, start 1/2 -> unit 5 centre 10.5: 7..14; unit 2 centre 4.5: 1..8
+    assert "H 7-14, W 1-8" in capsys.readouterr().out
+    _png(out)
+    assert main(["rf", "simple-cnn", "--plot-region", str(tmp_path / "x.png"), "--image", str(tmp_path / "missing.png")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "Traceback" not in err
+
+
 def test_cli_rf_check_proves_a_trunk(capsys):
     assert main(["rf", "conv-block", "--check"]) == 0
     out = capsys.readouterr().out

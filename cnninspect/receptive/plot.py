@@ -82,7 +82,12 @@ def _image_array(image: Any, size: tuple[int, int]):
     if isinstance(image, (str, os.PathLike)):
         from matplotlib.image import imread
 
-        image = imread(os.fspath(image))
+        if not os.path.isfile(image):
+            raise OptionError(f"image file {os.fspath(image)!r} does not exist; give a PNG of the input size")
+        try:
+            image = imread(os.fspath(image))
+        except Exception as exc:  # PIL/matplotlib raise many kinds for unreadable files
+            raise OptionError(f"cannot read image {os.fspath(image)!r} ({type(exc).__name__}: {exc}); give a PNG") from None
     if hasattr(image, "detach"):
         image = image.detach().cpu().numpy()
     arr = np.asarray(image, dtype=float)
