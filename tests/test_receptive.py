@@ -277,6 +277,8 @@ def test_region_errors_are_one_clear_line():
         report.region("nope", 0)
     with pytest.raises(OptionError, match="2 indices"):
         report.region("pool@2", (1, 2, 3))
+    with pytest.raises(OptionError, match="one int per spatial axis"):
+        report.region("pool@2", (1.5, 2))
 
 
 # --- plots ---------------------------------------------------------------------------------

@@ -168,6 +168,8 @@ class ReceptiveFieldReport:
     def _units(self, node: Node, unit: int | Sequence[int]) -> list[int]:
         sizes = node.sizes or ()
         units = [unit] * len(sizes) if isinstance(unit, int) else list(unit)
+        if not all(isinstance(u, int) and not isinstance(u, bool) for u in units):
+            raise OptionError(f"unit {unit!r} must be an int or one int per spatial axis, e.g. (3, 3)")
         if len(units) != len(sizes):
             raise OptionError(f"unit {unit!r} needs {len(sizes)} indices for {node.name!r} (spatial size {sizes})")
         out = []
