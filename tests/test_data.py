@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -64,11 +62,10 @@ def test_no_root_anywhere(monkeypatch):
         mnist()
 
 
-def test_cli_missing_data_is_one_line_usage_error(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "cnninspect", "train", "--data-dir", str(tmp_path), "--epochs", "1"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    assert str(tmp_path) in proc.stderr and "train-images-idx3-ubyte" in proc.stderr
+def test_cli_missing_data_is_one_line_usage_error(tmp_path, capsys):
+    from cnninspect.cli import main
+
+    assert main(["train", "--data-dir", str(tmp_path), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert str(tmp_path) in err and "train-images-idx3-ubyte" in err

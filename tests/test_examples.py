@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
+import runpy
 import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-ENV = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
 
 
-def run(name, *args, cwd=None):
-    proc = subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True,
-                          timeout=300, env=ENV, cwd=cwd)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
+def run(name, *args, capsys, monkeypatch):
+    """Run an example as ``__main__`` in this process (one torch import for all of them)."""
+    monkeypatch.setattr(sys, "argv", [str(EXAMPLES / name), *args])
+    capsys.readouterr()
+    runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    return capsys.readouterr().out
 
 
 def test_every_example_is_tested():
@@ -30,8 +28,8 @@ def test_every_example_is_tested():
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
-def test_fc_vs_cnn():
-    out = run("fc_vs_cnn.py")
+def test_fc_vs_cnn(capsys, monkeypatch):
+    out = run("fc_vs_cnn.py", capsys=capsys, monkeypatch=monkeypatch)
     assert f"{224 * 224 * 3 * 1000:,}" in out  # 150,528,000 weights
     assert f"{224 * 224 * 3 * 1000 + 1000:,}" in out  # 150,529,000 with biases
     assert f"{(3 * 3 * 3 + 1) * 64:,}" in out  # 1,792
@@ -42,28 +40,29 @@ def test_fc_vs_cnn():
     assert f"{784 * 32 * 784 + 32 * 784:,}" in out
 
 
-def test_manual_convolution():
-    out = run("manual_convolution.py")
+def test_manual_convolution(capsys, monkeypatch):
+    out = run("manual_convolution.py", capsys=capsys, monkeypatch=monkeypatch)
     assert "(5 - 3 + 2*0)/1 + 1 = 3" in out
     # top-left window [[3,3,2],[0,0,1],[3,1,2]] against columns (1, 0, -1): (3+0+3) - (2+1+2) = 1
     assert re.search(r"output\[0,0\] = .* = 1$", out, re.M)
     assert "reference.conv2d agrees: True" in out and "functional.conv2d agrees: True" in out
 
 
-def test_kernel_gallery(tmp_path):
-    out = run("kernel_gallery.py", "--out", str(tmp_path))
+def test_kernel_gallery(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # default --out is ./example-output
+    out = run("kernel_gallery.py", capsys=capsys, monkeypatch=monkeypatch)
     # the test image: a 10x10 square of ones (rows/cols 7..16) and a 0.6 anti-diagonal (i, 27-i) of 28
     # pixels; it crosses the square for i = 11..16, 6 pixels where 0.6 replaces 1
     square, diag, overlap = 10 * 10, 28 * 0.6, 6
     assert f"sum {square + diag - overlap * 1.0:.1f}" in out
     assert re.search(r"identity: min +0\.00 +max +1\.00", out)
     for png in ("kernels.png", "activations.png"):
-        img = np.asarray(Image.open(tmp_path / png).convert("L"), dtype=float)
+        img = np.asarray(Image.open(tmp_path / "example-output" / png).convert("L"), dtype=float)
         assert img.std() > 10
 
 
-def test_output_sizes():
-    out = run("output_sizes.py")
+def test_output_sizes(capsys, monkeypatch):
+    out = run("output_sizes.py", capsys=capsys, monkeypatch=monkeypatch)
     for label, n, k, s, p in [("3x3, no padding", 28, 3, 1, 0), ("ResNet stem", 224, 7, 2, 3),
                               ("AlexNet", 224, 11, 4, 2), ("3x3, stride 2, padding 1", 28, 3, 2, 1)]:  # fmt: skip
         expected = (n + 2 * p - k) // s + 1
@@ -72,38 +71,39 @@ def test_output_sizes():
     assert re.search(r"max-pool 2x2, stride 2 +28 +14 +14", out)
 
 
-def test_parameter_counts():
-    out = run("parameter_counts.py")
+def test_parameter_counts(capsys, monkeypatch):
+    out = run("parameter_counts.py", capsys=capsys, monkeypatch=monkeypatch)
     total = 288 + 32 + 18_432 + 64 + 401_408 + 128 + 1_280 + 10  # the chapter's per-tensor list
     assert f"SimpleCNN total parameters: {total:,} (formulas: {total:,})" in out
     assert f"{(9 * 512 + 1) * 512:,}" in out  # 2,359,808
     assert f"{(49 * 3 + 1) * 64:,}" in out  # 9,472
 
 
-def test_receptive_field():
-    out = run("receptive_field.py")
+def test_receptive_field(capsys, monkeypatch):
+    out = run("receptive_field.py", capsys=capsys, monkeypatch=monkeypatch)
     # conv3, conv3 (1+2+2=5), pool (6, jump 2), conv3 x2 (6+4+4=14), pool (16, jump 4); naive 1+2+2+1+2+2+1 = 11
     assert "receptive field 16 (naive formula: 11)" in out
     # SimpleCNN: conv3 (3), pool (4, j2), conv3 (8), pool (10, j4); naive 1+2+1+2+1 = 7
     assert "receptive field 10 (naive formula: 7)" in out
 
 
-def test_conv2d_shapes():
-    out = run("conv2d_shapes.py")
+def test_conv2d_shapes(capsys, monkeypatch):
+    out = run("conv2d_shapes.py", capsys=capsys, monkeypatch=monkeypatch)
     assert "weight (32, 3, 3, 3), bias (32,), 896 params; input (8, 3, 32, 32) -> output (8, 32, 32, 32)" in out
     assert "weight (64, 3, 7, 7), bias (64,), 9,472 params; input (8, 3, 224, 224) -> output (8, 64, 112, 112)" in out
     assert f"{32 * 32 * 32 * 27:,}" in out  # ConvBlock MACs: 884,736
 
 
-def test_simplecnn_summary():
-    out = run("simplecnn_summary.py")
+def test_simplecnn_summary(capsys, monkeypatch):
+    out = run("simplecnn_summary.py", capsys=capsys, monkeypatch=monkeypatch)
     macs = 28 * 28 * 32 * 9 + 14 * 14 * 64 * 32 * 9 + 3136 * 128 + 128 * 10
     assert f"parameters: {421_642:,}; MACs per image: {macs:,}; output: 1x10" in out
     assert re.search(r"conv2 +Conv2d +1x64x14x14 +18,496", out)
 
 
-def test_train_mnist(tmp_path):
-    out = run("train_mnist.py", "--epochs", "1", "--limit", "640", "--device", "cpu", "--out", str(tmp_path))
+def test_train_mnist(tmp_path, capsys, monkeypatch):
+    out = run("train_mnist.py", "--epochs", "1", "--limit", "640", "--device", "cpu", "--out", str(tmp_path),
+              capsys=capsys, monkeypatch=monkeypatch)  # fmt: skip
     assert re.search(r"^Epoch 1/1: Train Loss: [\d.]+, Train Acc: [\d.]+%, Test Loss", out, re.M)
     acc = float(re.search(r"final test accuracy: ([\d.]+)% on 640 test images", out).group(1))
     assert acc > 50.0  # 640 images, one epoch: far above chance (10 %)
@@ -112,9 +112,3 @@ def test_train_mnist(tmp_path):
     for png in ("conv1_filters.png", "feature_maps.png"):
         img = np.asarray(Image.open(tmp_path / png).convert("L"), dtype=float)
         assert img.std() > 10
-
-
-@pytest.mark.parametrize("script", ["kernel_gallery.py"])
-def test_examples_default_output_folder(tmp_path, script):
-    run(script, cwd=tmp_path)
-    assert (tmp_path / "example-output" / "kernels.png").is_file()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import asdict
 
 import pytest
 import torch
 
+from cnninspect.cli import main as cli_main
 from cnninspect.data import mnist
 from cnninspect.errors import ModelError, OptionError
 from cnninspect.models import SimpleCNN
@@ -26,7 +25,6 @@ from cnninspect.train.checkpoint import checkpoint_path, save_checkpoint
 
 DATA = os.environ["CNNINSPECT_DATA"]
 OPTS = dict(lr=1e-3, batch_size=32, device="cpu", log=None, progress=False, threads=1)
-ENV = dict(os.environ, OMP_NUM_THREADS="1")  # subprocesses: one thread each, no oversubscription
 
 
 @pytest.fixture(scope="module")
@@ -174,27 +172,29 @@ def test_trainer_helper_learns_something():
     assert history[0].test_acc > 60.0
 
 
-def test_cli_train_prints_epoch_lines_and_writes_metrics(tmp_path):
+def test_cli_train_prints_epoch_lines_and_writes_metrics(tmp_path, capsys):
     run_dir = tmp_path / "run"
-    cmd = [sys.executable, "-m", "cnninspect", "train", "simple-cnn", "--epochs", "2", "--limit", "256",
-           "--batch-size", "64", "--device", "cpu", "--checkpoint-dir", str(run_dir), "--data-dir", DATA]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=ENV)
-    assert proc.returncode == 0, proc.stderr
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("Epoch ")]
+    args = ["train", "simple-cnn", "--epochs", "2", "--limit", "256", "--batch-size", "64", "--device", "cpu",
+            "--threads", "1", "--checkpoint-dir", str(run_dir), "--data-dir", DATA]  # fmt: skip
+    assert cli_main(args) == 0
+    out, err = capsys.readouterr()
+    lines = [ln for ln in out.splitlines() if ln.startswith("Epoch ")]
     assert [ln.split(":")[0] for ln in lines] == ["Epoch 1/2", "Epoch 2/2"]
     for ln in lines:
         assert "Train Loss:" in ln and "Test Acc:" in ln and "img/s" in ln
-    assert "it/s" not in proc.stderr and "\r" not in proc.stderr  # no progress bar when not a TTY
+    assert "it/s" not in err and "\r" not in err  # no progress bar when stderr is not a TTY
     records = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]
     assert f"Test Acc: {records[1]['test_acc']:.2f}%" in lines[1]
+    assert f"Final test accuracy: {records[1]['test_acc']:.2f}%" in out
     assert (run_dir / "last.pt").is_file()
 
-    again = subprocess.run(cmd[:6] + ["3"] + cmd[7:] + ["--resume"], capture_output=True, text=True, timeout=300, env=ENV)
-    assert again.returncode == 0, again.stderr
-    assert "resumed from" in again.stdout and "Epoch 3/3" in again.stdout and "Epoch 1/3" not in again.stdout
+    assert cli_main(args[:3] + ["3"] + args[4:] + ["--resume"]) == 0
+    out, _ = capsys.readouterr()
+    assert "resumed from" in out and "Epoch 3/3" in out and "Epoch 1/3" not in out
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 3
 
     (run_dir / "last.pt").write_bytes(b"\x00" * 100)
-    broken = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300, env=ENV)
-    assert broken.returncode == 1
-    assert "Traceback" not in broken.stderr and "corrupt" in broken.stderr
+    assert cli_main(args + ["--resume"]) == 1
+    _, err = capsys.readouterr()
+    assert "Traceback" not in err and "corrupt" in err and err.count("\n") == 1
