@@ -18,7 +18,9 @@ from cnninspect.ops.registry import Call
 from cnninspect.ops.shapes import SHAPES
 from cnninspect.propagate import MetaState
 
-SETTINGS = settings(max_examples=150, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=150, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def compare(module: nn.Module, shape: tuple[int, ...]) -> None:
@@ -57,7 +59,9 @@ def conv_case(draw):
     d = tuple(draw(st.integers(1, 2)) for _ in range(dims))
     same = draw(st.booleans()) and all(v == 1 for v in s)
     p = "same" if same else tuple(draw(st.integers(0, 2)) for _ in range(dims))
-    module = getattr(nn, f"Conv{dims}d")(c_in, c_out, k, stride=s, padding=p, dilation=d, groups=groups)
+    module = getattr(nn, f"Conv{dims}d")(
+        c_in, c_out, k, stride=s, padding=p, dilation=d, groups=groups
+    )
     channels = draw(st.sampled_from([c_in, c_in, c_in + 1]))
     batched = draw(st.booleans())
     spatial = tuple(draw(st.integers(1, 9)) for _ in range(dims))
@@ -78,7 +82,9 @@ def conv_transpose_case(draw):
     d = tuple(draw(st.integers(1, 2)) for _ in range(dims))
     p = tuple(draw(st.integers(0, 2)) for _ in range(dims))
     op = tuple(draw(st.integers(0, max(0, min(si, di) - 1))) for si, di in zip(s, d))
-    module = getattr(nn, f"ConvTranspose{dims}d")(2, 3, k, stride=s, padding=p, dilation=d, output_padding=op)
+    module = getattr(nn, f"ConvTranspose{dims}d")(
+        2, 3, k, stride=s, padding=p, dilation=d, output_padding=op
+    )
     spatial = tuple(draw(st.integers(1, 6)) for _ in range(dims))
     return module, (1, 2) + spatial
 
@@ -99,7 +105,14 @@ def pool_case(draw):
     ceil = draw(st.booleans())
     cls = getattr(nn, f"{kind}Pool{dims}d")
     if kind == "Max":
-        module = cls(k, stride=s, padding=p, dilation=draw(st.integers(1, 2)), ceil_mode=ceil, return_indices=draw(st.booleans()))
+        module = cls(
+            k,
+            stride=s,
+            padding=p,
+            dilation=draw(st.integers(1, 2)),
+            ceil_mode=ceil,
+            return_indices=draw(st.booleans()),
+        )
     else:
         module = cls(k, stride=s, padding=p, ceil_mode=ceil)
     spatial = tuple(draw(st.integers(1, 9)) for _ in range(dims))
@@ -144,3 +157,5 @@ def test_batch_norm_rule_matches_meta(cls):
     rank = {nn.BatchNorm1d: 3, nn.BatchNorm2d: 4, nn.BatchNorm3d: 5}[cls]
     compare(cls(4).eval(), (2, 4) + (3,) * (rank - 2))
     compare(cls(4).eval(), (2, 5) + (3,) * (rank - 2))
+    for wrong in (2, 3, 4, 5):
+        compare(cls(4).eval(), (2, 4) + (3,) * (wrong - 2))

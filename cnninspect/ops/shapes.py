@@ -120,10 +120,19 @@ def linear(call: Call) -> torch.Tensor:
     return meta(tuple(x.shape[:-1]) + (m.out_features,), x.dtype)
 
 
+_BN_RANKS = ((nn.BatchNorm1d, (2, 3)), (nn.BatchNorm2d, (4,)), (nn.BatchNorm3d, (5,)))
+
+
 @SHAPES.register(nn.modules.batchnorm._BatchNorm)
 def batch_norm(call: Call) -> torch.Tensor:
     m = call.module
     x = call.args[0]
+    ranks = next((r for cls, r in _BN_RANKS if isinstance(m, cls)), None)
+    if ranks is not None and x.dim() not in ranks:
+        raise InputShapeError(
+            f"{type(m).__name__} expects a {' or '.join(f'{r}-D' for r in ranks)} input, "
+            f"got {x.dim()}-D input of shape {_fmt(x.shape)}"
+        )
     if x.dim() < 2 or x.shape[1] != m.num_features:
         raise InputShapeError(
             f"expects {m.num_features} channels in dimension 1 but got input of shape {_fmt(x.shape)}"
