@@ -30,6 +30,7 @@ class Layer:
     dilation: tuple[int, ...] | None = None
     groups: int | None = None
     receptive_field: Any = None  # filled by cnninspect.receptive (None where it does not apply)
+    fc_params: int | None = None  # filled by cnninspect.fc.annotate: an FC layer's cost for this conv
     notes: list[str] = field(default_factory=list)
 
     @property

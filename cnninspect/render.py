@@ -120,7 +120,7 @@ COLUMNS: dict[str, Column] = {
     "parent": Column("Parent", lambda row: row.parent),
     "depth": Column("Depth", lambda row: row.depth, numeric=True),
     "inputs": Column("Inputs", lambda row: ", ".join(row.inputs)),
-    "fc_params": Column("FC params", lambda row: getattr(row, "fc_params", ""), numeric=True),  # set by cnninspect.fc.annotate
+    "fc_params": Column("FC params", lambda row: "" if row.fc_params is None else row.fc_params, numeric=True),  # set by cnninspect.fc.annotate
 }
 _RF_COLUMNS = ["rf", "jump"]
 

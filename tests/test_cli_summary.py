@@ -81,3 +81,9 @@ def test_python_dash_m_entry_point():
     proc = subprocess.run([sys.executable, "-m", "cnninspect", "summary", "custom-cnn"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "60,362" in proc.stdout
+
+
+def test_fc_params_column_on_request(capsys):
+    code, out, _ = run(capsys, "summary", "--columns", "name,num_params,fc_params")
+    inputs, outputs = 1 * 28 * 28, 32 * 28 * 28  # conv1 maps a 1x28x28 volume to 32x28x28
+    assert code == 0 and f"{inputs * outputs + outputs:,}" in out

@@ -32,6 +32,10 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(
         mi.model, mi.input_shape, dtype=mi.dtype, device=args.device, debug=args.debug
     )
+    if args.columns and "fc_params" in args.columns:
+        from ..fc import annotate
+
+        annotate(summary)  # the FC-equivalent cost is an analysis of its own, run on request
     if args.format == "json":
         text = summary.to_json()
     else:
