@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from torch import nn
 
+from .inventory import Inventory, inventory
+
 
 class ModelGuard:
     """Remembers train/eval modes, requires_grad flags, devices and hooks of every module."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, tree: Inventory | None = None) -> None:
         self.model = model
-        modules = list(model.modules())
+        tree = tree or inventory(model)
+        modules = [m for _, m in tree.modules]
         self.modes = [(m, m.training) for m in modules]
-        params = list(model.parameters())
-        self.grads = [(p, p.requires_grad) for p in params]
-        self.devices = [(t, t.device) for t in params + list(model.buffers())]
+        self.grads = [(p, p.requires_grad) for _, p in tree.params]
+        self.devices = [(t, t.device) for _, t in tree.params + tree.buffers]
         self.hooks = [(m, _hook_counts(m)) for m in modules]
         self.attributes = [(m, _plain_attributes(m)) for m in modules]
 

@@ -13,11 +13,12 @@ from .errors import CnnInspectError, InputShapeError, ModelError
 from .guard import ModelGuard
 from .hookpass import needs_real_values
 from .inputs import build_inputs, check_arity, concrete_defaults
+from .inventory import inventory
 from .ops.macs import COSTS, Cost, is_container_constructor
 from .ops.registry import op_key
 from .propagate import NodeFailure, NodeRecord, propagate
 from .records import Layer, Summary
-from .trace import UntraceableError, trace
+from .trace import UntraceableError, structure_key, trace
 
 _GEOMETRY = ("kernel_size", "stride", "padding", "dilation", "groups")
 
@@ -45,15 +46,18 @@ def summarize(
             f"summarize() needs a torch.nn.Module, got {type(model).__name__}; "
             "pass the model instance, e.g. summarize(MyNet(), (1, 3, 32, 32))"
         )
-    guard = ModelGuard(model)
+    tree = inventory(model)
+    guard = ModelGuard(model, tree)
     try:
         wrappers: list[str] = []
-        model = unwrap(model, wrappers)
+        inner = unwrap(model, wrappers)
+        if inner is not model:
+            model, tree = inner, inventory(inner)
         records, output, method, warnings, opaque, inputs = _records(
-            model, input_shape, input_data, dtype, device
+            model, tree, input_shape, input_data, dtype, device
         )
         warnings[:0] = wrappers
-        summary = _assemble(model, records, output, method, warnings, opaque, inputs.shapes)
+        summary = _assemble(model, tree, records, output, method, warnings, opaque, inputs.shapes)
         if receptive_field:
             _attach_receptive_fields(summary, records, inputs.shapes)
         return summary
@@ -84,11 +88,11 @@ def unwrap(model: nn.Module, notes: list[str]) -> nn.Module:
             return model
 
 
-def _records(model, input_shape, input_data, dtype, device):
+def _records(model, tree, input_shape, input_data, dtype, device):
     inputs = build_inputs(model, input_shape, input_data, dtype)
     check_arity(model, len(inputs.args), inputs.kwargs)
     warnings: list[str] = []
-    device = device if device is not None else _model_device(model)
+    device = device if device is not None else tree.device
     if isinstance(model, torch.jit.ScriptModule):
         from .scriptpass import script_records
 
@@ -99,9 +103,8 @@ def _records(model, input_shape, input_data, dtype, device):
         warnings.append("a TorchScript module: rows come from its inlined graph, one per aten op")
         return records, output, "torchscript", warnings, {}, inputs
     try:
-        tr = trace(
-            model, concrete_args=concrete_defaults(model, len(inputs.args), inputs.kwargs) or None
-        )
+        concrete = concrete_defaults(model, len(inputs.args), inputs.kwargs) or None
+        tr = trace(model, concrete_args=concrete, key=structure_key(tree.modules, concrete))
     except UntraceableError as exc:
         from .hookpass import hook_records
 
@@ -139,12 +142,6 @@ def _user_error(failure: NodeFailure) -> CnnInspectError:
         f"layer {where!r} ({failure.kind}) cannot take its input"
         f"{' of shape ' + shapes if shapes else ''}: {_first_line(error)}"
     )
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for t in list(model.parameters()) + list(model.buffers()):
-        return t.device
-    return torch.device("cpu")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -196,7 +193,7 @@ def cost_of(record: NodeRecord) -> tuple[Cost | None, list[str]]:
     return None, [f"{record.name} ({record.kind})"]
 
 
-def _assemble(model, records, output, method, warnings, opaque, input_shapes) -> Summary:
+def _assemble(model, tree, records, output, method, warnings, opaque, input_shapes) -> Summary:
     seen: set[int] = set()
     layers: list[Layer] = []
     unknown_cost: list[str] = []
@@ -238,18 +235,22 @@ def _assemble(model, records, output, method, warnings, opaque, input_shapes) ->
             layer.notes.append(f"opaque: {opaque[rec.module_path]}")
         layers.append(layer)
 
-    packed = [n for n, m in model.named_modules() if hasattr(m, "_packed_params")]
+    packed = [
+        n
+        for n, m in tree.modules
+        if "_packed_params" in m.__dict__ or "_packed_params" in m._modules
+    ]
     if packed:
         warnings.append(
             f"{len(packed)} quantized module(s) keep their weights packed, not as nn.Parameters "
             f"({', '.join(packed[:3])}{', ...' if len(packed) > 3 else ''}): their parameters are not counted"
         )
-    unique = {id(p): p for p in model.parameters()}
+    unique = {id(p): p for _, p in tree.params}
     total = sum(p.numel() for p in unique.values())
     trainable_total = sum(p.numel() for p in unique.values() if p.requires_grad)
-    unused = [n for n, p in model.named_parameters() if id(p) not in seen]
+    unused = [n for n, p in tree.params if id(p) not in seen]
     if unused:
-        count = sum(p.numel() for n, p in model.named_parameters() if n in set(unused))
+        count = sum(p.numel() for n, p in tree.params if n in set(unused))
         shown = ", ".join(unused[:5]) + (", ..." if len(unused) > 5 else "")
         warnings.append(
             f"{count:,} parameters are registered but never used by forward ({shown}); "
@@ -258,7 +259,7 @@ def _assemble(model, records, output, method, warnings, opaque, input_shapes) ->
     if unknown_cost:
         shown = ", ".join(unknown_cost[:8]) + (", ..." if len(unknown_cost) > 8 else "")
         warnings.append(f"no MAC rule for {len(unknown_cost)} op(s), counted as 0: {shown}")
-    buffers = {id(b): b for b in model.buffers()}
+    buffers = {id(b): b for _, b in tree.buffers}
     return Summary(
         model_name=type(model).__name__,
         input_shapes=list(input_shapes),
@@ -272,12 +273,14 @@ def _assemble(model, records, output, method, warnings, opaque, input_shapes) ->
         method=method,
         warnings=warnings,
         opaque=dict(opaque),
-        module_kinds={name: _kind_name(m) for name, m in model.named_modules() if name},
+        module_kinds={name: _kind_name(m) for name, m in tree.modules if name},
     )
 
 
 def _kind_name(module: nn.Module) -> str:
-    return getattr(module, "original_name", None) or type(module).__name__  # ScriptModules keep theirs
+    return (
+        getattr(module, "original_name", None) or type(module).__name__
+    )  # ScriptModules keep theirs
 
 
 def _attach_receptive_fields(summary: Summary, records: list[NodeRecord], input_shapes) -> None:

@@ -9,6 +9,7 @@ retried, so one awkward block never hides the rest of the model.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -58,12 +59,51 @@ class _Tracer(fx.Tracer):
             raise
 
 
-def trace(root: nn.Module, concrete_args: dict | None = None, max_retries: int = 64) -> Trace:
+_SIMPLE = (bool, int, float, str, type(None))
+
+# root module -> (structure key, trace); weak, so a cached trace never keeps a model alive
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def structure_key(modules: list[tuple[str, nn.Module]], concrete_args: dict | None) -> tuple:
+    """What a trace depends on besides the code: the module tree, each module's train/eval
+    flag and its plain settings (``aux_logits``, ``inplace``...), which fx bakes into the graph."""
+    parts = []
+    for path, m in modules:
+        settings = tuple(
+            (k, v if isinstance(v, _SIMPLE) else id(v))
+            for k, v in m.__dict__.items()
+            if k[0] != "_" and (isinstance(v, _SIMPLE) or callable(v))
+        )
+        parts.append((path, type(m), m.training, settings))
+    args = tuple(sorted((k, repr(v)) for k, v in (concrete_args or {}).items()))
+    return tuple(parts), args
+
+
+def trace(
+    root: nn.Module,
+    concrete_args: dict | None = None,
+    max_retries: int = 64,
+    key: tuple | None = None,
+) -> Trace:
     """Trace ``root``; a submodule that fx cannot trace becomes an opaque leaf.
 
+    With a ``key`` (see :func:`structure_key`) the trace is reused while the key is
+    unchanged: summarising the same model again skips fx, the costliest step.
     Raises :class:`UntraceableError` only when the top-level ``forward`` itself cannot
     be traced, so the caller can fall back to a forward-hook pass.
     """
+    if key is not None:
+        hit = _CACHE.get(root)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+    result = _trace(root, concrete_args, max_retries)
+    if key is not None:
+        _CACHE[root] = (key, result)
+    return result
+
+
+def _trace(root: nn.Module, concrete_args: dict | None, max_retries: int) -> Trace:
     opaque: dict[str, str] = {}
     last_error: Exception | None = None
     for _ in range(max_retries):

@@ -159,3 +159,61 @@ def test_batch_norm_rule_matches_meta(cls):
     compare(cls(4).eval(), (2, 5) + (3,) * (rank - 2))
     for wrong in (2, 3, 4, 5):
         compare(cls(4).eval(), (2, 4) + (3,) * (wrong - 2))
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("need_weights, average", [(True, True), (True, False), (False, True)])
+@pytest.mark.parametrize("rank", [2, 3])
+def test_multihead_attention_rule_matches_meta(batch_first, need_weights, average, rank):
+    m = nn.MultiheadAttention(8, 2, batch_first=batch_first)
+    q = torch.empty(
+        (5, 8) if rank == 2 else ((3, 5, 8) if batch_first else (5, 3, 8)), device="meta"
+    )
+    kv = torch.empty(
+        (7, 8) if rank == 2 else ((3, 7, 8) if batch_first else (7, 3, 8)), device="meta"
+    )
+    kwargs = {"need_weights": need_weights, "average_attn_weights": average}
+    with torch.device("meta"):
+        expected = MetaState().call(m, (q, kv, kv), kwargs)
+    got = SHAPES.lookup(nn.MultiheadAttention)(
+        Call("call_module", m, "MultiheadAttention", (q, kv, kv), kwargs, m)
+    )
+    assert tuple(got[0].shape) == tuple(expected[0].shape)
+    assert (got[1] is None) == (expected[1] is None)
+    if got[1] is not None:
+        assert tuple(got[1].shape) == tuple(expected[1].shape)
+
+
+@pytest.mark.parametrize(
+    "cls, shape",
+    [(nn.LayerNorm, (2, 5, 6)), (nn.GroupNorm, (2, 6, 4, 4)), (nn.InstanceNorm2d, (2, 6, 4, 4))],
+)
+def test_norm_rules_keep_the_shape(cls, shape):
+    m = cls(6) if cls is not nn.GroupNorm else cls(3, 6)
+    compare(m, shape)
+
+
+def run_function(target, args, op="call_function"):
+    with torch.device("meta"):
+        expected = getattr(args[0], target)(*args[1:]) if op == "call_method" else target(*args)
+    key = f"method:{target}" if op == "call_method" else target
+    got = SHAPES.lookup(key)(Call(op, target, str(target), tuple(args), {}))
+    assert (
+        got is not None
+        and tuple(got.shape) == tuple(expected.shape)
+        and got.dtype == expected.dtype
+    )
+
+
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=4), st.randoms(use_true_random=False))
+@SETTINGS
+def test_permute_and_cat_rules_match_meta(shape, rnd):
+    x = torch.empty(shape, device="meta")
+    dims = list(range(len(shape)))
+    rnd.shuffle(dims)
+    run_function(torch.permute, (x, dims))
+    run_function("permute", (x, *dims), op="call_method")
+    dim = rnd.randrange(len(shape))
+    other = list(shape)
+    other[dim] = rnd.randint(1, 4)
+    run_function(torch.cat, ([x, torch.empty(other, device="meta")], dim))

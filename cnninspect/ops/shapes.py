@@ -148,13 +148,16 @@ _SAME_MODULES = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
     nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Softplus, nn.PReLU,
     nn.Softmax, nn.LogSoftmax, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
-    nn.AlphaDropout, nn.Identity,
+    nn.AlphaDropout, nn.Identity, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm, nn.RMSNorm,
+    nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d, nn.Softmax2d,
 )  # fmt: skip
 SHAPES.register(*_SAME_MODULES)(_same)
 SHAPES.register(
     F.relu, torch.relu, F.relu6, F.gelu, F.silu, F.hardswish, F.hardsigmoid, F.sigmoid,
     torch.sigmoid, F.tanh, torch.tanh, F.dropout, F.leaky_relu, F.elu, F.mish,
-    "method:relu", "method:sigmoid", "method:tanh",
+    "method:relu", "method:sigmoid", "method:tanh", F.layer_norm, F.group_norm, F.softmax,
+    torch.softmax, "method:softmax", F.hardtanh, F.dropout2d, F.batch_norm,
+    "torchvision.ops.stochastic_depth.stochastic_depth",
 )(_same)  # fmt: skip
 
 
@@ -269,3 +272,79 @@ def flatten(call: Call) -> torch.Tensor:
     start = call.arg(1, "start_dim", 0)
     end = call.arg(2, "end_dim", -1)
     return meta(_flatten_shape(x.shape, start, end), x.dtype)
+
+
+@SHAPES.register(torch.permute, "method:permute")
+def permute(call: Call) -> torch.Tensor | None:
+    x = call.args[0]
+    dims = call.args[1:] if call.op == "call_method" else (call.arg(1, "dims"),)
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    if not isinstance(x, torch.Tensor) or sorted(d % max(x.dim(), 1) for d in dims) != list(
+        range(x.dim())
+    ):
+        return None  # let torch say what is wrong
+    return meta(tuple(x.shape[d] for d in dims), x.dtype)
+
+
+@SHAPES.register(torch.cat, torch.concat)
+def cat(call: Call) -> torch.Tensor | None:
+    tensors = call.arg(0, "tensors")
+    dim = call.arg(1, "dim", 0)
+    if (
+        not isinstance(tensors, (tuple, list))
+        or not tensors
+        or call.kwargs.keys() - {"dim", "tensors"}
+    ):
+        return None
+    first = tensors[0]
+    if not all(
+        isinstance(t, torch.Tensor) and t.dtype == first.dtype and t.dim() == first.dim()
+        for t in tensors
+    ):
+        return None  # promotion and legacy empty tensors: the meta kernel knows the rules
+    if first.dim() == 0:
+        return None
+    dim %= first.dim()
+    for t in tensors[1:]:
+        if any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != dim):
+            return None
+    shape = list(first.shape)
+    shape[dim] = sum(t.shape[dim] for t in tensors)
+    return meta(shape, first.dtype)
+
+
+@SHAPES.register(F.adaptive_avg_pool2d, F.adaptive_max_pool2d)
+def adaptive_pool_functional(call: Call) -> torch.Tensor | tuple | None:
+    x = call.args[0]
+    size = _ntuple(call.arg(1, "output_size"), 2)
+    if call.arg(2, "return_indices", False) or x.dim() not in (3, 4):
+        return None
+    out = tuple(n if o is None else o for n, o in zip(x.shape[-2:], size))
+    return meta(tuple(x.shape[:-2]) + out, x.dtype)
+
+
+@SHAPES.register(nn.MultiheadAttention)
+def multihead_attention(call: Call) -> tuple | None:
+    """(attention output, weights or None) in the layout the layer was built for."""
+    m = call.module
+    q, k = call.arg(0, "query"), call.arg(1, "key")
+    if not isinstance(q, torch.Tensor) or not isinstance(k, torch.Tensor) or q.dim() not in (2, 3):
+        return None
+    if q.shape[-1] != m.embed_dim:
+        raise InputShapeError(
+            f"expects queries of {m.embed_dim} features in the last dimension, got shape {_fmt(q.shape)}"
+        )
+    need_weights = call.arg(4, "need_weights", True)
+    average = call.arg(6, "average_attn_weights", True)
+    out = meta(q.shape, q.dtype)
+    if not need_weights:
+        return out, None
+    if q.dim() == 2:
+        q_len, kv_len, lead = q.shape[0], k.shape[0], ()
+    elif m.batch_first:
+        q_len, kv_len, lead = q.shape[1], k.shape[1], (q.shape[0],)
+    else:
+        q_len, kv_len, lead = q.shape[0], k.shape[0], (q.shape[1],)
+    heads = () if average else (m.num_heads,)
+    return out, meta(lead + heads + (q_len, kv_len), q.dtype)
