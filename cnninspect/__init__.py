@@ -8,14 +8,12 @@ load only when used.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "summarize": "cnninspect.summarize",
+    "summarize": "cnninspect.summary",
     "Summary": "cnninspect.records",
     "Layer": "cnninspect.records",
     "CnnInspectError": "cnninspect.errors",
@@ -25,8 +23,8 @@ _EXPORTS = {
     "OptionError": "cnninspect.errors",
     "load_model": "cnninspect.spec",
     "receptive_field": "cnninspect.receptive",
-    "verify": "cnninspect.verify",
-    "VerifyReport": "cnninspect.verify",
+    "verify": "cnninspect.verification",
+    "VerifyReport": "cnninspect.verification",
     "compare_fc": "cnninspect.fc",
     "chapter_comparisons": "cnninspect.fc",
     "position_sensitivity": "cnninspect.fc",
@@ -46,19 +44,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-class _Package(types.ModuleType):
-    """Keeps ``cnninspect.summarize`` the function whatever imports ``cnninspect.summarize`` the module.
-
-    Python sets a package attribute to each submodule it imports, which would shadow the
-    same-named lazy export depending on import order (the plugin imports the module first).
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _EXPORTS and isinstance(value, types.ModuleType) and value.__name__ == _EXPORTS[name]:
-            value = getattr(value, name, value)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -93,7 +93,7 @@ def compare_fc(model: Any, input_shape: Any = None, **summarize_kwargs: Any) -> 
     is kept on the result, and its conv rows carry ``fc_params`` for the
     ``fc_params`` column (see :func:`annotate`).
     """
-    from .summarize import summarize
+    from .summary import summarize
 
     summary = summarize(model, input_shape, **summarize_kwargs)
     return FcComparison(summary.model_name, annotate(summary), summary)

@@ -225,7 +225,7 @@ def _marker_kwargs(node: pytest.Item) -> dict[str, Any]:
 
 
 def _run_budget(model: Any, budget: Budget, who: str) -> Summary:
-    from .summarize import summarize
+    from .summary import summarize
 
     if not budget.limits:
         pytest.fail(

@@ -65,6 +65,7 @@ class Summary:
     warnings: list[str] = field(default_factory=list)
     opaque: dict[str, str] = field(default_factory=dict)
     module_kinds: dict[str, str] = field(default_factory=dict)  # module path -> class name, for folding
+    receptive_field: Any = None  # a cnninspect.receptive ReceptiveFieldReport, when computed
 
     @property
     def non_trainable_params(self) -> int:

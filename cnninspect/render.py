@@ -222,6 +222,13 @@ def totals_lines(summary: Summary) -> list[tuple[str, str]]:
         ("Output shape", fmt_shape(s.output_shapes)),
         ("Method", s.method),
     ]
+    rf = getattr(s.receptive_field, "output", None)
+    if rf is not None:
+        where = f" ({rf.name})" if getattr(rf, "name", None) else ""
+        if rf.is_global:
+            lines.insert(-1, ("Receptive field", f"global{where}"))
+        elif not rf.unknown:
+            lines.insert(-1, ("Receptive field", f"{fmt_axes(rf.size)}, jump {fmt_axes(rf.jump)}{where}"))
     return lines
 
 
@@ -345,6 +352,14 @@ def layer_dict(layer: Layer) -> dict[str, Any]:
     }
 
 
+def _output_field(summary: Summary) -> dict[str, Any] | None:
+    """The model output's receptive field (the last spatial node), as in each layer's entry."""
+    rf = getattr(summary.receptive_field, "output", None)
+    if rf is None:
+        return None
+    return {"node": getattr(rf, "name", None), **_jsonable(rf.to_dict())}
+
+
 def summary_dict(summary: Summary) -> dict[str, Any]:
     s = summary
     return {
@@ -363,5 +378,6 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "total_flops": s.total_flops,
         "warnings": list(s.warnings),
         "opaque": dict(s.opaque),
+        "receptive_field": _output_field(s),
         "layers": [layer_dict(layer) for layer in s.layers],
     }

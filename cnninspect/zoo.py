@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .errors import CnnInspectError
-from .summarize import summarize
+from .summary import summarize
 
 # Input per task family: shapes at the size torchvision publishes its figures for.
 _VIDEO_FRAMES = {

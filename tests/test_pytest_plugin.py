@@ -19,7 +19,7 @@ import torch  # noqa: F401
 import torchvision  # noqa: F401
 
 import cnninspect.spec  # noqa: F401
-import cnninspect.summarize  # noqa: F401
+import cnninspect.summary  # noqa: F401
 from cnninspect.budgets import parse_size
 from cnninspect.errors import OptionError
 

@@ -13,7 +13,7 @@ import torch  # noqa: F401
 import torchvision  # noqa: F401
 
 import cnninspect.snapshot  # noqa: F401
-import cnninspect.summarize  # noqa: F401
+import cnninspect.summary  # noqa: F401
 
 pytest_plugins = ["pytester"]
 

@@ -16,7 +16,7 @@ import torch
 import torchvision  # noqa: F401
 
 import cnninspect.snapshot  # noqa: F401
-import cnninspect.summarize  # noqa: F401
+import cnninspect.summary  # noqa: F401
 from cnninspect.models import CustomCNN, SimpleCNN
 
 pytest_plugins = ["pytester"]

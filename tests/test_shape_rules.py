@@ -217,3 +217,6 @@ def test_permute_and_cat_rules_match_meta(shape, rnd):
     other = list(shape)
     other[dim] = rnd.randint(1, 4)
     run_function(torch.cat, ([x, torch.empty(other, device="meta")], dim))
+    # out-of-range dimensions: the rule steps aside and torch raises
+    assert SHAPES.lookup(torch.cat)(Call("call_function", torch.cat, "cat", ([x, x], len(shape)), {})) is None
+    assert SHAPES.lookup(torch.permute)(Call("call_function", torch.permute, "permute", (x, [*dims[:-1], len(shape)]), {})) is None

@@ -81,12 +81,13 @@ def test_charts_in_every_requested_format(built):
 
 def test_unit_region_by_hand():
     """pool@2 of SimpleCNN: size 10, jump 4, start 3/2 -> unit 3 centred at 13.5 covers 9..18."""
+    from cnninspect.errors import OptionError
     from cnninspect.sphinx import analysis
 
     a = analysis.analyse("simple-cnn", None, None, {}, None)
     layer = a.summary.layer("pool@2")
     assert analysis.region(a, layer, (3, 3)) == [(9, 18), (9, 18)]
-    assert analysis.unit_region(layer, (3, 3), (28, 28)) == [(9, 18), (9, 18)]
     # the corner unit is centred at 1.5: -3..6, clipped to 0..6
     assert analysis.region(a, layer, (0, 0)) == [(0, 6), (0, 6)]
-    assert analysis.unit_region(layer, (0, 0), (28, 28)) == [(0, 6), (0, 6)]
+    with pytest.raises(OptionError, match="is global"):
+        analysis.region(a, a.summary.layer("fc1"), (0,))

@@ -236,3 +236,11 @@ def test_human_numbers():
     assert thousands(421066) == "421,066"
     assert human(25_557_032) == "25.56 M"
     assert human(4_089_184_256) == "4.09 G"
+
+
+def test_output_receptive_field_in_totals_and_json():
+    # conv3 (r=3, j=1) -> pool2 (r=3+1*1=4, j=2) -> conv3 (r=4+2*2=8) -> pool2 (r=8+1*2=10, j=4)
+    s = cnninspect.summarize(SimpleCNN(), (1, 1, 28, 28))
+    assert "Receptive field:      10, jump 4 (pool@2)" in str(s)
+    data = json.loads(s.to_json())["receptive_field"]
+    assert data["node"] == "pool@2" and data["size"] == [10, 10] and data["jump"] == [4, 4]

@@ -38,9 +38,8 @@ def test_scripted_torchvision_models_match_their_eager_summary(name):
     assert script.total_params == plain.total_params
     assert script.total_macs == plain.total_macs
     assert script.output_shapes == plain.output_shapes
-    convs = lambda s: [
-        (layer.name, layer.output_shape) for layer in s.layers if layer.kind == "Conv2d"
-    ]  # noqa: E731
+    def convs(s):
+        return [(layer.name, layer.output_shape) for layer in s.layers if layer.kind == "Conv2d"]
     assert convs(script) == convs(plain)
 
 

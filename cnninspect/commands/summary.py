@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..summarize import summarize
+    from ..summary import summarize
 
     mi = load(args)
     summary = summarize(

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from ..verify import verify
+    from ..verification import verify
 
     mi = load(args)
     report = verify(

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .registry import Call, Registry
+from .registry import Call, Registry, first_tensor
 
 
 class Cost(NamedTuple):
@@ -45,17 +45,6 @@ def _numel(value) -> int:
     if isinstance(value, (tuple, list)):
         return sum(_numel(v) for v in value)
     return 0
-
-
-def _first_tensor(value):
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, (tuple, list)):
-        for v in value:
-            t = _first_tensor(v)
-            if t is not None:
-                return t
-    return None
 
 
 @COSTS.register(nn.Conv1d, nn.Conv2d, nn.Conv3d, "torch.ao.nn.quantized.modules.conv._ConvNd")
@@ -273,7 +262,7 @@ def pool(call: Call) -> Cost:
     m = call.module
     k = m.kernel_size
     window = math.prod(k) if isinstance(k, (tuple, list)) else k ** int(type(m).__name__[-2])
-    return elementwise(_numel(_first_tensor(call.out)) * window)
+    return elementwise(_numel(first_tensor(call.out)) * window)
 
 
 @COSTS.register(
@@ -290,7 +279,7 @@ def pool_functional(call: Call) -> Cost:
     k = call.arg(1, "kernel_size")
     dims = x.dim() - 2 if x.dim() > 2 else 1
     window = math.prod(k) if isinstance(k, (tuple, list)) else k**dims
-    return elementwise(_numel(_first_tensor(call.out)) * window)
+    return elementwise(_numel(first_tensor(call.out)) * window)
 
 
 @COSTS.register(

@@ -36,6 +36,22 @@ class Call:
         return self.kwargs.get(name, default)
 
 
+def first_tensor(value: Any) -> Any:
+    """The first tensor in a (nested) value: an op's main input or output."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            t = first_tensor(v)
+            if t is not None:
+                return t
+    return None
+
+
 def op_key(op: str, target: Any, module: nn.Module | None = None) -> Any:
     """The key a node's rules are registered under."""
     if op == "call_module":

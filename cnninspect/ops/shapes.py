@@ -280,8 +280,11 @@ def permute(call: Call) -> torch.Tensor | None:
     dims = call.args[1:] if call.op == "call_method" else (call.arg(1, "dims"),)
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
-    if not isinstance(x, torch.Tensor) or sorted(d % max(x.dim(), 1) for d in dims) != list(
-        range(x.dim())
+    if (
+        not isinstance(x, torch.Tensor)
+        or x.dim() == 0
+        or any(not isinstance(d, int) or not -x.dim() <= d < x.dim() for d in dims)
+        or sorted(d % x.dim() for d in dims) != list(range(x.dim()))
     ):
         return None  # let torch say what is wrong
     return meta(tuple(x.shape[d] for d in dims), x.dtype)
@@ -303,8 +306,8 @@ def cat(call: Call) -> torch.Tensor | None:
         for t in tensors
     ):
         return None  # promotion and legacy empty tensors: the meta kernel knows the rules
-    if first.dim() == 0:
-        return None
+    if first.dim() == 0 or not -first.dim() <= dim < first.dim():
+        return None  # torch says what is wrong
     dim %= first.dim()
     for t in tensors[1:]:
         if any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != dim):

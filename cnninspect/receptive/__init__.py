@@ -78,7 +78,7 @@ def receptive_field(
     neuron see"). Sizes depend on the input only through clipping and adaptive ops.
     With ``naive=True`` the report's text also shows the chapter's stride-1 formula.
     """
-    from ..summarize import summarize
+    from ..summary import summarize
 
     summary = summarize(model, input_shape, input_data=input_data, dtype=dtype, device=device)
     report = getattr(summary, "receptive_field", None)

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
-import torch
-
+from ..ops.registry import first_tensor
 from ..propagate import NodeRecord
 from .report import Node, ReceptiveField, ReceptiveFieldReport, exact
 from .rules import Global, Keep, Unknown, Window, rule_for
@@ -37,19 +35,6 @@ class _State:
     naive: tuple[int, ...] = ()
     misaligned: bool = False
     why: str = ""
-
-
-def _first_tensor(value: Any) -> torch.Tensor | None:
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, (tuple, list)):
-        for v in value:
-            t = _first_tensor(v)
-            if t is not None:
-                return t
-    if isinstance(value, dict):
-        return _first_tensor(list(value.values()))
-    return None
 
 
 def analyse(records: list[NodeRecord], input_shapes: list[tuple[int, ...]], sequential: bool = False) -> ReceptiveFieldReport:
@@ -95,7 +80,7 @@ def _is_image_input(rec: NodeRecord, names: list[str], shape: tuple[int, ...]) -
     """
     if len(names) != 1:
         return True
-    x = _first_tensor(rec.call.args) if rec.call.args else _first_tensor(rec.call.kwargs)
+    x = first_tensor(rec.call.args) if rec.call.args else first_tensor(rec.call.kwargs)
     return x is None or (x.dim() == len(shape) and tuple(x.shape[2:]) == tuple(shape[2:]))
 
 
@@ -121,7 +106,7 @@ def _field(name: str, s: _State, report: ReceptiveFieldReport) -> ReceptiveField
 
 
 def _out_sizes(rec: NodeRecord, dims: tuple[int, ...]) -> tuple[int, ...] | None:
-    out = _first_tensor(rec.out)
+    out = first_tensor(rec.out)
     if out is None or out.dim() < max(-d for d in dims):
         return None
     return tuple(int(out.shape[d]) for d in dims)
@@ -196,7 +181,7 @@ def _step(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> t
 
 def _matches(rec: NodeRecord, primary: _State) -> bool:
     """In the hook fallback, whether the tensor a module received is the one recorded before it."""
-    x = _first_tensor(rec.call.args) if rec.call.args else _first_tensor(rec.call.kwargs)
+    x = first_tensor(rec.call.args) if rec.call.args else first_tensor(rec.call.kwargs)
     if x is None or x.dim() < max(-d for d in primary.dims):
         return False
     return tuple(int(x.shape[d]) for d in primary.dims) == primary.sizes

@@ -22,6 +22,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ..errors import ModelError, OptionError
+from ..ops.registry import first_tensor
 
 Region = tuple[tuple[int, int], ...]
 
@@ -113,19 +114,6 @@ def probe_copy(model: nn.Module) -> nn.Module:
     return clone
 
 
-def _first_tensor(value: Any) -> torch.Tensor | None:
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, (tuple, list)):
-        for v in value:
-            t = _first_tensor(v)
-            if t is not None:
-                return t
-    if isinstance(value, dict):
-        return _first_tensor(list(value.values()))
-    return None
-
-
 def measure(
     model: nn.Module,
     input_shape: Sequence[int],
@@ -142,7 +130,7 @@ def measure(
     net = probe if probe is not None else probe_copy(model)
     x = torch.ones((len(units),) + shape[1:], dtype=torch.float64, requires_grad=True)
     with _Probe():
-        out = _first_tensor(net(x))
+        out = first_tensor(net(x))
     if out is None or out.dim() != len(shape):
         raise ModelError(f"the model's output {None if out is None else tuple(out.shape)} has no spatial axes to probe")
     spatial = tuple(out.shape[2:])

@@ -8,13 +8,15 @@ The directives only turn these records into nodes; the numbers come from
 from __future__ import annotations
 
 import json
-import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import OptionError
+
+if TYPE_CHECKING:
+    from ..fc import FcComparison
 
 Shape = tuple[int, ...]
 
@@ -79,7 +81,7 @@ def analyse(spec: str, shapes: list[Shape] | None, default_shapes: list[Shape] |
     ``shape_hint`` is the fix the error names when no shape is known (the CLI names its option).
     """
     from ..spec import load_model
-    from ..summarize import summarize
+    from ..summary import summarize
 
     key = (spec, json.dumps(shapes), json.dumps(default_shapes), json.dumps(kwargs, sort_keys=True), device)
     hit = _CACHE.get(key)
@@ -131,124 +133,28 @@ def _axes(value: Any) -> tuple[Fraction, ...] | None:
     return tuple(Fraction(v) for v in value)
 
 
-def unit_region(layer: Any, unit: tuple[int, ...], input_size: tuple[int, ...]) -> list[tuple[int, int]]:
-    """``(first, last)`` input index per axis of one unit, clipped to the input.
-
-    Unit ``i`` of a layer with size ``r``, jump ``j`` and start ``s`` covers
-    ``s + i*j - (r-1)/2 ... s + i*j + (r-1)/2`` (the convention of cnninspect.receptive).
-    """
-    rf = layer.receptive_field
-    if rf is None or getattr(rf, "is_global", False) or getattr(rf, "unknown", False):
-        what = "is global" if rf is not None and getattr(rf, "is_global", False) else "is not known"
-        raise OptionError(f"layer {layer.name!r}: its receptive field {what}; pick a layer before the flatten")
-    size, jump, start = _axes(rf.size), _axes(rf.jump), _axes(rf.start)
-    if len(unit) != len(size):
-        raise OptionError(f"unit {unit} has {len(unit)} coordinate(s); layer {layer.name!r} has {len(size)} spatial axes")
-    out = []
-    for i, r, j, s, n in zip(unit, size, jump, start, input_size):
-        centre = s + i * j
-        first = max(0, math.floor(centre - (r - 1) / 2))
-        last = min(n - 1, math.ceil(centre + (r - 1) / 2))
-        out.append((first, last))
-    return out
-
-
 def region(analysed: Analysed, layer: Any, unit: tuple[int, ...]) -> list[tuple[int, int]]:
-    """Prefer the summary's receptive-field report (it walks multi-path graphs); else the formula."""
-    report = getattr(analysed.summary, "receptive_field", None)
-    if report is not None and hasattr(report, "region"):
+    """``(first, last)`` input index per axis of one unit of ``layer``, clipped to the input."""
+    rf = layer.receptive_field
+    if rf is None or rf.is_global or rf.unknown:
+        what = "is global" if rf is not None and rf.is_global else "is not known"
+        raise OptionError(f"layer {layer.name!r}: its receptive field {what}; pick a layer before the flatten")
+    report = analysed.summary.receptive_field
+    try:
         return [(int(a), int(b)) for a, b in report.region(layer.name, unit)]
-    return unit_region(layer, unit, tuple(analysed.input_shapes[0][2:]))
+    except (ValueError, IndexError) as exc:
+        raise OptionError(f"layer {layer.name!r}, unit {unit}: {exc}") from None
 
 
 # ---------------------------------------------------------------- FC vs conv
 
 
-@dataclass
-class FCRow:
-    name: str
-    kind: str
-    in_shape: Shape
-    out_shape: Shape
-    conv_params: int
-    fc_params: int
+def fc_comparison(analysed: Analysed) -> FcComparison:
+    """Each conv layer beside a fully-connected layer mapping the same volumes, read off the
+    summary we already have (:func:`cnninspect.fc.annotate`, no second trace)."""
+    from ..fc import FcComparison, annotate
 
-    @property
-    def ratio(self) -> float:
-        return self.fc_params / self.conv_params if self.conv_params else math.inf
-
-    @property
-    def saving(self) -> float:
-        """Share of the fully-connected layer's parameters the conv does without."""
-        return 1 - self.conv_params / self.fc_params if self.fc_params else 0.0
-
-
-@dataclass
-class FCComparison:
-    rows: list[FCRow] = field(default_factory=list)
-
-    @property
-    def conv_params(self) -> int:
-        return sum(r.conv_params for r in self.rows)
-
-    @property
-    def fc_params(self) -> int:
-        return sum(r.fc_params for r in self.rows)
-
-    @property
-    def saving(self) -> float:
-        return 1 - self.conv_params / self.fc_params if self.fc_params else 0.0
-
-
-def fc_comparison(analysed: Analysed) -> FCComparison:
-    """Each conv layer beside a fully-connected layer mapping the same input volume to the same output.
-
-    Uses :func:`cnninspect.fc.compare_fc` when it is installed and reads the
-    rows straight from the summary otherwise (the arithmetic is the chapter's:
-    ``in_volume * out_volume`` weights plus ``out_volume`` biases).
-    """
-    external = _external_fc(analysed)
-    if external is not None:
-        return external
-    summary = analysed.summary
-    by_name = {layer.name: layer for layer in summary.layers}
-    rows = []
-    for layer in summary.layers:
-        if not layer.kind.startswith("Conv") or not isinstance(layer.output_shape, tuple):
-            continue
-        src = layer.inputs[0] if layer.inputs else ""
-        if src.startswith("input:") or src not in by_name:
-            in_shape = tuple(summary.input_shapes[0])
-        else:
-            in_shape = by_name[src].output_shape
-        if not isinstance(in_shape, tuple):
-            continue
-        in_vol, out_vol = math.prod(in_shape[1:]), math.prod(layer.output_shape[1:])
-        rows.append(FCRow(layer.name, layer.kind, tuple(in_shape[1:]), tuple(layer.output_shape[1:]),
-                          layer.num_params, in_vol * out_vol + out_vol))  # fmt: skip
-    return FCComparison(rows)
-
-
-def _external_fc(analysed: Analysed) -> FCComparison | None:
-    """Rows from :mod:`cnninspect.fc`, read off the summary we already have (no second trace)."""
-    try:
-        from .. import fc
-    except ImportError:
-        return None
-    try:
-        annotate = getattr(fc, "annotate", None)
-        if annotate is not None:
-            found = annotate(analysed.summary)
-        else:
-            found = fc.compare_fc(analysed.model, analysed.input_arg).rows
-        rows = [
-            FCRow(r.name, getattr(r, "kind", ""), tuple(r.input_shape), tuple(r.output_shape),
-                  int(r.conv_params), int(r.fc_params))
-            for r in found
-        ]  # fmt: skip
-        return FCComparison(rows)
-    except (AttributeError, TypeError):
-        return None  # an API this version does not know: use the summary's own rows
+    return FcComparison(analysed.summary.model_name, annotate(analysed.summary), analysed.summary)
 
 
 def check_layer(summary: Any, name: str | None) -> Any:
@@ -271,6 +177,6 @@ def spatial_layers(summary: Any) -> list[Any]:
 
 
 __all__ = [
-    "Analysed", "analyse", "parse_shapes", "parse_kwargs", "rf_rows", "unit_region", "region",
-    "fc_comparison", "FCComparison", "FCRow", "spatial_layers", "check_layer",
+    "Analysed", "analyse", "parse_shapes", "parse_kwargs", "rf_rows", "region",
+    "fc_comparison", "spatial_layers", "check_layer",
 ]  # fmt: skip

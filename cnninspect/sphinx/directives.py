@@ -382,7 +382,7 @@ class FCDirective(_ModelDirective):
             raise OptionError(f"{a.summary.model_name} has no convolution layers to compare with fully-connected ones")
         headers = ["Layer", "Input", "Output", "Conv params", "FC params", "FC / conv", "Saving"]
         body = [
-            [r.name, fmt_shape(r.in_shape), fmt_shape(r.out_shape), thousands(r.conv_params),
+            [r.name, fmt_shape(r.input_shape), fmt_shape(r.output_shape), thousands(r.conv_params),
              thousands(r.fc_params), _ratio(r.ratio), _percent(r.saving)]
             for r in cmp.rows
         ]  # fmt: skip

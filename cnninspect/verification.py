@@ -177,7 +177,7 @@ def verify(
     finite field), ``"all"`` or ``"none"``.
     """
     from .errors import ModelError, OptionError
-    from .summarize import summarize
+    from .summary import summarize
 
     if not isinstance(model, nn.Module):
         raise ModelError(f"verify() needs a torch.nn.Module, got {type(model).__name__}")
