@@ -348,3 +348,16 @@ def test_cli_rf_check_proves_a_trunk(capsys):
     assert out.count("-> ok") == 3
     assert main(["rf", "simple-cnn", "--check"]) == 2
     assert "fully convolutional" in capsys.readouterr().err
+
+
+def test_dilated_window_clips_to_its_taps_not_its_range():
+    """k=3, d=3 reads o-3, o, o+3 ('same' padding 3): near the border the holes matter."""
+    from torch import nn
+
+    import cnninspect
+
+    report = cnninspect.receptive_field(nn.Sequential(nn.Conv1d(1, 1, 3, dilation=3, padding=3)), (1, 1, 10))
+    assert report.region("0", 0) == ((0, 3),)  # taps -3 (padding), 0, 3
+    assert report.region("0", 1) == ((1, 4),)  # taps -2, 1, 4
+    assert report.region("0", 9) == ((6, 9),)  # taps 6, 9, 12 (padding)
+    assert report.region("0", 8) == ((5, 8),)  # taps 5, 8, 11

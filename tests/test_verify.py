@@ -373,12 +373,9 @@ def test_random_stacks_receptive_fields_match_gradients(case):
     assert report.ok, "\n".join(map(str, report.mismatches))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cnninspect.receptive clips a dilated window's bounding range, but at the border the first "
-    "in-range index can be a hole of the kernel: unit 0 of a k=2, d=2, 'same' conv reads only input 1",
-)
 def test_dilated_kernel_region_at_the_border():
+    """Unit 0 of a k=2, d=2, 'same' conv reads inputs -1 and 1: only input 1 is in range,
+    not the bounding 0..1 (the window has a hole at 0)."""
     model = nn.Sequential(nn.Conv1d(1, 1, 2, padding="same", dilation=2, bias=False))
     report = cnninspect.verify(model, (1, 1, 6), gradient_layers="all")
     regions = _values(report, "0", "rf_region")

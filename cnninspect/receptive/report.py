@@ -186,7 +186,7 @@ class ReceptiveFieldReport:
         out = []
         for (first, last), window, n in zip(spans, node.windows, sizes):
             if window is not None:
-                first, last = window.span(first, last)
+                first, last = window.clipped(first, last, n)
             elif n == 1:  # broadcast along this axis
                 first, last = 0, 0
             first, last = max(first, 0), min(last, n - 1)

@@ -37,10 +37,27 @@ class AxisWindow:
     stride: Fraction
     lo: Fraction
     hi: Fraction
+    step: int = 1  # distance between one unit's taps: a dilated kernel reads every step-th input
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """The input units read by output units ``first..last`` (before clipping)."""
         return math.ceil(first * self.stride + self.lo), math.floor(last * self.stride + self.hi)
+
+    def clipped(self, first: int, last: int, size: int) -> tuple[int, int]:
+        """``span`` clipped to ``0..size-1``. With dilation the window has holes, so at a border
+        the first index in range may be one no tap reads: clip to the taps, not the range."""
+        lo, hi = self.span(first, last)
+        if self.step == 1 or (lo >= 0 and hi <= size - 1):
+            return max(lo, 0), min(hi, size - 1)
+        taps = int((self.hi - self.lo) // self.step) + 1
+        read = [
+            start + t * self.step
+            for u in range(first, last + 1)
+            for start in (math.ceil(u * self.stride + self.lo),)
+            for t in range(taps)
+            if 0 <= start + t * self.step < size
+        ]
+        return (min(read), max(read)) if read else (1, 0)
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,7 @@ def _ntuple(value, n: int) -> tuple:
 
 def conv_window(k: int, s: int, p: int, d: int = 1) -> AxisWindow:
     """Output ``o`` reads ``o*s - p .. o*s - p + d*(k-1)``."""
-    return AxisWindow(Fraction(s), Fraction(-p), Fraction(-p + d * (k - 1)))
+    return AxisWindow(Fraction(s), Fraction(-p), Fraction(-p + d * (k - 1)), step=d if k > 1 else 1)
 
 
 def floor_window(stride: Fraction, offset: Fraction, below: int, above: int) -> AxisWindow:
