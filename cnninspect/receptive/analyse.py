@@ -35,6 +35,17 @@ class _State:
     naive: tuple[int, ...] = ()
     misaligned: bool = False
     why: str = ""
+    _bounds: list | None = None
+
+    def bounds(self, axis: int) -> tuple[Fraction, Fraction]:
+        """The field's first and last input coordinate on ``axis`` (cached: in a DenseNet one
+        feature map joins every later concatenation of its block)."""
+        if self._bounds is None:
+            self._bounds = [None] * len(self.r)
+        if self._bounds[axis] is None:
+            half = (self.r[axis] - 1) / 2
+            self._bounds[axis] = (self.start[axis] - half, self.start[axis] + half)
+        return self._bounds[axis]
 
 
 def analyse(records: list[NodeRecord], input_shapes: list[tuple[int, ...]], sequential: bool = False) -> ReceptiveFieldReport:
@@ -200,8 +211,7 @@ def _union(states: list[_State], rec: NodeRecord) -> _State:
         lo = hi = None
         jumps = set()
         for s in states:
-            half = (s.r[a] - 1) / 2
-            a_lo, a_hi = s.start[a] - half, s.start[a] + half
+            a_lo, a_hi = s.bounds(a)
             if s.sizes[a] == 1 and out_sizes[a] != 1:
                 misaligned = True  # broadcast: every unit sees this input's unit 0
             else:
