@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from typing import Any
 
@@ -48,6 +49,8 @@ def summarize(
         )
     tree = inventory(model)
     guard = ModelGuard(model, tree)
+    collecting = gc.isenabled()
+    gc.disable()  # a summary makes many short-lived objects and no garbage cycles worth a pause
     try:
         wrappers: list[str] = []
         inner = unwrap(model, wrappers)
@@ -67,6 +70,8 @@ def summarize(
         raise exc.with_traceback(None) from (exc.__cause__ if debug else None)
     finally:
         guard.restore()
+        if collecting:
+            gc.enable()
 
 
 def unwrap(model: nn.Module, notes: list[str]) -> nn.Module:
