@@ -6,7 +6,9 @@ when their builder allows it (no weights are allocated), else on the CPU; nothin
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +89,25 @@ def build(name: str, device: str = "meta") -> nn.Module:
                     return get_model(name, **kwargs).eval()
             except (NotImplementedError, RuntimeError):
                 pass  # e.g. regnet computes its widths with tensor ops meta cannot read back
+            with _no_init():  # on the CPU, but the weights' values never matter for a summary
+                return get_model(name, **kwargs).eval()
         return get_model(name, **kwargs).eval()
+
+
+@contextlib.contextmanager
+def _no_init() -> Iterator[None]:
+    """Skip torch.nn.init while building: untouched weights stay unallocated pages, so even
+    regnet_y_128gf (645 M parameters) builds in a tenth of a second and ~0.7 GB."""
+    init = torch.nn.init
+    names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))]
+    saved = {n: getattr(init, n) for n in names}
+    try:
+        for n in names:
+            setattr(init, n, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for n, fn in saved.items():
+            setattr(init, n, fn)
 
 
 def published(name: str) -> tuple[int | None, float | None, int | None]:

@@ -32,7 +32,7 @@ def test_the_zoo_is_what_the_issue_lists():
         assert expected in ALL
 
 
-@pytest.mark.parametrize("name", [n for n in ALL if n not in TOO_BIG_FOR_CPU])
+@pytest.mark.parametrize("name", ALL)
 def test_every_model_summarises(name, record_property):
     result = check(name)
     record_property("outcome", result.outcome)
