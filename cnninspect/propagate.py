@@ -189,70 +189,69 @@ def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], A
                     names.append(src)
         return names
 
-    with torch.device("meta"):
-        for node in tr.graph.nodes:
-            if node.op == "placeholder":
-                name = node.target
-                if name.startswith("*"):
-                    env[node] = tuple(placeholders)
-                elif name in kwargs:
-                    env[node] = kwargs[name]
-                else:
-                    try:
-                        env[node] = next(placeholders)
-                    except StopIteration:
-                        env[node] = node.args[0] if node.args else None
-                producers[node] = [f"input:{name}"]
-                continue
-            if node.op == "get_attr":
-                value = _fetch_attr(root, node.target)
-                if isinstance(value, nn.Parameter):
-                    attr_params[node] = (node.target, value)
-                env[node] = to_meta(value)
-                producers[node] = []
-                continue
-            if node.op == "output":
-                output = load(node.args[0])
-                continue
+    for node in tr.graph.nodes:
+        if node.op == "placeholder":
+            name = node.target
+            if name.startswith("*"):
+                env[node] = tuple(placeholders)
+            elif name in kwargs:
+                env[node] = kwargs[name]
+            else:
+                try:
+                    env[node] = next(placeholders)
+                except StopIteration:
+                    env[node] = node.args[0] if node.args else None
+            producers[node] = [f"input:{name}"]
+            continue
+        if node.op == "get_attr":
+            value = _fetch_attr(root, node.target)
+            if isinstance(value, nn.Parameter):
+                attr_params[node] = (node.target, value)
+            env[node] = to_meta(value)
+            producers[node] = []
+            continue
+        if node.op == "output":
+            output = load(node.args[0])
+            continue
 
-            module = _submodule(root, node.target) if node.op == "call_module" else None
-            kind = kind_of(node.op, node.target, module)
-            a, kw = load(node.args), load(node.kwargs)
-            call = Call(node.op, node.target, kind, tuple(a), dict(kw), module)
-            children: list = []
-            try:
-                call.out = _evaluate(call, state, children)
-            except InputShapeError as exc:
-                name = node.target if node.op == "call_module" else node.name
-                raise InputShapeError(f"layer {name!r} ({kind}): {exc}") from exc
-            except Exception as exc:
-                raise NodeFailure(
-                    node.name, call, node.target if module is not None else None, exc
-                ) from exc
-            env[node] = call.out
-            if not has_tensor(call.out):
-                producers[node] = sources(node)
-                continue
-            params = _module_params(module, node.target) if module is not None else []
-            if attr_params:
-                params += [attr_params[n] for n in node.all_input_nodes if n in attr_params]
-            rec = NodeRecord(
-                name=node.target if node.op == "call_module" else node.name,
-                op=node.op,
-                kind=kind,
-                call=call,
-                scope=tr.scopes.get(node.name, ""),
-                module_path=node.target if node.op == "call_module" else None,
-                inputs=sources(node),
-                params=params,
-                children=children,
-            )
-            if module is not None:
-                calls = calls_of[node.target] = calls_of.get(node.target, 0) + 1
-                if calls > 1:
-                    rec.name = f"{node.target}@{calls}"
-            records.append(rec)
-            producers[node] = [rec.name]
+        module = _submodule(root, node.target) if node.op == "call_module" else None
+        kind = kind_of(node.op, node.target, module)
+        a, kw = load(node.args), load(node.kwargs)
+        call = Call(node.op, node.target, kind, tuple(a), dict(kw), module)
+        children: list = []
+        try:
+            call.out = _evaluate(call, state, children)
+        except InputShapeError as exc:
+            name = node.target if node.op == "call_module" else node.name
+            raise InputShapeError(f"layer {name!r} ({kind}): {exc}") from exc
+        except Exception as exc:
+            raise NodeFailure(
+                node.name, call, node.target if module is not None else None, exc
+            ) from exc
+        env[node] = call.out
+        if not has_tensor(call.out):
+            producers[node] = sources(node)
+            continue
+        params = _module_params(module, node.target) if module is not None else []
+        if attr_params:
+            params += [attr_params[n] for n in node.all_input_nodes if n in attr_params]
+        rec = NodeRecord(
+            name=node.target if node.op == "call_module" else node.name,
+            op=node.op,
+            kind=kind,
+            call=call,
+            scope=tr.scopes.get(node.name, ""),
+            module_path=node.target if node.op == "call_module" else None,
+            inputs=sources(node),
+            params=params,
+            children=children,
+        )
+        if module is not None:
+            calls = calls_of[node.target] = calls_of.get(node.target, 0) + 1
+            if calls > 1:
+                rec.name = f"{node.target}@{calls}"
+        records.append(rec)
+        producers[node] = [rec.name]
     return records, output
 
 
@@ -283,28 +282,28 @@ def _mutable(value: Any) -> Any:
 
 
 def _evaluate(call: Call, state: MetaState, children: list) -> Any:
-    if call.op == "call_module":
-        rule = SHAPES.lookup(type(call.module))
-        if rule is not None:
-            out = rule(call)
-            if out is not None:
-                return out
-        if type(call.module).__module__.startswith("torch.nn") and not any(
-            True for _ in call.module.children()
-        ):
-            return state.call(call.module, call.args, call.kwargs)
-        out, inner = run_module_on_meta(call.module, call.args, call.kwargs, state)
-        children.extend(inner)
-        return out
-    rule = SHAPES.lookup(op_key(call.op, call.target))
+    key = type(call.module) if call.op == "call_module" else op_key(call.op, call.target)
+    rule = SHAPES.lookup(key)
     if rule is not None:
         out = rule(call)
         if out is not None:
             return out
-    if call.op == "call_method":
-        obj, *rest = call.args
-        return getattr(obj, call.target)(*rest, **call.kwargs)
-    return call.target(*call.args, **call.kwargs)
+    # No rule: run the op itself on meta values. Tensors it creates (torch.zeros(...) in a
+    # forward) must land on meta too, hence the device context -- entered only here, since it
+    # intercepts every torch call, shape reads included, and would tax the rules as well.
+    with torch.device("meta"):
+        if call.op == "call_module":
+            if type(call.module).__module__.startswith("torch.nn") and not any(
+                True for _ in call.module.children()
+            ):
+                return state.call(call.module, call.args, call.kwargs)
+            out, inner = run_module_on_meta(call.module, call.args, call.kwargs, state)
+            children.extend(inner)
+            return out
+        if call.op == "call_method":
+            obj, *rest = call.args
+            return getattr(obj, call.target)(*rest, **call.kwargs)
+        return call.target(*call.args, **call.kwargs)
 
 
 def _fetch_attr(root: nn.Module, target: str) -> Any:
