@@ -40,7 +40,9 @@ def summarize(
     ``input_data`` takes real tensors, a tuple of them or a dict of keyword inputs
     instead. ``device`` is used only by the hook fallback, if a model's forward
     needs real values. With ``debug=True`` the torch/fx error stays attached and
-    is raised as-is rather than as a one-line cnninspect error.
+    is raised as-is rather than as a one-line cnninspect error. A later summary of
+    the same model reuses its fx trace while its module tree, train/eval modes and
+    module settings are unchanged.
     """
     if not isinstance(model, nn.Module):
         raise ModelError(
