@@ -38,14 +38,17 @@ def _figure(width: float, height: float) -> Any:
     return fig
 
 
-def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 100) -> Path:
-    """Write ``fig`` as PNG to ``path`` atomically; returns the path."""
+def save_figure(fig: Any, path: str | os.PathLike[str], dpi: float = 100, tight: bool = True) -> Path:
+    """Write ``fig`` as PNG to ``path`` atomically; returns the path.
+
+    ``tight=False`` keeps the figure's own canvas size (the receptive-field plots rely on it).
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".png", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=dpi, bbox_inches="tight")
+            fig.savefig(fh, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):

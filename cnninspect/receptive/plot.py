@@ -8,7 +8,6 @@ Files are written atomically (temporary file, then ``os.replace``).
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -28,18 +27,9 @@ def _figure(width: float, height: float):
 
 
 def _save(fig: Any, path: str | os.PathLike) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".rf-", suffix=".png", dir=target.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return target
+    from ..viz import save_figure
+
+    return save_figure(fig, path, dpi=fig.dpi, tight=False)
 
 
 def plot_sizes(report: ReceptiveFieldReport, path: str | os.PathLike, naive: bool = True) -> Path:
