@@ -17,6 +17,7 @@ import numpy  # noqa: F401
 import pytest
 import torch  # noqa: F401
 import torchvision  # noqa: F401
+from plugin_runs import QUIET  # noqa: E402
 
 import cnninspect.spec  # noqa: F401
 import cnninspect.summary  # noqa: F401
@@ -34,19 +35,6 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_inprocess(*QUIET, *args)
 
 
-# Each in-process run forgets the modules it imported, so plugins that import heavy modules
-# (hypothesis, benchmark) would be imported and assert-rewritten again every run, and
-# unraisableexception's gc.collect() calls over torch's heap cost seconds: leave them out.
-QUIET = (
-    "-p",
-    "no:cacheprovider",
-    "-p",
-    "no:unraisableexception",
-    "-p",
-    "no:hypothesispytest",
-    "-p",
-    "no:benchmark",
-)
 
 
 # --------------------------------------------------------------------------- sizes

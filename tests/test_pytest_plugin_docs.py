@@ -11,6 +11,7 @@ import numpy  # noqa: F401
 import pytest
 import torch  # noqa: F401
 import torchvision  # noqa: F401
+from plugin_runs import QUIET  # noqa: E402
 
 import cnninspect.snapshot  # noqa: F401
 import cnninspect.summary  # noqa: F401
@@ -18,8 +19,6 @@ import cnninspect.summary  # noqa: F401
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[1]
-QUIET = ("-p", "no:cacheprovider", "-p", "no:unraisableexception")
-QUIET += ("-p", "no:hypothesispytest", "-p", "no:benchmark")
 
 
 def rst_example() -> str:

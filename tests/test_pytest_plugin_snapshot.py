@@ -14,6 +14,7 @@ import numpy  # noqa: F401
 import pytest
 import torch
 import torchvision  # noqa: F401
+from plugin_runs import QUIET  # noqa: E402
 
 import cnninspect.snapshot  # noqa: F401
 import cnninspect.summary  # noqa: F401
@@ -21,16 +22,6 @@ from cnninspect.models import CustomCNN, SimpleCNN
 
 pytest_plugins = ["pytester"]
 
-QUIET = (
-    "-p",
-    "no:cacheprovider",
-    "-p",
-    "no:unraisableexception",
-    "-p",
-    "no:hypothesispytest",
-    "-p",
-    "no:benchmark",
-)
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
