@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import fx, nn
+from torch import nn
 from torch.utils._pytree import tree_map
 
 from .errors import InputShapeError
 from .ops.registry import Call, kind_of, op_key
 from .ops.shapes import SHAPES
-from .trace import Trace
+from .trace import Node, Trace
 
 
 @dataclass
@@ -166,30 +166,41 @@ def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], A
     """Evaluate the graph on meta values; return one record per tensor-producing op and the output."""
     root = tr.root
     state = MetaState()
-    env: dict[fx.Node, Any] = {}
-    attr_params: dict[fx.Node, tuple[str, nn.Parameter]] = {}
-    producers: dict[fx.Node, str] = {}  # node -> record name feeding from it (through non-rows too)
+    env: dict[Node, Any] = {}
+    attr_params: dict[Node, tuple[str, nn.Parameter]] = {}
+    producers: dict[Node, list[str]] = {}  # node -> record name feeding from it (through non-rows too)
     records: list[NodeRecord] = []
     calls_of: dict[str, int] = {}  # module path -> calls so far, to name repeats "path@2"
     placeholders = iter(args)
     output: Any = None
 
     def load(a: Any) -> Any:
-        if isinstance(a, fx.Node):
+        # a fresh container every time: ops such as torchvision's swin3d window helpers
+        # mutate the lists they are given, as they may with real values
+        kind = type(a)
+        if kind is Node:
             return env[a]
-        if isinstance(a, (tuple, list)) and all(isinstance(v, fx.Node) for v in a):
-            return [env[v] for v in a] if isinstance(a, list) else tuple(env[v] for v in a)
-        return _mutable(fx.node.map_arg(a, lambda n: env[n]))
+        if kind is tuple or kind is list:
+            return kind([load(v) for v in a])
+        if isinstance(a, tuple):  # a named tuple
+            return kind(*[load(v) for v in a])
+        if isinstance(a, list):
+            return [load(v) for v in a]
+        if isinstance(a, dict):
+            return {k: load(v) for k, v in a.items()}
+        if kind is slice:
+            return slice(load(a.start), load(a.stop), load(a.step))
+        return a
 
-    def sources(node: fx.Node) -> list[str]:
+    def sources(node: Node) -> list[str]:
         names: list[str] = []
-        for n in node.all_input_nodes:
+        for n in node.inputs:
             for src in producers.get(n, ()):
                 if src not in names:
                     names.append(src)
         return names
 
-    for node in tr.graph.nodes:
+    for node in tr.nodes:
         if node.op == "placeholder":
             name = node.target
             if name.startswith("*"):
@@ -216,8 +227,7 @@ def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], A
 
         module = _submodule(root, node.target) if node.op == "call_module" else None
         kind = kind_of(node.op, node.target, module)
-        a, kw = load(node.args), load(node.kwargs)
-        call = Call(node.op, node.target, kind, tuple(a), dict(kw), module)
+        call = Call(node.op, node.target, kind, load(node.args), load(node.kwargs), module)
         children: list = []
         try:
             call.out = _evaluate(call, state, children)
@@ -234,13 +244,13 @@ def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], A
             continue
         params = _module_params(module, node.target) if module is not None else []
         if attr_params:
-            params += [attr_params[n] for n in node.all_input_nodes if n in attr_params]
+            params += [attr_params[n] for n in node.inputs if n in attr_params]
         rec = NodeRecord(
             name=node.target if node.op == "call_module" else node.name,
             op=node.op,
             kind=kind,
             call=call,
-            scope=tr.scopes.get(node.name, ""),
+            scope=node.scope,
             module_path=node.target if node.op == "call_module" else None,
             inputs=sources(node),
             params=params,
@@ -267,18 +277,6 @@ def _module_params(module: nn.Module, path: str) -> list[tuple[str, nn.Parameter
     if not module._modules:  # a leaf: its own parameters, without walking a tree
         return [(f"{path}.{name}", p) for name, p in module._parameters.items() if p is not None]
     return list(module.named_parameters(prefix=path, remove_duplicate=False))
-
-
-def _mutable(value: Any) -> Any:
-    """fx hands node arguments over as immutable lists/dicts; ops such as torchvision's
-    swin3d window helpers mutate theirs, as they may with the real values."""
-    if isinstance(value, list):
-        return [_mutable(v) for v in value]
-    if isinstance(value, tuple) and type(value) is tuple:
-        return tuple(_mutable(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _mutable(v) for k, v in value.items()}
-    return value
 
 
 def _evaluate(call: Call, state: MetaState, children: list) -> Any:

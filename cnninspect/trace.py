@@ -1,4 +1,10 @@
-"""Layer 1: turn an ``nn.Module`` into an fx graph, isolating what fx cannot trace.
+"""Layer 1: turn an ``nn.Module`` into a list of calls, isolating what fx cannot trace.
+
+fx's symbolic tracer decides what a call is (its proxies, module patching and
+wrapped functions are kept as they are), but the calls are recorded as small
+:class:`Node` records rather than an ``fx.Graph``: building fx nodes (pytree scans,
+immutable containers, code-generation bookkeeping) was half the cost of a first
+summary, and nothing here generates code from the graph.
 
 torch.nn layers stay leaves (so ``Conv2d`` is one node, not its functional body),
 and every functional op in a user's ``forward`` becomes a node of its own. A
@@ -11,22 +17,47 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import fx, nn
+from torch.fx.graph import _Namespace  # fx's own unique-name rules, so node names match fx's
+from torch.fx.proxy import Proxy
 
 # Modules from torch.nn whose forward we trace through: they only hold other modules.
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 
+@dataclass(slots=True, eq=False)
+class Node:
+    """One recorded call, with the fields of ``fx.Node`` that the passes read.
+
+    ``args``/``kwargs`` hold other nodes where fx would; ``inputs`` lists them once.
+    """
+
+    op: str  # placeholder, get_attr, call_module, call_function, call_method, output
+    target: Any
+    args: tuple
+    kwargs: dict
+    name: str  # unique, chosen by fx's naming rules ("add", "add_1", "getattr_2"...)
+    scope: str  # qualified name of the module the call was recorded in ('' for the root)
+    inputs: list[Node]
+    meta: dict = field(default_factory=dict)  # fx's wrapped functions write a flag here
+
+    def __repr__(self) -> str:
+        return f"Node({self.name})"
+
+
 @dataclass
 class Trace:
-    """The result of tracing: an fx graph over the untouched original module."""
+    """The result of tracing: the recorded calls over the untouched original module."""
 
     root: nn.Module
-    graph: fx.Graph
-    scopes: dict[str, str]  # node name -> qualified name of the module it was recorded in
+    nodes: list[Node]
     opaque: dict[str, str] = field(default_factory=dict)  # module path -> why it is opaque
+
+
+_ATOMS = (int, float, bool, str, type(None))
 
 
 class _Tracer(fx.Tracer):
@@ -34,6 +65,30 @@ class _Tracer(fx.Tracer):
         super().__init__(autowrap_modules=(math,))
         self.opaque = opaque
         self.failed_in: list[str] = []  # innermost traced-through module first
+        self.nodes: list[Node] = []
+        self._names = _Namespace()
+        self._scope = ""
+
+    def create_node(self, kind, target, args, kwargs, name=None, type_expr=None) -> Node:
+        candidate = name if name is not None else self.graph._target_to_str(target)
+        node = Node(kind, target, args, kwargs, self._names.create_name(candidate, None),
+                    self._scope, [])
+        _collect_nodes((args, kwargs), node.inputs)
+        self.nodes.append(node)
+        return node
+
+    def create_arg(self, a: Any) -> Any:
+        # the common cases first; everything else (parameters, constants, dtypes...) as fx does
+        kind = type(a)
+        if kind in _ATOMS:
+            return a
+        if isinstance(a, Proxy):
+            return a.node
+        if kind is tuple or kind is list:
+            return kind([self.create_arg(v) for v in a])
+        if kind is dict:
+            return {k: self.create_arg(v) for k, v in a.items()}
+        return super().create_arg(a)
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         if qualname in self.opaque:
@@ -45,18 +100,37 @@ class _Tracer(fx.Tracer):
         )
 
     def call_module(self, m, forward, args, kwargs):
-        try:
-            qualname = self.path_of_module(m)
-        except NameError:
+        qualname = self.submodule_paths.get(m) if self.submodule_paths else None
+        if qualname is None:
             # A module that is not registered as a submodule (built in forward, or
             # kept in a plain list): trace through it, there is no path to name it by.
             return forward(*args, **kwargs)
+        outer, self._scope = self._scope, qualname
         try:
-            return super().call_module(m, forward, args, kwargs)
-        except Exception:
-            if not self.is_leaf_module(m, qualname):
+            if self.is_leaf_module(m, qualname):
+                return self.create_proxy("call_module", qualname, args, kwargs)
+            try:
+                return forward(*args, **kwargs)
+            except Exception:
                 self.failed_in.append(qualname)
-            raise
+                raise
+        finally:
+            self._scope = outer
+
+
+def _collect_nodes(value: Any, found: list[Node]) -> None:
+    """Append the nodes inside a (nested) argument to ``found``, each once."""
+    if type(value) is Node:
+        if value not in found:
+            found.append(value)
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            _collect_nodes(v, found)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _collect_nodes(v, found)
+    elif isinstance(value, slice):
+        _collect_nodes((value.start, value.stop, value.step), found)
 
 
 _SIMPLE = (bool, int, float, str, type(None))
@@ -109,7 +183,7 @@ def _trace(root: nn.Module, concrete_args: dict | None, max_retries: int) -> Tra
     for _ in range(max_retries):
         tracer = _Tracer(set(opaque))
         try:
-            graph = tracer.trace(root, concrete_args=concrete_args)
+            tracer.trace(root, concrete_args=concrete_args)
         except Exception as exc:  # fx raises many kinds: TraceError, TypeError, RuntimeError...
             last_error = exc
             culprit = tracer.failed_in[0] if tracer.failed_in else ""
@@ -117,8 +191,7 @@ def _trace(root: nn.Module, concrete_args: dict | None, max_retries: int) -> Tra
                 raise UntraceableError(_one_line(exc)) from exc
             opaque[culprit] = f"{type(root.get_submodule(culprit)).__name__}: {_one_line(exc)}"
             continue
-        scopes = {name: path for name, (path, _type) in tracer.node_name_to_scope.items()}
-        return Trace(root, graph, scopes, opaque)
+        return Trace(root, tracer.nodes, opaque)
     raise UntraceableError(f"gave up after isolating {len(opaque)} modules: {last_error}")
 
 
