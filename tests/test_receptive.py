@@ -361,3 +361,25 @@ def test_dilated_window_clips_to_its_taps_not_its_range():
     assert report.region("0", 1) == ((1, 4),)  # taps -2, 1, 4
     assert report.region("0", 9) == ((6, 9),)  # taps 6, 9, 12 (padding)
     assert report.region("0", 8) == ((5, 8),)  # taps 5, 8, 11
+
+
+def test_numbers_stay_exact_ints_while_whole_and_become_fractions_only_when_needed():
+    """The pass keeps whole numbers as ints (its fast path) and halves exactly."""
+    from cnninspect.receptive.analyse import _half
+
+    assert all(_half(v) == Fraction(v, 2) for v in range(-9, 10))
+    assert all(type(_half(v)) is int for v in range(-8, 9, 2))
+    assert _half(Fraction(3, 2)) == Fraction(3, 4)
+
+    # 2x2/2 average pool: offset 1/2 per unit of the jump, whole again after the stride-2 conv before it
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, stride=2), nn.AvgPool2d(2), nn.Conv2d(2, 2, 2))
+    report = receptive_field(net, (1, 1, 32, 32))
+    fields = [report[name] for name in ("0", "1", "2")]
+    numbers = [v for f in fields for v in f.size + f.jump + f.start]
+    assert all(type(v) is int for v in numbers), numbers
+    # by hand: conv k3 s2: r 3 j 2 start 1; pool k2 s2: r 3+2 = 5, start 1 + 1/2*2 = 2, j 4;
+    # conv k2: r 5+4 = 9, start 2 + 1/2*4 = 4
+    assert [(f.size[0], f.jump[0], f.start[0]) for f in fields] == [(3, 2, 1), (5, 4, 2), (9, 4, 4)]
+    # an even kernel on the raw input gives a half-unit start, as a Fraction
+    half = receptive_field(nn.Conv2d(1, 1, 2), (1, 1, 8, 8))["conv2d"]  # a bare conv: its forward
+    assert half.start == (Fraction(1, 2),) * 2 and type(half.size[0]) is int

@@ -8,6 +8,9 @@ Per spatial axis, an op whose output unit ``o`` reads input units
     j'     = j * s
 
 which for a convolution (``lo = -p``, ``hi = d*(k-1) - p``) is the textbook recurrence.
+Numbers are exact: ints while whole (most models never leave them, and int arithmetic
+is many times cheaper than Fraction's), Fractions once upsampling or an even window
+makes them fractional.
 Where paths meet, a unit sees the union of its inputs' fields; different jumps
 mean the paths disagree on where units sit (flagged ``misaligned``, bounding
 region reported).
@@ -20,7 +23,7 @@ from fractions import Fraction
 
 from ..ops.registry import first_tensor
 from ..propagate import NodeRecord
-from .report import Node, ReceptiveField, ReceptiveFieldReport, exact
+from .report import Node, Number, ReceptiveField, ReceptiveFieldReport, exact
 from .rules import Global, Keep, Unknown, Window, rule_for
 
 
@@ -29,21 +32,21 @@ class _State:
     kind: str  # "spatial" | "global" | "unknown"
     dims: tuple[int, ...] = ()
     sizes: tuple[int, ...] = ()
-    r: tuple[Fraction, ...] = ()
-    j: tuple[Fraction, ...] = ()
-    start: tuple[Fraction, ...] = ()
+    r: tuple[Number, ...] = ()
+    j: tuple[Number, ...] = ()
+    start: tuple[Number, ...] = ()
     naive: tuple[int, ...] = ()
     misaligned: bool = False
     why: str = ""
     _bounds: list | None = None
 
-    def bounds(self, axis: int) -> tuple[Fraction, Fraction]:
+    def bounds(self, axis: int) -> tuple[Number, Number]:
         """The field's first and last input coordinate on ``axis`` (cached: in a DenseNet one
         feature map joins every later concatenation of its block)."""
         if self._bounds is None:
             self._bounds = [None] * len(self.r)
         if self._bounds[axis] is None:
-            half = (self.r[axis] - 1) / 2
+            half = _half(self.r[axis] - 1)
             self._bounds[axis] = (self.start[axis] - half, self.start[axis] + half)
         return self._bounds[axis]
 
@@ -55,8 +58,7 @@ def analyse(records: list[NodeRecord], input_shapes: list[tuple[int, ...]], sequ
     report = ReceptiveFieldReport(input_size=tuple(shape[2:]), fields={}, nodes={})
     if n < 1:
         return report
-    one, zero = Fraction(1), Fraction(0)
-    base = _State("spatial", tuple(range(-n, 0)), tuple(shape[2:]), (one,) * n, (one,) * n, (zero,) * n, (1,) * n)
+    base = _State("spatial", tuple(range(-n, 0)), tuple(shape[2:]), (1,) * n, (1,) * n, (0,) * n, (1,) * n)
     states: dict[str, _State | None] = {}
     missing: list[str] = []
     previous = None
@@ -82,6 +84,13 @@ def analyse(records: list[NodeRecord], input_shapes: list[tuple[int, ...]], sequ
             f"receptive field unknown from {len(missing)} op(s) on: {shown} (no rule, not guessed)"
         )
     return report
+
+
+def _half(value: Number) -> Number:
+    """``value / 2``, exact, and still an int when it is whole."""
+    if type(value) is int:
+        return value >> 1 if value % 2 == 0 else Fraction(value, 2)
+    return value / 2
 
 
 def _is_image_input(rec: NodeRecord, names: list[str], shape: tuple[int, ...]) -> bool:
@@ -176,9 +185,9 @@ def _step(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> t
                 continue
             ax = effect.axes[index]
             windows[a] = ax
-            r[a] = r[a] + (ax.hi - ax.lo) * j[a]
-            st[a] = st[a] + (ax.lo + ax.hi) / 2 * j[a]
-            j[a] = j[a] * ax.stride
+            r[a] = exact(r[a] + (ax.hi - ax.lo) * j[a])
+            st[a] = exact(st[a] + _half((ax.lo + ax.hi) * j[a]))
+            j[a] = exact(j[a] * ax.stride)
             if effect.kernel is not None:
                 naive[a] = naive[a] + effect.kernel[index] - 1
         merged = _State("spatial", dims, (), tuple(r), tuple(j), tuple(st), tuple(naive), merged.misaligned)
@@ -220,8 +229,8 @@ def _union(states: list[_State], rec: NodeRecord) -> _State:
             hi = a_hi if hi is None else max(hi, a_hi)
         if len(jumps) > 1:
             misaligned = True
-        r.append(hi - lo + 1)
-        st.append((lo + hi) / 2)
+        r.append(exact(hi - lo + 1))
+        st.append(exact(_half(lo + hi)))
         j.append(first.j[a])
         naive.append(max(s.naive[a] for s in states))
     return _State("spatial", first.dims, first.sizes, tuple(r), tuple(j), tuple(st), tuple(naive), misaligned)

@@ -24,7 +24,7 @@ Region = tuple[tuple[int, int], ...]
 
 def exact(value: Fraction | int) -> Number:
     """A Fraction that is whole becomes an int (so the table reads 16, not 16/1)."""
-    if isinstance(value, Fraction) and value.denominator == 1:
+    if type(value) is not int and isinstance(value, Fraction) and value.denominator == 1:
         return int(value)
     return value
 

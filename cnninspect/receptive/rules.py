@@ -34,9 +34,9 @@ from ..ops.registry import Call, Registry
 class AxisWindow:
     """Output unit ``o`` reads input units ``ceil(o*stride + lo) .. floor(o*stride + hi)``."""
 
-    stride: Fraction
-    lo: Fraction
-    hi: Fraction
+    stride: Fraction | int  # exact either way; ints where whole, which is cheaper
+    lo: Fraction | int
+    hi: Fraction | int
     step: int = 1  # distance between one unit's taps: a dilated kernel reads every step-th input
 
     def span(self, first: int, last: int) -> tuple[int, int]:
@@ -101,7 +101,7 @@ def _ntuple(value, n: int) -> tuple:
 
 def conv_window(k: int, s: int, p: int, d: int = 1) -> AxisWindow:
     """Output ``o`` reads ``o*s - p .. o*s - p + d*(k-1)``."""
-    return AxisWindow(Fraction(s), Fraction(-p), Fraction(-p + d * (k - 1)), step=d if k > 1 else 1)
+    return AxisWindow(int(s), -int(p), -int(p) + int(d) * (int(k) - 1), step=d if k > 1 else 1)
 
 
 def floor_window(stride: Fraction, offset: Fraction, below: int, above: int) -> AxisWindow:
