@@ -215,7 +215,9 @@ def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], A
             producers[node] = [f"input:{name}"]
             continue
         if node.op == "get_attr":
-            value = _fetch_attr(root, node.target)
+            value = tr.constants.get(node.target)
+            if value is None:
+                value = _fetch_attr(root, node.target)
             if isinstance(value, nn.Parameter):
                 attr_params[node] = (node.target, value)
             env[node] = to_meta(value)

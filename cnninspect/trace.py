@@ -55,6 +55,9 @@ class Trace:
     root: nn.Module
     nodes: list[Node]
     opaque: dict[str, str] = field(default_factory=dict)  # module path -> why it is opaque
+    # tensors a forward makes from scratch (``torch.tensor([...])``), read by get_attr nodes;
+    # kept here rather than set on the model as fx does, so tracing leaves the model as it was
+    constants: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 _ATOMS = (int, float, bool, str, type(None))
@@ -66,6 +69,7 @@ class _Tracer(fx.Tracer):
         self.opaque = opaque
         self.failed_in: list[str] = []  # innermost traced-through module first
         self.nodes: list[Node] = []
+        self.constants: dict[str, torch.Tensor] = {}
         self._names = _Namespace()
         self._scope = ""
 
@@ -88,6 +92,16 @@ class _Tracer(fx.Tracer):
             return kind([self.create_arg(v) for v in a])
         if kind is dict:
             return {k: self.create_arg(v) for k, v in a.items()}
+        if isinstance(a, torch.Tensor) and not isinstance(a, nn.Parameter):
+            name = self.tensor_attrs.get(a) or next(
+                (n for n, b in self.root.named_buffers() if b is a), None
+            )
+            if name is None:  # made in forward: fx would set it on the model
+                name = next((n for n, c in self.constants.items() if c is a), None)
+                if name is None:
+                    name = f"_tensor_constant{len(self.constants)}"
+                    self.constants[name] = a
+            return self.create_node("get_attr", name, (), {})
         return super().create_arg(a)
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
@@ -135,7 +149,8 @@ def _collect_nodes(value: Any, found: list[Node]) -> None:
 
 _SIMPLE = (bool, int, float, str, type(None))
 
-# root module -> (structure key, trace); weak, so a cached trace never keeps a model alive
+# root module -> (structure key, nodes, opaque, constants): weak keys, and values that hold
+# no reference to the model, so a cached trace never keeps a model alive
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -170,10 +185,10 @@ def trace(
     if key is not None:
         hit = _CACHE.get(root)
         if hit is not None and hit[0] == key:
-            return hit[1]
+            return Trace(root, *hit[1:])
     result = _trace(root, concrete_args, max_retries)
     if key is not None:
-        _CACHE[root] = (key, result)
+        _CACHE[root] = (key, result.nodes, result.opaque, result.constants)
     return result
 
 
@@ -191,7 +206,7 @@ def _trace(root: nn.Module, concrete_args: dict | None, max_retries: int) -> Tra
                 raise UntraceableError(_one_line(exc)) from exc
             opaque[culprit] = f"{type(root.get_submodule(culprit)).__name__}: {_one_line(exc)}"
             continue
-        return Trace(root, tracer.nodes, opaque)
+        return Trace(root, tracer.nodes, opaque, tracer.constants)
     raise UntraceableError(f"gave up after isolating {len(opaque)} modules: {last_error}")
 
 

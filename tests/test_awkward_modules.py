@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torchvision
 from torch import nn
 
 import cnninspect
@@ -217,6 +218,43 @@ def test_forward_that_caches_state_leaves_the_model_as_it_was():
     s = cnninspect.summarize(model, (1, 3, 4, 4))
     assert s.total_params == 12
     assert model.cache is None
+
+
+class MakesConstants(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        scale = torch.tensor([1.0, 2.0, 3.0, 4.0]).view(1, 4, 1, 1)
+        return self.conv(x) * scale + scale
+
+
+def test_tensor_made_in_forward_is_kept_by_the_trace_not_set_on_the_model():
+    """fx stores such a tensor on the traced module as ``_tensor_constant0``; ours does not."""
+    model = MakesConstants()
+    before = set(vars(model))
+    first = cnninspect.summarize(model, (1, 3, 8, 8))
+    assert set(vars(model)) == before
+    again = cnninspect.summarize(model, (1, 3, 8, 8))  # the cached trace still finds it
+    assert [(r.name, r.output_shape) for r in again.layers] == [
+        (r.name, r.output_shape) for r in first.layers
+    ] == [("conv", (1, 4, 6, 6)), ("mul", (1, 4, 6, 6)), ("add", (1, 4, 6, 6))]
+
+
+@pytest.mark.parametrize("name", ["resnet18", "densenet121", "vit_b_16"])
+def test_a_summarised_model_can_be_freed(name):
+    """The trace cache holds models weakly and holds nothing that points back at them."""
+    import gc
+    import weakref
+
+    model = getattr(torchvision.models, name)()
+    cnninspect.summarize(model, (1, 3, 224, 224))
+    cnninspect.summarize(model, (1, 3, 224, 224))
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
 
 
 def test_quantized_model_after_convert():
