@@ -1,7 +1,9 @@
 """Speed and scale of ``cnninspect.summarize`` beside ``torchinfo.summary``, measured in one run.
 
 Every figure is a median of several runs, taken alternately (ours, theirs, ours, ...) so that
-the machine's state weighs on both alike. Peak memory is measured in fresh subprocesses:
+the machine's state weighs on both alike; a speedup is the median of the ratios of adjacent
+pairs, since this machine's CPU speed drifts by up to 1.7x within a minute and a pair sees
+the same speed. Peak memory is measured in fresh subprocesses:
 a baseline that imports torch, torchvision and cnninspect and builds the model, and one that
 also summarises it.
 
@@ -37,7 +39,8 @@ def timed(fn: Callable[[], object]) -> float:
 
 def alternate(
     ours: Callable[[], object], theirs: Callable[[], object] | None, repeats: int
-) -> tuple[float, float | None]:
+) -> tuple[float, float | None, float | None]:
+    """(median time of ours, median time of theirs, median ratio theirs/ours of adjacent runs)."""
     ours()  # warm both (imports, caches, allocator)
     if theirs is not None:
         theirs()
@@ -46,7 +49,14 @@ def alternate(
         a.append(timed(ours))
         if theirs is not None:
             b.append(timed(theirs))
-    return statistics.median(a), (statistics.median(b) if b else None)
+    return paired(a, b)
+
+
+def paired(a: list[float], b: list[float]) -> tuple[float, float | None, float | None]:
+    if not b:
+        return statistics.median(a), None, None
+    ratio = statistics.median(y / x for x, y in zip(a, b, strict=True))
+    return statistics.median(a), statistics.median(b), ratio
 
 
 def child_peak_rss(setup: str, measured: str) -> tuple[float, float]:
@@ -88,8 +98,7 @@ def main() -> None:
 
     rows: list[dict] = []
 
-    def add(case: str, ours: float, theirs: float | None, note: str = "") -> None:
-        ratio = theirs / ours if theirs else None
+    def add(case: str, ours: float, theirs: float | None, ratio: float | None, note: str = "") -> None:
         rows.append(
             {
                 "case": case,
@@ -107,34 +116,34 @@ def main() -> None:
     print(f"{'case':42s} {'cold':>10}  {'torchinfo':>10}  {'speedup':>8}")
     for name in MODELS_224:
         colds, theirs_cold = [], []
-        for _ in range(max(1, repeats // 2)):
+        for _ in range(repeats):
             fresh = getattr(torchvision.models, name)().eval()
             colds.append(timed(lambda fresh=fresh: cnninspect.summarize(fresh, (1, 3, 224, 224))))
             fresh = getattr(torchvision.models, name)().eval()
             theirs_cold.append(timed(lambda fresh=fresh: torchinfo.summary(fresh, (1, 3, 224, 224), verbose=0)))
-        add(f"{name} 224 cold (with receptive fields)", statistics.median(colds), statistics.median(theirs_cold), "target >= 3x")
+        add(f"{name} 224 cold (with receptive fields)", *paired(colds, theirs_cold), "target >= 3x")
     print(f"{'case':42s} {'warm':>10}  {'torchinfo':>10}  {'speedup':>8}")
     for name in MODELS_224:
         model = getattr(torchvision.models, name)().eval()
-        ours, theirs = alternate(
+        timings = alternate(
             lambda model=model: cnninspect.summarize(model, (1, 3, 224, 224)),
             lambda model=model: torchinfo.summary(model, (1, 3, 224, 224), verbose=0),
             repeats,
         )
-        add(f"{name} 224 warm (with receptive fields)", ours, theirs, "target >= 3x")
+        add(f"{name} 224 warm (with receptive fields)", *timings, "target >= 3x")
 
     model = torchvision.models.resnet50().eval()
-    small, _ = alternate(lambda: cnninspect.summarize(model, (1, 3, 224, 224)), None, repeats)
-    big_theirs = None
+    small, _, _ = alternate(lambda: cnninspect.summarize(model, (1, 3, 224, 224)), None, repeats)
+    big_theirs = big_ratio = None
     if not args.quick:
-        big, big_theirs = alternate(
+        big, big_theirs, big_ratio = alternate(
             lambda: cnninspect.summarize(model, (8, 3, 1024, 1024)),
             lambda: torchinfo.summary(model, (8, 3, 1024, 1024), verbose=0),
             1,
         )
     else:
-        big, _ = alternate(lambda: cnninspect.summarize(model, (8, 3, 1024, 1024)), None, repeats)
-    add("resnet50 8x3x1024x1024", big, big_theirs, "target >= 100x")
+        big, _, _ = alternate(lambda: cnninspect.summarize(model, (8, 3, 1024, 1024)), None, repeats)
+    add("resnet50 8x3x1024x1024", big, big_theirs, big_ratio, "target >= 100x")
     print(
         f"{'  ours at 8x3x1024x1024 / ours at 1x3x224x224':42s} {big / small:8.2f}    (target <= 1.2)"
     )
@@ -168,7 +177,7 @@ def main() -> None:
             for _ in range(depth):
                 layers += [torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU()]
             stack = torch.nn.Sequential(*layers)
-        t, _ = alternate(
+        t, _, _ = alternate(
             lambda stack=stack: cnninspect.summarize(stack, (1, 8, 32, 32)),
             None,
             max(1, repeats // 2),

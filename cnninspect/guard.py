@@ -18,14 +18,14 @@ class ModelGuard:
         self.grads = [(p, p.requires_grad) for _, p in tree.params]
         self.devices = [(t, t.device) for _, t in tree.params + tree.buffers]
         self.hooks = [(m, _hook_counts(m)) for m in modules]
-        self.attributes = [(m, _plain_attributes(m)) for m in modules]
+        self.attributes = list(zip(modules, tree.attributes))
 
     def restore_attributes(self) -> None:
         """Undo attributes a forward cached on a module (torchvision's AnchorGenerator keeps
         its anchors this way: a meta run would leave meta tensors behind)."""
         for m, attrs in self.attributes:
             current = m.__dict__
-            for key in [k for k in current if k not in attrs and not k.startswith("_")]:
+            for key in [k for k in current if k[0] != "_" and k not in attrs]:
                 del current[key]
             for key, value in attrs.items():
                 if current.get(key, _MISSING) is not value:
@@ -59,10 +59,6 @@ class ModelGuard:
 
 
 _MISSING = object()
-
-
-def _plain_attributes(m: nn.Module) -> dict:
-    return {k: v for k, v in m.__dict__.items() if k[0] != "_"}
 
 
 def _hook_counts(m: nn.Module) -> tuple[int, ...]:

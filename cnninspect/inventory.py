@@ -8,6 +8,7 @@ pass. Everything that needs the tree takes this inventory instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -18,6 +19,9 @@ class Inventory:
     modules: list[tuple[str, nn.Module]]  # every module, the root first as ""
     params: list[tuple[str, nn.Parameter]]  # each parameter once, under its first name
     buffers: list[tuple[str, torch.Tensor]]  # each buffer once, under its first name
+    # each module's plain attributes (no leading "_"), aligned with ``modules``: the settings a
+    # trace depends on and what the guard restores, read in the same walk
+    attributes: list[dict[str, Any]]
 
     @property
     def device(self) -> torch.device:
@@ -34,8 +38,10 @@ def inventory(model: nn.Module) -> Inventory:
     modules = list(model.named_modules())
     params: list[tuple[str, nn.Parameter]] = []
     buffers: list[tuple[str, torch.Tensor]] = []
+    attributes: list[dict[str, Any]] = []
     seen: set[int] = set()
     for path, module in modules:
+        attributes.append({k: v for k, v in module.__dict__.items() if k[0] != "_"})
         prefix = f"{path}." if path else ""
         for name, p in module._parameters.items():
             if p is not None and id(p) not in seen:
@@ -45,4 +51,4 @@ def inventory(model: nn.Module) -> Inventory:
             if b is not None and id(b) not in seen:
                 seen.add(id(b))
                 buffers.append((prefix + name, b))
-    return Inventory(modules, params, buffers)
+    return Inventory(modules, params, buffers, attributes)

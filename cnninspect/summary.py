@@ -111,7 +111,7 @@ def _records(model, tree, input_shape, input_data, dtype, device):
         return records, output, "torchscript", warnings, {}, inputs
     try:
         concrete = concrete_defaults(model, len(inputs.args), inputs.kwargs) or None
-        tr = trace(model, concrete_args=concrete, key=structure_key(tree.modules, concrete))
+        tr = trace(model, concrete_args=concrete, key=structure_key(tree, concrete))
     except UntraceableError as exc:
         from .hookpass import hook_records
 
@@ -158,6 +158,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _shapes_of(value: Any) -> list[tuple[int, ...]]:
+    if isinstance(value, torch.Tensor):
+        return [tuple(value.shape)]
     leaves, _ = tree_flatten(value)
     return [tuple(v.shape) for v in leaves if isinstance(v, torch.Tensor)]
 
@@ -165,14 +167,15 @@ def _shapes_of(value: Any) -> list[tuple[int, ...]]:
 def _geometry(module: nn.Module | None) -> dict[str, Any]:
     if module is None:
         return {}
+    # plain attributes: a missing one would cost nn.Module.__getattr__ an exception;
+    # a ScriptModule keeps them in its C++ object
+    script = isinstance(module, torch.jit.ScriptModule)
+    attrs = module.__dict__
     out = {}
     for attr in _GEOMETRY:
-        value = getattr(module, attr, None)
-        if value is None:
-            continue
-        if isinstance(value, list):
-            value = tuple(value)
-        out[attr] = value
+        value = getattr(module, attr, None) if script else attrs.get(attr)
+        if value is not None:
+            out[attr] = tuple(value) if isinstance(value, list) else value
     return out
 
 
@@ -285,9 +288,9 @@ def _assemble(model, tree, records, output, method, warnings, opaque, input_shap
 
 
 def _kind_name(module: nn.Module) -> str:
-    return (
-        getattr(module, "original_name", None) or type(module).__name__
-    )  # ScriptModules keep theirs
+    if isinstance(module, torch.jit.ScriptModule):  # keeps its Python class name here
+        return getattr(module, "original_name", None) or type(module).__name__
+    return type(module).__name__
 
 
 def _attach_receptive_fields(summary: Summary, records: list[NodeRecord], input_shapes) -> None:

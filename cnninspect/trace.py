@@ -24,6 +24,8 @@ from torch import fx, nn
 from torch.fx.graph import _Namespace  # fx's own unique-name rules, so node names match fx's
 from torch.fx.proxy import Proxy
 
+from .inventory import Inventory
+
 # Modules from torch.nn whose forward we trace through: they only hold other modules.
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
@@ -71,10 +73,18 @@ class _Tracer(fx.Tracer):
         self.nodes: list[Node] = []
         self.constants: dict[str, torch.Tensor] = {}
         self._names = _Namespace()
+        self._candidates: dict[Any, str] = {}  # target -> fx's base name for it
         self._scope = ""
 
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None) -> Node:
-        candidate = name if name is not None else self.graph._target_to_str(target)
+        candidate = name
+        if candidate is None:
+            try:
+                candidate = self._candidates.get(target)
+                if candidate is None:
+                    candidate = self._candidates[target] = self.graph._target_to_str(target)
+            except TypeError:  # an unhashable callable
+                candidate = self.graph._target_to_str(target)
         node = Node(kind, target, args, kwargs, self._names.create_name(candidate, None),
                     self._scope, [])
         _collect_nodes((args, kwargs), node.inputs)
@@ -103,6 +113,13 @@ class _Tracer(fx.Tracer):
                     self.constants[name] = a
             return self.create_node("get_attr", name, (), {})
         return super().create_arg(a)
+
+    def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict) -> Any:
+        # fx proxies parameters and buffers read as attributes; a submodule (most reads) is
+        # handed back as fx would, without its isinstance checks against Parameter first
+        if isinstance(attr_val, nn.Module):
+            return attr_val
+        return super().getattr(attr, attr_val, parameter_proxy_cache)
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         if qualname in self.opaque:
@@ -154,15 +171,17 @@ _SIMPLE = (bool, int, float, str, type(None))
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def structure_key(modules: list[tuple[str, nn.Module]], concrete_args: dict | None) -> tuple:
+def structure_key(tree: Inventory, concrete_args: dict | None) -> tuple:
     """What a trace depends on besides the code: the module tree, each module's train/eval
     flag and its plain settings (``aux_logits``, ``inplace``...), which fx bakes into the graph."""
     parts = []
-    for path, m in modules:
+    for (path, m), attrs in zip(tree.modules, tree.attributes, strict=True):
         settings = tuple(
-            (k, v if isinstance(v, _SIMPLE) else id(v))
-            for k, v in m.__dict__.items()
-            if k[0] != "_" and (isinstance(v, _SIMPLE) or callable(v))
+            [
+                (k, v if isinstance(v, _SIMPLE) else id(v))
+                for k, v in attrs.items()
+                if isinstance(v, _SIMPLE) or callable(v)
+            ]
         )
         parts.append((path, type(m), m.training, settings))
     args = tuple(sorted((k, repr(v)) for k, v in (concrete_args or {}).items()))

@@ -108,7 +108,7 @@ def _field(name: str, s: _State, report: ReceptiveFieldReport) -> ReceptiveField
     if s.kind == "global":
         size = report.input_size
         return ReceptiveField(
-            name, tuple(size), None, tuple(exact(Fraction(v - 1, 2)) for v in size),
+            name, tuple(size), None, tuple(_half(v - 1) for v in size),
             is_global=True, why=s.why, report=report,
         )  # fmt: skip
     if s.kind == "unknown":
