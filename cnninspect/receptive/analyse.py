@@ -60,6 +60,7 @@ def analyse(records: list[NodeRecord], input_shapes: list[tuple[int, ...]], sequ
         return report
     base = _State("spatial", tuple(range(-n, 0)), tuple(shape[2:]), (1,) * n, (1,) * n, (0,) * n, (1,) * n)
     states: dict[str, _State | None] = {}
+    centre = tuple(_half(v - 1) for v in report.input_size)  # where a global field is centred
     missing: list[str] = []
     previous = None
     for rec in records:
@@ -77,7 +78,7 @@ def analyse(records: list[NodeRecord], input_shapes: list[tuple[int, ...]], sequ
             missing.append(f"{rec.name} ({rec.kind})")
         states[rec.name] = state
         report.nodes[rec.name] = node
-        report.fields[rec.name] = _field(rec.name, state, report)
+        report.fields[rec.name] = _field(rec.name, state, report, centre)
     if missing:
         shown = ", ".join(missing[:8]) + (", ..." if len(missing) > 8 else "")
         report.warnings.append(
@@ -104,20 +105,19 @@ def _is_image_input(rec: NodeRecord, names: list[str], shape: tuple[int, ...]) -
     return x is None or (x.dim() == len(shape) and tuple(x.shape[2:]) == tuple(shape[2:]))
 
 
-def _field(name: str, s: _State, report: ReceptiveFieldReport) -> ReceptiveField:
+def _field(name: str, s: _State, report: ReceptiveFieldReport, centre: tuple) -> ReceptiveField:
     if s.kind == "global":
-        size = report.input_size
         return ReceptiveField(
-            name, tuple(size), None, tuple(_half(v - 1) for v in size),
+            name, report.input_size, None, centre,
             is_global=True, why=s.why, report=report,
         )  # fmt: skip
     if s.kind == "unknown":
         return ReceptiveField(name, None, None, None, unknown=True, why=s.why, report=report)
     return ReceptiveField(
         name,
-        tuple(exact(v) for v in s.r),
-        tuple(exact(v) for v in s.j),
-        tuple(exact(v) for v in s.start),
+        s.r,  # already exact: every step normalises whole Fractions to int
+        s.j,
+        s.start,
         misaligned=s.misaligned,
         naive=s.naive,
         why=s.why,
