@@ -49,11 +49,14 @@ def summarize(
             f"summarize() needs a torch.nn.Module, got {type(model).__name__}; "
             "pass the model instance, e.g. summarize(MyNet(), (1, 3, 32, 32))"
         )
-    tree = inventory(model)
-    guard = ModelGuard(model, tree)
     collecting = gc.isenabled()
-    gc.disable()  # a summary makes many short-lived objects and no garbage cycles worth a pause
+    # a summary makes many short-lived objects and no garbage cycles worth a pause; each
+    # full collection would walk the whole model, so a deep one would cost more than linear
+    gc.disable()
+    guard = None
     try:
+        tree = inventory(model)
+        guard = ModelGuard(model, tree)
         wrappers: list[str] = []
         inner = unwrap(model, wrappers)
         if inner is not model:
@@ -71,7 +74,8 @@ def summarize(
             raise exc.__cause__  # noqa: B904 -- debug wants the original error as is
         raise exc.with_traceback(None) from (exc.__cause__ if debug else None)
     finally:
-        guard.restore()
+        if guard is not None:
+            guard.restore()
         if collecting:
             gc.enable()
 
