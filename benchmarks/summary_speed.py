@@ -170,25 +170,32 @@ def main() -> None:
     print(f"{'meta model, 1.07 B params (first summary)':42s} {took:8.3f} s  (target < 2 s), +{peak - before:.1f} MB peak RSS (target < 200)")
     rows.append({"case": "meta 1.07B params", "seconds": took, "rss_over_baseline_mb": peak - before})
 
-    per_node = []
-    for depth in (500, 2000, 8000):
+    # Linear growth: rounds interleave the three depths and each depth keeps its fastest run
+    # (timeit's rule: noise only ever adds time). First summaries use freshly built stacks.
+    depths = (500, 2000, 8000)
+
+    def conv_stack(depth: int) -> torch.nn.Module:
         with torch.device("meta"):
             layers = []
             for _ in range(depth):
                 layers += [torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU()]
-            stack = torch.nn.Sequential(*layers)
-        t, _, _ = alternate(
-            lambda stack=stack: cnninspect.summarize(stack, (1, 8, 32, 32)),
-            None,
-            max(1, repeats // 2),
-        )
-        per_node.append(t / (2 * depth))
-        print(
-            f"{f'conv+relu stack of {depth}':42s} {t:8.3f} s  {t / (2 * depth) * 1e6:8.1f} us/node"
-        )
-    spread = max(per_node) / min(per_node)
-    print(f"{'  time per node, max/min':42s} {spread:8.2f}    (target <= 1.5)")
-    rows.append({"case": "time per node spread 500..8000", "ratio": spread})
+            return torch.nn.Sequential(*layers)
+
+    first = {d: [] for d in depths}
+    again = {d: [] for d in depths}
+    for _ in range(2 if args.quick else 7):
+        for depth in depths:
+            stack = conv_stack(depth)
+            first[depth].append(timed(lambda stack=stack: cnninspect.summarize(stack, (1, 8, 32, 32))))
+            again[depth].append(timed(lambda stack=stack: cnninspect.summarize(stack, (1, 8, 32, 32))))
+    for label, runs in (("first summary", first), ("repeat summary", again)):
+        per_node = {d: min(runs[d]) / (2 * d) for d in depths}
+        for d in depths:
+            print(f"{f'conv+relu stack of {d}, {label}':42s} {min(runs[d]):8.3f} s  {per_node[d] * 1e6:8.1f} us/node")
+        spread = max(per_node.values()) / min(per_node.values())
+        print(f"{f'  time per node, max/min ({label})':42s} {spread:8.2f}    (target <= 1.5)")
+        rows.append({"case": f"time per node spread 500..8000, {label}", "ratio": spread,
+                     "us_per_node": {d: per_node[d] * 1e6 for d in depths}})
 
     imports = []
     for _ in range(7):
