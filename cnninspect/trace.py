@@ -85,8 +85,8 @@ class _Tracer(fx.Tracer):
                     candidate = self._candidates[target] = self.graph._target_to_str(target)
             except TypeError:  # an unhashable callable
                 candidate = self.graph._target_to_str(target)
-        node = Node(kind, target, args, kwargs, self._names.create_name(candidate, None),
-                    self._scope, [])
+        name = self._names.create_name(candidate, None)
+        node = Node(kind, target, args, kwargs, name, self._scope, [])
         _collect_nodes((args, kwargs), node.inputs)
         self.nodes.append(node)
         return node
