@@ -14,13 +14,16 @@ retried, so one awkward block never hides the rest of the model.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import fx, nn
+from torch.fx import _symbolic_trace as _fx_tracing
 from torch.fx.graph import _Namespace  # fx's own unique-name rules, so node names match fx's
 from torch.fx.proxy import Proxy
 
@@ -63,6 +66,10 @@ class Trace:
 
 
 _ATOMS = (int, float, bool, str, type(None))
+# values fx stores as attributes rather than inline (tensors, TorchScript objects...)
+_CONSTANT_TYPES: tuple[type, ...] = getattr(
+    _fx_tracing, "_constant_attribute_types", (torch.Tensor, torch.ScriptObject)
+)
 
 
 class _Tracer(fx.Tracer):
@@ -74,6 +81,7 @@ class _Tracer(fx.Tracer):
         self.constants: dict[str, torch.Tensor] = {}
         self._names = _Namespace()
         self._candidates: dict[Any, str] = {}  # target -> fx's base name for it
+        self._attributes: dict[int, str] | None = None  # id of a held value -> its name
         self._scope = ""
 
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None) -> Node:
@@ -102,10 +110,8 @@ class _Tracer(fx.Tracer):
             return kind([self.create_arg(v) for v in a])
         if kind is dict:
             return {k: self.create_arg(v) for k, v in a.items()}
-        if isinstance(a, torch.Tensor) and not isinstance(a, nn.Parameter):
-            name = self.tensor_attrs.get(a) or next(
-                (n for n, b in self.root.named_buffers() if b is a), None
-            )
+        if isinstance(a, _CONSTANT_TYPES) and not isinstance(a, nn.Parameter):
+            name = self._attribute_name(a)
             if name is None:  # made in forward: fx would set it on the model
                 name = next((n for n, c in self.constants.items() if c is a), None)
                 if name is None:
@@ -113,6 +119,22 @@ class _Tracer(fx.Tracer):
                     self.constants[name] = a
             return self.create_node("get_attr", name, (), {})
         return super().create_arg(a)
+
+    def _attribute_name(self, value: Any) -> str | None:
+        """The qualified name under which the model holds ``value`` (a buffer or a plain
+        attribute), found when first needed: few forwards use such a value directly, and
+        fx's eager index of them walked every attribute of every module on every trace."""
+        if self._attributes is None:
+            self._attributes = {}
+            for path, m in self.root.named_modules():
+                prefix = f"{path}." if path else ""
+                for k, v in m.__dict__.items():
+                    if isinstance(v, _CONSTANT_TYPES):
+                        self._attributes.setdefault(id(v), prefix + k)
+                for k, v in m._buffers.items():
+                    if v is not None:
+                        self._attributes.setdefault(id(v), prefix + k)
+        return self._attributes.get(id(value))
 
     def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict) -> Any:
         # fx proxies parameters and buffers read as attributes; a submodule (most reads) is
@@ -217,7 +239,8 @@ def _trace(root: nn.Module, concrete_args: dict | None, max_retries: int) -> Tra
     for _ in range(max_retries):
         tracer = _Tracer(set(opaque))
         try:
-            tracer.trace(root, concrete_args=concrete_args)
+            with _without_fx_attribute_index():
+                tracer.trace(root, concrete_args=concrete_args)
         except Exception as exc:  # fx raises many kinds: TraceError, TypeError, RuntimeError...
             last_error = exc
             culprit = tracer.failed_in[0] if tracer.failed_in else ""
@@ -227,6 +250,26 @@ def _trace(root: nn.Module, concrete_args: dict | None, max_retries: int) -> Tra
             continue
         return Trace(root, tracer.nodes, opaque, tracer.constants)
     raise UntraceableError(f"gave up after isolating {len(opaque)} modules: {last_error}")
+
+
+@contextlib.contextmanager
+def _without_fx_attribute_index() -> Iterator[None]:
+    """Skip the index of constant attributes fx builds at the start of every trace.
+
+    fx checks each attribute of each module against ``_constant_attribute_types`` (a third
+    of tracing a MobileNet); with that tuple empty for the duration the walk finds nothing,
+    and ``_Tracer.create_arg`` handles those types itself, indexing attributes on first use.
+    A torch without that module global keeps fx's walk.
+    """
+    if not hasattr(_fx_tracing, "_constant_attribute_types"):
+        yield
+        return
+    saved = _fx_tracing._constant_attribute_types
+    _fx_tracing._constant_attribute_types = ()
+    try:
+        yield
+    finally:
+        _fx_tracing._constant_attribute_types = saved
 
 
 class UntraceableError(Exception):

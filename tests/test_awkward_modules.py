@@ -242,6 +242,39 @@ def test_tensor_made_in_forward_is_kept_by_the_trace_not_set_on_the_model():
     ] == [("conv", (1, 4, 6, 6)), ("mul", (1, 4, 6, 6)), ("add", (1, 4, 6, 6))]
 
 
+class HoldsTensors(nn.Module):
+    """A plain tensor attribute (not a buffer) and a buffer, both used directly in forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = nn.Sequential(nn.Conv2d(3, 4, 3))
+        self.inner.scale = torch.full((1, 4, 1, 1), 2.0)  # plain attribute of a submodule
+        self.register_buffer("shift", torch.ones(1, 4, 1, 1))
+
+    def forward(self, x):
+        y = self.inner(x)
+        return torch.mul(y, self.inner.scale) + torch.add(y, self.shift)
+
+
+def test_tensor_attributes_are_found_by_name_when_first_used():
+    """fx indexes such tensors on every trace; ours looks them up when one is met. Either
+    way the row reads the model's own tensor, under its own name, and fx is left as found."""
+    import torch.fx._symbolic_trace as fx_tracing
+
+    from cnninspect.trace import _trace
+
+    before = fx_tracing._constant_attribute_types
+    model = HoldsTensors()
+    tr = _trace(model, None, 8)
+    assert fx_tracing._constant_attribute_types is before
+    fetched = {n.target for n in tr.nodes if n.op == "get_attr"}
+    assert fetched == {"inner.scale", "shift"} and tr.constants == {}
+    s = cnninspect.summarize(model, (1, 3, 6, 6))
+    assert [r.output_shape for r in s.layers][-1] == (1, 4, 4, 4)
+    cnninspect.summarize(CachesState(), (1, 3, 4, 4))  # fx fails on it (hook fallback)
+    assert fx_tracing._constant_attribute_types is before
+
+
 @pytest.mark.parametrize("name", ["resnet18", "densenet121", "vit_b_16"])
 def test_a_summarised_model_can_be_freed(name):
     """The trace cache holds models weakly and holds nothing that points back at them."""
