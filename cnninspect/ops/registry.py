@@ -94,11 +94,13 @@ class Registry(Generic[R]):
     def __init__(self, quantity: str) -> None:
         self.quantity = quantity
         self._rules: dict[Any, Callable[[Call], R]] = {}
+        self._misses: set[Any] = set()  # keys known to have no rule (cleared by register)
 
     def register(self, *keys: Any) -> Callable[[Callable[[Call], R]], Callable[[Call], R]]:
         def decorate(fn: Callable[[Call], R]) -> Callable[[Call], R]:
             for key in keys:
                 self._rules[key] = fn
+            self._misses.clear()
             return fn
 
         return decorate
@@ -106,9 +108,11 @@ class Registry(Generic[R]):
     def lookup(self, key: Any) -> Callable[[Call], R] | None:
         try:
             rule = self._rules.get(key)
+            if rule is not None or key in self._misses:
+                return rule
         except TypeError:  # an unhashable target
             return None
-        if rule is None and callable(key) and not isinstance(key, type):
+        if callable(key) and not isinstance(key, type):
             # third-party functions are registered by dotted name, so that the rule
             # table need not import their package (torchvision) to exist
             rule = self._rules.get(
@@ -123,6 +127,8 @@ class Registry(Generic[R]):
                 if rule is not None:
                     self._rules[key] = rule  # cache the MRO walk
                     break
+        if rule is None:
+            self._misses.add(key)
         return rule
 
     def __contains__(self, key: Any) -> bool:

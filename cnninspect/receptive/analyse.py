@@ -127,29 +127,33 @@ def _field(name: str, s: _State, report: ReceptiveFieldReport, centre: tuple) ->
 
 def _out_sizes(rec: NodeRecord, dims: tuple[int, ...]) -> tuple[int, ...] | None:
     out = first_tensor(rec.out)
-    if out is None or out.dim() < max(-d for d in dims):
+    if out is None:
         return None
-    return tuple(int(out.shape[d]) for d in dims)
+    shape = out.shape
+    if len(shape) < -min(dims):
+        return None
+    return tuple([shape[d] for d in dims])
 
 
 def _step(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> tuple[_State | None, Node]:
     names = [name for name, _ in ins]
-    n_axes = len(next((s.dims for _, s in ins if s.kind == "spatial"), ())) or None
+    by_kind: dict[str, _State] = {}  # the first input of each kind
+    for _, s in ins:
+        by_kind.setdefault(s.kind, s)
+    n_axes = len(by_kind["spatial"].dims) if "spatial" in by_kind else None
 
     def node(kind: str, windows=(), sizes=None, why: str = "") -> Node:
         return Node(rec.name, kind, names, tuple(windows), sizes, why)
 
     if not ins:
         return None, node("none")
-    glob = next((s for _, s in ins if s.kind == "global"), None)
-    if glob is not None:
+    if "global" in by_kind:
         why = "after a global op"
-        if any(s.kind == "spatial" for _, s in ins):
+        if "spatial" in by_kind:
             why = "combined with a global input (e.g. squeeze-and-excitation gating): every unit sees the whole input"
         return _State("global", why=why), node("global", why=why)
-    unk = next((s for _, s in ins if s.kind == "unknown"), None)
-    if unk is not None:
-        why = f"after an op without a receptive-field rule ({unk.why})"
+    if "unknown" in by_kind:
+        why = f"after an op without a receptive-field rule ({by_kind['unknown'].why})"
         return _State("unknown", why=why), node("unknown", why=why)
     primary = ins[0][1]
     if sequential and not _matches(rec, primary):
