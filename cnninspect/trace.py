@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 from torch.fx import _symbolic_trace as _fx_tracing
-from torch.fx.graph import _Namespace  # fx's own unique-name rules, so node names match fx's
+from torch.fx.graph import _Namespace  # fx's unique-name rules: functional ops keep fx's names
 from torch.fx.proxy import Proxy
 
 from .inventory import Inventory
@@ -44,7 +44,7 @@ class Node:
     target: Any
     args: tuple
     kwargs: dict
-    name: str  # unique, chosen by fx's naming rules ("add", "add_1", "getattr_2"...)
+    name: str  # unique: fx's naming rules ("add", "add_1"...), or a nested module's path
     scope: str  # qualified name of the module the call was recorded in ('' for the root)
     inputs: list[Node]
     meta: dict = field(default_factory=dict)  # fx's wrapped functions write a flag here
@@ -85,6 +85,14 @@ class _Tracer(fx.Tracer):
         self._scope = ""
 
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None) -> Node:
+        if kind == "call_module" and name is None and "." in target:
+            # A nested module's row is named by its path, and a path with a dot can equal no
+            # other node's name: skip fx's naming (a fifth of tracing a MobileNet). Root-level
+            # modules still reserve theirs, so ``self.flatten`` and ``torch.flatten`` differ.
+            node = Node(kind, target, args, kwargs, target, self._scope, [])
+            _collect_nodes((args, kwargs), node.inputs)
+            self.nodes.append(node)
+            return node
         candidate = name
         if candidate is None:
             try:

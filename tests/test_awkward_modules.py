@@ -275,6 +275,28 @@ def test_tensor_attributes_are_found_by_name_when_first_used():
     assert fx_tracing._constant_attribute_types is before
 
 
+class SameNames(nn.Module):
+    """Module paths that read like functional op names, at the root and nested."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.add = nn.ModuleList([nn.Identity(), nn.ReLU()])
+
+    def forward(self, x):
+        y = self.add[1](self.flatten(x)) + torch.flatten(x, 1)
+        return torch.add(y, 1) + y
+
+
+def test_row_names_stay_unique_where_module_paths_read_like_op_names():
+    names = [r.name for r in cnninspect.summarize(SameNames(), (2, 3, 4)).layers]
+    # the root-level module takes "flatten" by fx's rules, so the function becomes "flatten_1";
+    # the nested module is named by its path "add.1" and reserves nothing, so the functional
+    # adds count on from "add" (fx itself, which names that module "add_1", skips to "add_2")
+    assert names == ["flatten", "add.1", "flatten_1", "add", "add_1", "add_2"]
+    assert len(set(names)) == len(names)
+
+
 @pytest.mark.parametrize("name", ["resnet18", "densenet121", "vit_b_16"])
 def test_a_summarised_model_can_be_freed(name):
     """The trace cache holds models weakly and holds nothing that points back at them."""
