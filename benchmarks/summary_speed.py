@@ -3,7 +3,8 @@
 Every figure is a median of several runs, taken alternately (ours, theirs, ours, ...) so that
 the machine's state weighs on both alike; a speedup is the median of the ratios of adjacent
 pairs, since this machine's CPU speed drifts by up to 1.7x within a minute and a pair sees
-the same speed. Peak memory is measured in fresh subprocesses:
+the same speed. The linear-growth rounds keep each depth's fastest run instead. Peak memory is
+measured in fresh subprocesses:
 a baseline that imports torch, torchvision and cnninspect and builds the model, and one that
 also summarises it.
 

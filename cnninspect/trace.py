@@ -85,27 +85,28 @@ class _Tracer(fx.Tracer):
         self._scope = ""
 
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None) -> Node:
-        if kind == "call_module" and name is None and "." in target:
+        if name is None and kind == "call_module" and "." in target:
             # A nested module's row is named by its path, and a path with a dot can equal no
             # other node's name: skip fx's naming (a fifth of tracing a MobileNet). Root-level
             # modules still reserve theirs, so ``self.flatten`` and ``torch.flatten`` differ.
-            node = Node(kind, target, args, kwargs, target, self._scope, [])
-            _collect_nodes((args, kwargs), node.inputs)
-            self.nodes.append(node)
-            return node
-        candidate = name
-        if candidate is None:
-            try:
-                candidate = self._candidates.get(target)
-                if candidate is None:
-                    candidate = self._candidates[target] = self.graph._target_to_str(target)
-            except TypeError:  # an unhashable callable
-                candidate = self.graph._target_to_str(target)
-        name = self._names.create_name(candidate, None)
-        node = Node(kind, target, args, kwargs, name, self._scope, [])
+            unique = target
+        else:
+            base = name if name is not None else self._base_name(target)
+            unique = self._names.create_name(base, None)
+        node = Node(kind, target, args, kwargs, unique, self._scope, [])
         _collect_nodes((args, kwargs), node.inputs)
         self.nodes.append(node)
         return node
+
+    def _base_name(self, target: Any) -> str:
+        """fx's base name for a target (``conv2d``, ``add``), worked out once per target."""
+        try:
+            base = self._candidates.get(target)
+            if base is None:
+                base = self._candidates[target] = self.graph._target_to_str(target)
+            return base
+        except TypeError:  # an unhashable callable
+            return self.graph._target_to_str(target)
 
     def create_arg(self, a: Any) -> Any:
         # the common cases first; everything else (parameters, constants, dtypes...) as fx does
