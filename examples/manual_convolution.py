@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cnninspect.fc import EDGE_KERNEL as KERNEL  # the vertical-edge (Prewitt) kernel
 from cnninspect.reference import conv2d, conv_output_size
 
 IMAGE = np.array(
@@ -26,7 +27,6 @@ IMAGE = np.array(
     ],
     dtype=np.float64,
 )
-KERNEL = np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]], dtype=np.float64)
 
 
 def by_hand(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
