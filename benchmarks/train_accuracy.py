@@ -17,9 +17,9 @@ CHAPTER = 98.67
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cnninspect.data import mnist
-    from cnninspect.models import SimpleCNN
-    from cnninspect.train import fit, seed_everything
+    from cnninspect.chapter.data import mnist
+    from cnninspect.chapter.models import SimpleCNN
+    from cnninspect.chapter.train import fit, seed_everything
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None, help="folder holding MNIST/raw (default: $CNNINSPECT_DATA)")

@@ -29,7 +29,7 @@ def plain_loop(data_dir: str, limit: int, seed: int) -> float:
     from torch.utils.data import DataLoader, Subset
     from torchvision import datasets, transforms
 
-    from cnninspect.models import SimpleCNN
+    from cnninspect.chapter.models import SimpleCNN
 
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
     train_dataset = datasets.MNIST(data_dir, train=True, download=False, transform=transform)
@@ -62,9 +62,9 @@ def plain_loop(data_dir: str, limit: int, seed: int) -> float:
 
 
 def ours(data_dir: str, limit: int, seed: int) -> float:
-    from cnninspect.data import mnist
-    from cnninspect.models import SimpleCNN
-    from cnninspect.train import fit, seed_everything
+    from cnninspect.chapter.data import mnist
+    from cnninspect.chapter.models import SimpleCNN
+    from cnninspect.chapter.train import fit, seed_everything
 
     train = mnist(data_dir, train=True, limit=limit)
     seed_everything(seed)
@@ -79,7 +79,7 @@ def ours(data_dir: str, limit: int, seed: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from cnninspect.data import data_root
+    from cnninspect.chapter.data import data_root
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None, help="folder holding MNIST/raw (default: $CNNINSPECT_DATA)")

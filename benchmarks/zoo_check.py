@@ -14,7 +14,7 @@ import time
 
 import torchvision
 
-from cnninspect.zoo import check
+from cnninspect.analyses.zoo import check
 
 
 def main(patterns: list[str]) -> int:

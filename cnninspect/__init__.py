@@ -10,28 +10,32 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from cnninspect import _moved
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "summarize": "cnninspect.summary",
-    "Summary": "cnninspect.records",
-    "Layer": "cnninspect.records",
+    "summarize": "cnninspect.engine.summary",
+    "Summary": "cnninspect.engine.records",
+    "Layer": "cnninspect.engine.records",
     "CnnInspectError": "cnninspect.errors",
     "InputShapeError": "cnninspect.errors",
     "ModelError": "cnninspect.errors",
     "ModelSpecError": "cnninspect.errors",
     "OptionError": "cnninspect.errors",
-    "load_model": "cnninspect.spec",
-    "receptive_field": "cnninspect.receptive",
-    "verify": "cnninspect.verification",
-    "VerifyReport": "cnninspect.verification",
-    "compare_fc": "cnninspect.fc",
-    "chapter_comparisons": "cnninspect.fc",
-    "position_sensitivity": "cnninspect.fc",
-    "record_forward": "cnninspect.hooks",
+    "load_model": "cnninspect.integrations.spec",
+    "receptive_field": "cnninspect.analyses.receptive",
+    "verify": "cnninspect.analyses.verification",
+    "VerifyReport": "cnninspect.analyses.verification",
+    "compare_fc": "cnninspect.analyses.fc",
+    "chapter_comparisons": "cnninspect.analyses.fc",
+    "position_sensitivity": "cnninspect.analyses.fc",
+    "record_forward": "cnninspect.engine.hooks",
 }
 
 __all__ = ["__version__", *_EXPORTS]
+
+_moved.install()
 
 
 def __getattr__(name: str) -> Any:

@@ -2,6 +2,6 @@
 
 import sys
 
-from .cli import main
+from cnninspect.integrations.cli import main
 
 sys.exit(main())

@@ -26,7 +26,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
-    "cnninspect.sphinx",
+    "cnninspect.integrations.sphinx",
     "cli_reference",
 ]
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from cnninspect import summarize
-from cnninspect.models import ConvBlock
+from cnninspect.chapter.models import ConvBlock
 
 LAYERS = [  # (in, out, kernel, stride, padding, input H=W)
     (3, 32, 3, 1, 1, 32),

@@ -1,6 +1,6 @@
 """Why convolutions: the parameter cost of a dense layer vs a conv, and position sensitivity.
 
-Section "FC vs CNN" of the chapter, computed by cnninspect.fc:
+Section "FC vs CNN" of the chapter, computed by cnninspect.analyses.fc:
 a 224x224x3 image into 1,000 dense units costs 150,529,000 parameters; a 3->64
 3x3 conv costs 1,792. Moving an object by one pixel changes its flattened vector
 (a dense layer sees a new input) but only moves a conv's feature map.
@@ -10,8 +10,8 @@ a 224x224x3 image into 1,000 dense units costs 150,529,000 parameters; a 3->64
 
 from __future__ import annotations
 
-from cnninspect.fc import chapter_comparisons, compare_fc, position_sensitivity
-from cnninspect.models import SimpleCNN
+from cnninspect.analyses.fc import chapter_comparisons, compare_fc, position_sensitivity
+from cnninspect.chapter.models import SimpleCNN
 
 
 def main() -> None:

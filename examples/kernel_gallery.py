@@ -1,7 +1,7 @@
 """Classic hand-made kernels applied to a test image, and the activation functions.
 
 Section "Kernels": identity, Sobel x/y, blur and sharpen, each applied with
-padding 1 (same size) by cnninspect.viz; prints what each does to the image and
+padding 1 (same size) by cnninspect.renderers.viz; prints what each does to the image and
 writes kernels.png and activations.png.
 
     python examples/kernel_gallery.py [--out example-output]

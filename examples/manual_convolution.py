@@ -14,8 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cnninspect.fc import EDGE_KERNEL as KERNEL  # the vertical-edge (Prewitt) kernel
-from cnninspect.reference import conv2d, conv_output_size
+from cnninspect.analyses.fc import EDGE_KERNEL as KERNEL  # the vertical-edge (Prewitt) kernel
+from cnninspect.analyses.reference import conv2d, conv_output_size
 
 IMAGE = np.array(
     [
@@ -50,7 +50,7 @@ def main() -> None:
     print(manual.astype(int))
     reference = conv2d(IMAGE, KERNEL)
     torch_out = F.conv2d(torch.tensor(IMAGE)[None, None], torch.tensor(KERNEL)[None, None])[0, 0].numpy()
-    print(f"cnninspect.reference.conv2d agrees: {np.array_equal(manual, reference)}")
+    print(f"cnninspect.analyses.reference.conv2d agrees: {np.array_equal(manual, reference)}")
     print(f"torch.nn.functional.conv2d agrees: {np.array_equal(manual, torch_out)}")
 
 

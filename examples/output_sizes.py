@@ -1,6 +1,6 @@
 """Output sizes: floor((n + 2p - d(k-1) - 1)/s) + 1, by formula and by running the layer.
 
-Section "Padding and stride": the formula from cnninspect.reference beside the
+Section "Padding and stride": the formula from cnninspect.analyses.reference beside the
 shape torch actually produces, for the chapter's cases.
 
     python examples/output_sizes.py
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cnninspect.reference import conv_output_size, pool_output_size
+from cnninspect.analyses.reference import conv_output_size, pool_output_size
 
 CASES = [  # (label, input size, kernel, stride, padding)
     ("3x3, no padding", 28, 3, 1, 0),

@@ -1,16 +1,16 @@
 """Parameter counts: (k*k*C_in + 1) * C_out per conv, in_features*out + out per linear.
 
-Section "Counting parameters": the chapter's table from cnninspect.fc and
-cnninspect.reference, then SimpleCNN tensor by tensor against torch's numel().
+Section "Counting parameters": the chapter's table from cnninspect.analyses.fc and
+cnninspect.analyses.reference, then SimpleCNN tensor by tensor against torch's numel().
 
     python examples/parameter_counts.py
 """
 
 from __future__ import annotations
 
-from cnninspect.fc import chapter_comparisons
-from cnninspect.models import SimpleCNN
-from cnninspect.reference import conv_params, linear_params
+from cnninspect.analyses.fc import chapter_comparisons
+from cnninspect.analyses.reference import conv_params, linear_params
+from cnninspect.chapter.models import SimpleCNN
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 Section "Receptive field": conv3, conv3, pool2/2, conv3, conv3, pool2/2. Adding
 k - 1 per layer gives 11; every layer after a stride-2 pool grows the field by
-(k - 1) times the accumulated stride, which gives 16. cnninspect.receptive
+(k - 1) times the accumulated stride, which gives 16. cnninspect.analyses.receptive
 computes both.
 
     python examples/receptive_field.py
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from cnninspect.models import SimpleCNN
-from cnninspect.receptive import receptive_field
+from cnninspect.analyses.receptive import receptive_field
+from cnninspect.chapter.models import SimpleCNN
 
 
 def vgg_like() -> nn.Sequential:

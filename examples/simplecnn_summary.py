@@ -9,7 +9,7 @@ SimpleCNN has 421,642 parameters (the chapter's per-tensor list sums to this).
 from __future__ import annotations
 
 from cnninspect import summarize
-from cnninspect.models import SimpleCNN
+from cnninspect.chapter.models import SimpleCNN
 
 
 def main() -> None:

@@ -12,9 +12,9 @@ import argparse
 from pathlib import Path
 
 from cnninspect import viz
-from cnninspect.data import mnist
-from cnninspect.models import SimpleCNN
-from cnninspect.train import fit, seed_everything
+from cnninspect.chapter.data import mnist
+from cnninspect.chapter.models import SimpleCNN
+from cnninspect.chapter.train import fit, seed_everything
 
 
 def main(argv: list[str] | None = None) -> None:

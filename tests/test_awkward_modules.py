@@ -9,7 +9,7 @@ import torchvision
 from torch import nn
 
 import cnninspect
-from cnninspect.guard import ModelGuard
+from cnninspect.engine.guard import ModelGuard
 
 
 def real_shapes(model: nn.Module, *args, **kwargs):
@@ -132,7 +132,7 @@ def test_tuple_inputs_as_a_list_of_shapes():
 
 
 def test_torch_compile_wrapper_is_looked_through():
-    from cnninspect.models import SimpleCNN
+    from cnninspect.chapter.models import SimpleCNN
 
     model = SimpleCNN()
     compiled = torch.compile(model)
@@ -142,7 +142,7 @@ def test_torch_compile_wrapper_is_looked_through():
 
 
 def test_data_parallel_wrapper_is_looked_through():
-    from cnninspect.models import CustomCNN
+    from cnninspect.chapter.models import CustomCNN
 
     model = nn.DataParallel(CustomCNN())
     guard = ModelGuard(model)
@@ -155,7 +155,7 @@ def test_data_parallel_wrapper_is_looked_through():
 def test_distributed_data_parallel_wrapper(tmp_path):
     import torch.distributed as dist
 
-    from cnninspect.models import CustomCNN
+    from cnninspect.chapter.models import CustomCNN
 
     dist.init_process_group(
         "gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1
@@ -170,7 +170,7 @@ def test_distributed_data_parallel_wrapper(tmp_path):
 
 
 def test_channels_last_input_data():
-    from cnninspect.models import CustomCNN
+    from cnninspect.chapter.models import CustomCNN
 
     x = torch.zeros(2, 3, 32, 32).to(memory_format=torch.channels_last)
     s = cnninspect.summarize(CustomCNN(), input_data=x)
@@ -179,7 +179,7 @@ def test_channels_last_input_data():
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_and_bfloat16_models(dtype):
-    from cnninspect.models import SimpleCNN
+    from cnninspect.chapter.models import SimpleCNN
 
     model = SimpleCNN().to(dtype)
     s = cnninspect.summarize(model, (1, 1, 28, 28), dtype=dtype)
@@ -191,7 +191,7 @@ def test_half_and_bfloat16_models(dtype):
     not torch.cuda.is_available(), reason="needs a CUDA device (none on this machine)"
 )
 def test_model_already_on_cuda():
-    from cnninspect.models import SimpleCNN
+    from cnninspect.chapter.models import SimpleCNN
 
     model = SimpleCNN().cuda()
     s = cnninspect.summarize(model, (1, 1, 28, 28))
@@ -261,7 +261,7 @@ def test_tensor_attributes_are_found_by_name_when_first_used():
     way the row reads the model's own tensor, under its own name, and fx is left as found."""
     import torch.fx._symbolic_trace as fx_tracing
 
-    from cnninspect.trace import _trace
+    from cnninspect.engine.trace import _trace
 
     before = fx_tracing._constant_attribute_types
     model = HoldsTensors()

@@ -6,10 +6,10 @@ import pytest
 from torch import nn
 
 import cnninspect
+from cnninspect.chapter.models import SimpleCNN
+from cnninspect.engine.guard import ModelGuard
 from cnninspect.errors import CnnInspectError, InputShapeError, ModelError, ModelSpecError
-from cnninspect.guard import ModelGuard
-from cnninspect.models import SimpleCNN
-from cnninspect.spec import load_model
+from cnninspect.integrations.spec import load_model
 
 
 def test_wrong_channels_names_layer_and_both_shapes():
@@ -27,7 +27,7 @@ def test_wrong_rank():
 
 
 def test_wrong_features_into_linear():
-    from cnninspect.models import CustomCNN
+    from cnninspect.chapter.models import CustomCNN
 
     # 64x64 pools to 16x16, so flatten gives 64*16*16 = 16,384 features, not 4,096
     with pytest.raises(InputShapeError, match=r"'fc'.*4096 input features.*1x16384"):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from cnninspect.cli import main
+from cnninspect.integrations.cli import main
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -1,4 +1,4 @@
-"""cnninspect.data: the chapter's MNIST pipeline, read once into tensors."""
+"""cnninspect.chapter.data: the chapter's MNIST pipeline, read once into tensors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from cnninspect.data import DataError, data_root, mnist
+from cnninspect.chapter.data import DataError, data_root, mnist
 from cnninspect.errors import OptionError
 
 DATA = os.environ["CNNINSPECT_DATA"]
@@ -63,7 +63,7 @@ def test_no_root_anywhere(monkeypatch):
 
 
 def test_cli_missing_data_is_one_line_usage_error(tmp_path, capsys):
-    from cnninspect.cli import main
+    from cnninspect.integrations.cli import main
 
     assert main(["train", "--data-dir", str(tmp_path), "--epochs", "1"]) == 2
     err = capsys.readouterr().err

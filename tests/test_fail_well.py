@@ -9,9 +9,9 @@ import torch.fx
 from torch import nn
 
 import cnninspect
+from cnninspect.engine.guard import ModelGuard
 from cnninspect.errors import InputShapeError, ModelSpecError, OptionError
-from cnninspect.guard import ModelGuard
-from cnninspect.spec import load_model
+from cnninspect.integrations.spec import load_model
 
 
 @torch.fx.wrap

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import cnninspect
-from cnninspect.cli import main
-from cnninspect.fc import CAT, EDGE_KERNEL, shift
-from cnninspect.models import CustomCNN, SimpleCNN
+from cnninspect.analyses.fc import CAT, EDGE_KERNEL, shift
+from cnninspect.chapter.models import CustomCNN, SimpleCNN
+from cnninspect.integrations.cli import main
 
 
 def _count(module: nn.Module) -> int:

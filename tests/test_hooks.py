@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from cnninspect import ModelError
-from cnninspect.hooks import record_forward
-from cnninspect.models import SimpleCNN
+from cnninspect.chapter.models import SimpleCNN
+from cnninspect.engine.hooks import record_forward
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -19,9 +19,9 @@ import torch  # noqa: F401
 import torchvision  # noqa: F401
 from plugin_runs import QUIET  # noqa: E402
 
-import cnninspect.spec  # noqa: F401
-import cnninspect.summary  # noqa: F401
-from cnninspect.budgets import parse_size
+import cnninspect.engine.summary  # noqa: F401
+import cnninspect.integrations.spec  # noqa: F401
+from cnninspect.analyses.budgets import parse_size
 from cnninspect.errors import OptionError
 
 pytest_plugins = ["pytester"]
@@ -312,7 +312,7 @@ def test_receptive_field_limits_are_checked_or_refused(pytester: pytest.Pytester
     )
     result = run(pytester)
     try:
-        import cnninspect.receptive  # noqa: F401
+        import cnninspect.analyses.receptive  # noqa: F401
     except ImportError:
         # until the receptive-field analysis exists a limit on it must fail, never pass
         result.assert_outcomes(failed=3)
@@ -333,19 +333,19 @@ def test_receptive_field_limits_are_checked_or_refused(pytester: pytest.Pytester
 PYPROJECT = """
 [tool.pytest.ini_options]
 
-[tool.cnninspect.budgets."cnninspect.models:SimpleCNN"]
+[tool.cnninspect.budgets."cnninspect.chapter.models:SimpleCNN"]
 input_shape = [1, 1, 28, 28]
 max_params = "400K"
 max_macs = "5M"
 
-[tool.cnninspect.budgets."cnninspect.models:CustomCNN"]
+[tool.cnninspect.budgets."cnninspect.chapter.models:CustomCNN"]
 max_params = "100K"
 
 [tool.cnninspect.budgets."localmodels:Tiny"]
 input_shape = "1x3x16x16"
 max_macs = 1000
 
-[tool.cnninspect.budgets."cnninspect.models:ConvBlock"]
+[tool.cnninspect.budgets."cnninspect.chapter.models:ConvBlock"]
 max_parms = "1M"
 """
 
@@ -381,7 +381,7 @@ def test_pyproject_budgets_are_items_with_arch(pytester: pytest.Pytester) -> Non
             # 16*16 pixels * 4 channels * 27 = 27,648 MACs
             "Architecture budget exceeded for Tiny @ 1x3x16x16: MACs 27.65 K > max 1.00 K",
             "unknown budget keyword 'max_parms' (from the config file (pyproject.toml, "
-            '[[]tool.cnninspect.budgets."cnninspect.models:ConvBlock"[]])); the keywords are:*',
+            '[[]tool.cnninspect.budgets."cnninspect.chapter.models:ConvBlock"[]])); the keywords are:*',
         ]
     )
 
@@ -405,10 +405,10 @@ def test_pyproject_budget_items_outcomes(pytester: pytest.Pytester) -> None:
         if line.startswith("pyproject.toml::")
     }
     assert outcomes == {
-        "pyproject.toml::arch_budget[cnninspect.models:SimpleCNN]": "FAILED",
-        "pyproject.toml::arch_budget[cnninspect.models:CustomCNN]": "PASSED",
+        "pyproject.toml::arch_budget[cnninspect.chapter.models:SimpleCNN]": "FAILED",
+        "pyproject.toml::arch_budget[cnninspect.chapter.models:CustomCNN]": "PASSED",
         "pyproject.toml::arch_budget[localmodels:Tiny]": "FAILED",
-        "pyproject.toml::arch_budget[cnninspect.models:ConvBlock]": "FAILED",
+        "pyproject.toml::arch_budget[cnninspect.chapter.models:ConvBlock]": "FAILED",
     }
     # -k picks among the budget items like among tests
     result = run(pytester, "--arch", "-k", "CustomCNN")
@@ -437,7 +437,7 @@ def test_unreadable_pyproject_budgets_name_file_and_key(pytester: pytest.Pyteste
         ".toml",
         pyproject="""
         [tool.cnninspect.budgets]
-        "cnninspect.models:SimpleCNN" = "25M"
+        "cnninspect.chapter.models:SimpleCNN" = "25M"
         "nosuchpkg.models:Net" = {max_params = "1M"}
         """,
     )
@@ -445,7 +445,7 @@ def test_unreadable_pyproject_budgets_name_file_and_key(pytester: pytest.Pyteste
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines_random(
         [
-            'pyproject.toml: [[]tool.cnninspect.budgets."cnninspect.models:SimpleCNN"[]] must be a '
+            'pyproject.toml: [[]tool.cnninspect.budgets."cnninspect.chapter.models:SimpleCNN"[]] must be a '
             "table with input_shape and limits, got str '25M'",
             "*model spec 'nosuchpkg.models:Net': no module named 'nosuchpkg'*",
         ]

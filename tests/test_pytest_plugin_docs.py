@@ -13,8 +13,8 @@ import torch  # noqa: F401
 import torchvision  # noqa: F401
 from plugin_runs import QUIET  # noqa: E402
 
-import cnninspect.snapshot  # noqa: F401
-import cnninspect.summary  # noqa: F401
+import cnninspect.analyses.snapshot  # noqa: F401
+import cnninspect.engine.summary  # noqa: F401
 
 pytest_plugins = ["pytester"]
 

@@ -16,9 +16,9 @@ import torch
 import torchvision  # noqa: F401
 from plugin_runs import QUIET  # noqa: E402
 
-import cnninspect.snapshot  # noqa: F401
-import cnninspect.summary  # noqa: F401
-from cnninspect.models import CustomCNN, SimpleCNN
+import cnninspect.analyses.snapshot  # noqa: F401
+import cnninspect.engine.summary  # noqa: F401
+from cnninspect.chapter.models import CustomCNN, SimpleCNN
 
 pytest_plugins = ["pytester"]
 

@@ -16,11 +16,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnninspect import summarize
-from cnninspect.cli import main
+from cnninspect.analyses.receptive import receptive_field
+from cnninspect.analyses.receptive.gradcheck import measure
+from cnninspect.chapter.models import SimpleCNN
 from cnninspect.errors import InputShapeError, OptionError
-from cnninspect.models import SimpleCNN
-from cnninspect.receptive import receptive_field
-from cnninspect.receptive.gradcheck import measure
+from cnninspect.integrations.cli import main
 
 
 def _rows(summary):
@@ -294,7 +294,7 @@ def _png(path):
 
 
 def test_plots_render(tmp_path):
-    from cnninspect.receptive.plot import plot_region, plot_sizes
+    from cnninspect.renderers.receptive_plot import plot_region, plot_sizes
 
     report = receptive_field(SimpleCNN(), (1, 1, 28, 28))
     img = _png(plot_sizes(report, tmp_path / "sizes.png"))
@@ -365,7 +365,7 @@ def test_dilated_window_clips_to_its_taps_not_its_range():
 
 def test_numbers_stay_exact_ints_while_whole_and_become_fractions_only_when_needed():
     """The pass keeps whole numbers as ints (its fast path) and halves exactly."""
-    from cnninspect.receptive.analyse import _half
+    from cnninspect.analyses.receptive.analyse import _half
 
     assert all(_half(v) == Fraction(v, 2) for v in range(-9, 10))
     assert all(type(_half(v)) is int for v in range(-8, 9, 2))

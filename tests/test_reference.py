@@ -24,7 +24,7 @@ def seeded(examples: int) -> settings:
 
 
 def test_reference_does_not_import_torch():
-    code = "import sys, cnninspect.reference; print('torch' in sys.modules)"
+    code = "import sys, cnninspect.analyses.reference; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

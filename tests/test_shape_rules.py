@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from cnninspect.engine.ops.registry import Call
+from cnninspect.engine.ops.shapes import SHAPES
+from cnninspect.engine.propagate import MetaState
 from cnninspect.errors import InputShapeError
-from cnninspect.ops.registry import Call
-from cnninspect.ops.shapes import SHAPES
-from cnninspect.propagate import MetaState
 
 SETTINGS = settings(
     max_examples=150, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]

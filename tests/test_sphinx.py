@@ -142,7 +142,7 @@ def test_summary_table_in_html_with_separators_and_layer_rows(tmp_path):
     assert rows["pool@2"][2][0] == "1x64x7x7"
     assert rows["view"][2][0] == "1x3136"
     assert rows["fc2"][2][0] == "1x10"
-    if "RF" in header:  # with cnninspect.receptive installed: 3, 4, 8, 10 by r += (k-1)*j, j *= s
+    if "RF" in header:  # with cnninspect.analyses.receptive installed: 3, 4, 8, 10 by r += (k-1)*j, j *= s
         rf = header.index("RF")
         assert [rows[n][rf][0] for n in ("conv1", "pool", "conv2", "pool@2")] == ["3", "4", "8", "10"]
         assert rows["fc1"][rf][0] == "global"
@@ -207,7 +207,7 @@ def test_raise_config_stops_the_build_with_the_reason(tmp_path, capsys):
 def test_bad_option_value_is_reported_not_crashed(tmp_path):
     src = tmp_path / "bad"
     src.mkdir()
-    (src / "conf.py").write_text('extensions = ["cnninspect.sphinx"]\n')
+    (src / "conf.py").write_text('extensions = ["cnninspect.integrations.sphinx"]\n')
     (src / "index.rst").write_text(
         "Bad\n===\n\n.. cnninspect-summary:: simple-cnn\n   :input-shape: 1,3,28,28\n\n"
         ".. cnninspect-summary:: simple-cnn\n   :columns: name,bogus\n"
@@ -271,7 +271,7 @@ def test_editing_the_model_rebuilds_the_page(tmp_path):
 
 def test_setup_metadata():
     import cnninspect
-    from cnninspect.sphinx import setup
+    from cnninspect.integrations.sphinx import setup
 
     class App:
         def __init__(self):

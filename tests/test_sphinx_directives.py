@@ -69,7 +69,7 @@ def test_charts_in_every_requested_format(built):
     svg = {p.stem for p in charts if p.suffix == ".svg"}
     png = {p.stem for p in charts if p.suffix == ".png"}
     # our own charts come in both configured formats; receptive-field pictures drawn by
-    # cnninspect.receptive.plot (when installed) are PNG only
+    # cnninspect.renderers.receptive_plot (when installed) are PNG only
     assert svg and svg <= png
     html = (out / "index.html").read_text(encoding="utf-8")
     assert html.count('class="cnninspect-plot"') == 4
@@ -82,7 +82,7 @@ def test_charts_in_every_requested_format(built):
 def test_unit_region_by_hand():
     """pool@2 of SimpleCNN: size 10, jump 4, start 3/2 -> unit 3 centred at 13.5 covers 9..18."""
     from cnninspect.errors import OptionError
-    from cnninspect.sphinx import analysis
+    from cnninspect.integrations.sphinx import analysis
 
     a = analysis.analyse("simple-cnn", None, None, {}, None)
     layer = a.summary.layer("pool@2")

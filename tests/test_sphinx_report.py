@@ -5,7 +5,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from pathlib import Path
 
-from cnninspect.cli import main
+from cnninspect.integrations.cli import main
 
 
 def conv_params(cin: int, cout: int, k: int) -> int:
@@ -78,7 +78,7 @@ def test_report_build_end_to_end(tmp_path, capsys):
     assert any(f"{784 * 25088 + 25088:,}" in r for r in fc_rows)
     assert any(r and r[0] == "Total params" and r[1].startswith(f"{SIMPLE_TOTAL:,}") for r in cells.rows)
     assert all((simple.parent / src).resolve().is_file() for src in cells.images) and len(cells.images) >= 3
-    assert (out / "conf.py").read_text().count('"cnninspect.sphinx"') == 1
+    assert (out / "conf.py").read_text().count('"cnninspect.integrations.sphinx"') == 1
 
 
 def test_report_without_build_writes_sources_only(tmp_path, capsys):

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import cnninspect
-from cnninspect.models import ConvBlock, CustomCNN, SimpleCNN
+from cnninspect.chapter.models import ConvBlock, CustomCNN, SimpleCNN
 
 # The chapter's per-tensor list for SimpleCNN: conv1 w/b, conv2 w/b, fc1 w/b, fc2 w/b.
 CHAPTER_TENSORS = [288, 32, 18_432, 64, 401_408, 128, 1_280, 10]
@@ -231,7 +231,7 @@ def test_depth_folding_sums_children():
 
 
 def test_human_numbers():
-    from cnninspect.render import human, thousands
+    from cnninspect.renderers.text import human, thousands
 
     assert thousands(421066) == "421,066"
     assert human(25_557_032) == "25.56 M"

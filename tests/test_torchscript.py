@@ -9,7 +9,7 @@ import torch
 import torchvision
 
 import cnninspect
-from cnninspect.models import SimpleCNN
+from cnninspect.chapter.models import SimpleCNN
 
 
 def scripted(model):

@@ -1,4 +1,4 @@
-"""cnninspect.train: determinism, exact resume, checkpoint safety, metrics, CLI."""
+"""cnninspect.chapter.train: determinism, exact resume, checkpoint safety, metrics, CLI."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from cnninspect.cli import main as cli_main
-from cnninspect.data import mnist
-from cnninspect.errors import ModelError, OptionError
-from cnninspect.models import SimpleCNN
-from cnninspect.train import (
+from cnninspect.chapter.data import mnist
+from cnninspect.chapter.models import SimpleCNN
+from cnninspect.chapter.train import (
     CheckpointError,
     Trainer,
     fit,
@@ -21,7 +19,9 @@ from cnninspect.train import (
     read_jsonl,
     seed_everything,
 )
-from cnninspect.train.checkpoint import checkpoint_path, save_checkpoint
+from cnninspect.chapter.train.checkpoint import checkpoint_path, save_checkpoint
+from cnninspect.errors import ModelError, OptionError
+from cnninspect.integrations.cli import main as cli_main
 
 DATA = os.environ["CNNINSPECT_DATA"]
 OPTS = dict(lr=1e-3, batch_size=32, device="cpu", log=None, progress=False, threads=1)
@@ -157,7 +157,7 @@ def test_bad_options_and_mismatched_model(tiny):
         fit(_model(), train, None, epochs=1, optimizer="lion", lr=1e-3, batch_size=32, device="cpu", log=None)
     with pytest.raises(OptionError, match="checkpoint_dir"):
         fit(_model(), train, None, epochs=1, resume=True, **OPTS)
-    from cnninspect.models import CustomCNN  # 3x32x32 inputs, cannot take MNIST
+    from cnninspect.chapter.models import CustomCNN  # 3x32x32 inputs, cannot take MNIST
 
     with pytest.raises(ModelError, match=r"\(2, 1, 28, 28\)"):
         fit(CustomCNN(), train, None, epochs=1, **OPTS)

@@ -17,9 +17,9 @@ WORKER = textwrap.dedent(
     """
     import os, sys
     import torch
-    from cnninspect.data import TensorImages, mnist
-    from cnninspect.models import SimpleCNN
-    from cnninspect.train import fit, seed_everything
+    from cnninspect.chapter.data import TensorImages, mnist
+    from cnninspect.chapter.models import SimpleCNN
+    from cnninspect.chapter.train import fit, seed_everything
 
     class Spy(TensorImages):
         seen = []
@@ -77,8 +77,8 @@ def test_two_gloo_ranks_disjoint_data_identical_weights(tmp_path):
 
 
 def test_torchrun_module_entry_point(tmp_path):
-    """`torchrun -m cnninspect.train` works and prints once."""
-    proc = _torchrun(["-m", "cnninspect.train", "simple-cnn", "--epochs", "1", "--limit", "128",
+    """`torchrun -m cnninspect.chapter.train` works and prints once."""
+    proc = _torchrun(["-m", "cnninspect.chapter.train", "simple-cnn", "--epochs", "1", "--limit", "128",
                       "--device", "cpu", "--data-dir", DATA], tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("Epoch 1/1:") == 1

@@ -10,11 +10,11 @@ from torch import nn
 
 import cnninspect
 from cnninspect import reference as ref
-from cnninspect.cli import main
-from cnninspect.guard import ModelGuard
-from cnninspect.models import CustomCNN, SimpleCNN
-from cnninspect.ops.macs import COSTS, dense
-from cnninspect.ops.shapes import SHAPES, meta
+from cnninspect.chapter.models import CustomCNN, SimpleCNN
+from cnninspect.engine.guard import ModelGuard
+from cnninspect.engine.ops.macs import COSTS, dense
+from cnninspect.engine.ops.shapes import SHAPES, meta
+from cnninspect.integrations.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

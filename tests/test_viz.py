@@ -1,4 +1,4 @@
-"""cnninspect.viz: the chapter's figures render, and the numbers behind them are right."""
+"""cnninspect.renderers.viz: the chapter's figures render, and the numbers behind them are right."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from cnninspect import viz
+from cnninspect.chapter.models import SimpleCNN
 from cnninspect.errors import InputShapeError, OptionError
-from cnninspect.models import SimpleCNN
 
 
 def _not_blank(path, min_colors=20):
@@ -100,6 +100,6 @@ def test_importing_cnninspect_does_not_import_matplotlib():
     import subprocess
     import sys
 
-    code = "import sys, cnninspect, cnninspect.viz, cnninspect.train; print('matplotlib' in sys.modules)"
+    code = "import sys, cnninspect, cnninspect.renderers.viz, cnninspect.chapter.train; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr

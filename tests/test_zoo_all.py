@@ -10,7 +10,7 @@ import pytest
 import torch
 import torchvision
 
-from cnninspect.zoo import check
+from cnninspect.analyses.zoo import check
 
 ALL = torchvision.models.list_models()
 # Built on the CPU (their builders need real tensors) and too big for CI: checked by the benchmark script.

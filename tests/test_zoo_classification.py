@@ -14,7 +14,7 @@ from torch import nn
 from torchvision.models import get_model_weights
 
 import cnninspect
-from cnninspect.zoo import build
+from cnninspect.analyses.zoo import build
 
 REPRESENTATIVE = [
     "alexnet", "convnext_tiny", "densenet121", "efficientnet_b0", "efficientnet_v2_s", "googlenet",

@@ -1,6 +1,6 @@
 """``.. cnninspect-cli::`` -- the command line reference, from the real argparse parser.
 
-Each command in :data:`cnninspect.cli.COMMANDS` becomes a section with its help
+Each command in :data:`cnninspect.integrations.cli.COMMANDS` becomes a section with its help
 line and its ``--help`` output, so a new command or option shows up in the docs
 without anyone editing them.
 """

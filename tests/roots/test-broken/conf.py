@@ -1,3 +1,3 @@
-extensions = ["cnninspect.sphinx"]
+extensions = ["cnninspect.integrations.sphinx"]
 project = "cnninspect-test-broken"
 exclude_patterns = ["_build"]

@@ -1,4 +1,4 @@
-extensions = ["cnninspect.sphinx"]
+extensions = ["cnninspect.integrations.sphinx"]
 project = "cnninspect-test-directives"
 exclude_patterns = ["_build"]
 cnninspect_image_formats = ["svg", "png"]

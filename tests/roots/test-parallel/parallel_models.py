@@ -2,7 +2,7 @@
 
 import os
 
-from cnninspect.models import ConvBlock
+from cnninspect.chapter.models import ConvBlock
 
 
 def block(channels: int = 8) -> ConvBlock:

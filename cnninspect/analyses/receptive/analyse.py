@@ -1,0 +1,246 @@
+"""Compose the per-op rules over the graph: the receptive field of every node.
+
+Per spatial axis, an op whose output unit ``o`` reads input units
+``o*s + lo .. o*s + hi`` turns ``(r, j, start)`` into::
+
+    r'     = r + (hi - lo) * j
+    start' = start + (lo + hi) / 2 * j
+    j'     = j * s
+
+which for a convolution (``lo = -p``, ``hi = d*(k-1) - p``) is the textbook recurrence.
+Numbers are exact: ints while whole (most models never leave them, and int arithmetic
+is many times cheaper than Fraction's), Fractions once upsampling or an even window
+makes them fractional.
+Where paths meet, a unit sees the union of its inputs' fields; different jumps
+mean the paths disagree on where units sit (flagged ``misaligned``, bounding
+region reported).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from cnninspect.analyses.receptive.report import (
+    Node,
+    Number,
+    ReceptiveField,
+    ReceptiveFieldReport,
+    exact,
+)
+from cnninspect.analyses.receptive.rules import Global, Keep, Unknown, Window, rule_for
+from cnninspect.engine.ops.registry import first_tensor
+from cnninspect.engine.propagate import NodeRecord
+
+
+@dataclass
+class _State:
+    kind: str  # "spatial" | "global" | "unknown"
+    dims: tuple[int, ...] = ()
+    sizes: tuple[int, ...] = ()
+    r: tuple[Number, ...] = ()
+    j: tuple[Number, ...] = ()
+    start: tuple[Number, ...] = ()
+    naive: tuple[int, ...] = ()
+    misaligned: bool = False
+    why: str = ""
+    _bounds: list | None = None
+
+    def bounds(self, axis: int) -> tuple[Number, Number]:
+        """The field's first and last input coordinate on ``axis`` (cached: in a DenseNet one
+        feature map joins every later concatenation of its block)."""
+        if self._bounds is None:
+            self._bounds = [None] * len(self.r)
+        if self._bounds[axis] is None:
+            half = _half(self.r[axis] - 1)
+            self._bounds[axis] = (self.start[axis] - half, self.start[axis] + half)
+        return self._bounds[axis]
+
+
+def analyse(records: list[NodeRecord], input_shapes: list[tuple[int, ...]], sequential: bool = False) -> ReceptiveFieldReport:
+    """Receptive fields of every record, for the first input's spatial axes."""
+    shape = tuple(input_shapes[0]) if input_shapes else ()
+    n = len(shape) - 2
+    report = ReceptiveFieldReport(input_size=tuple(shape[2:]), fields={}, nodes={})
+    if n < 1:
+        return report
+    base = _State("spatial", tuple(range(-n, 0)), tuple(shape[2:]), (1,) * n, (1,) * n, (0,) * n, (1,) * n)
+    states: dict[str, _State | None] = {}
+    centre = tuple(_half(v - 1) for v in report.input_size)  # where a global field is centred
+    missing: list[str] = []
+    previous = None
+    for rec in records:
+        names = ([previous] if previous else ["input:"]) if sequential else list(rec.inputs)
+        previous = rec.name
+        for name in names:
+            if name.startswith("input:") and name not in states:
+                states[name] = base if _is_image_input(rec, names, shape) else None
+        ins = [(name, states.get(name)) for name in names]
+        ins = [(name, s) for name, s in ins if s is not None]
+        state, node = _step(rec, ins, sequential)
+        if state is None:
+            continue
+        if node.kind == "unknown" and not node.why.startswith("after "):
+            missing.append(f"{rec.name} ({rec.kind})")
+        states[rec.name] = state
+        report.nodes[rec.name] = node
+        report.fields[rec.name] = _field(rec.name, state, report, centre)
+    if missing:
+        shown = ", ".join(missing[:8]) + (", ..." if len(missing) > 8 else "")
+        report.warnings.append(
+            f"receptive field unknown from {len(missing)} op(s) on: {shown} (no rule, not guessed)"
+        )
+    return report
+
+
+def _half(value: Number) -> Number:
+    """``value / 2``, exact, and still an int when it is whole."""
+    if type(value) is int:
+        return value >> 1 if value % 2 == 0 else Fraction(value, 2)
+    return value / 2
+
+
+def _is_image_input(rec: NodeRecord, names: list[str], shape: tuple[int, ...]) -> bool:
+    """Whether a model input is the image the fields are measured on (not, say, a class vector).
+
+    Told by the tensor its first consumer received, when that consumer reads nothing else.
+    """
+    if len(names) != 1:
+        return True
+    x = first_tensor(rec.call.args) if rec.call.args else first_tensor(rec.call.kwargs)
+    return x is None or (x.dim() == len(shape) and tuple(x.shape[2:]) == tuple(shape[2:]))
+
+
+def _field(name: str, s: _State, report: ReceptiveFieldReport, centre: tuple) -> ReceptiveField:
+    if s.kind == "global":
+        return ReceptiveField(
+            name, report.input_size, None, centre,
+            is_global=True, why=s.why, report=report,
+        )  # fmt: skip
+    if s.kind == "unknown":
+        return ReceptiveField(name, None, None, None, unknown=True, why=s.why, report=report)
+    return ReceptiveField(
+        name,
+        s.r,  # already exact: every step normalises whole Fractions to int
+        s.j,
+        s.start,
+        misaligned=s.misaligned,
+        naive=s.naive,
+        why=s.why,
+        report=report,
+    )
+
+
+def _out_sizes(rec: NodeRecord, dims: tuple[int, ...]) -> tuple[int, ...] | None:
+    out = first_tensor(rec.out)
+    if out is None:
+        return None
+    shape = out.shape
+    if len(shape) < -min(dims):
+        return None
+    return tuple([shape[d] for d in dims])
+
+
+def _step(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> tuple[_State | None, Node]:
+    names = [name for name, _ in ins]
+    by_kind: dict[str, _State] = {}  # the first input of each kind
+    for _, s in ins:
+        by_kind.setdefault(s.kind, s)
+    n_axes = len(by_kind["spatial"].dims) if "spatial" in by_kind else None
+
+    def node(kind: str, windows=(), sizes=None, why: str = "") -> Node:
+        return Node(rec.name, kind, names, tuple(windows), sizes, why)
+
+    if not ins:
+        return None, node("none")
+    if "global" in by_kind:
+        why = "after a global op"
+        if "spatial" in by_kind:
+            why = "combined with a global input (e.g. squeeze-and-excitation gating): every unit sees the whole input"
+        return _State("global", why=why), node("global", why=why)
+    if "unknown" in by_kind:
+        why = f"after an op without a receptive-field rule ({by_kind['unknown'].why})"
+        return _State("unknown", why=why), node("unknown", why=why)
+    primary = ins[0][1]
+    if sequential and not _matches(rec, primary):
+        why = "the input was reshaped by code the forward hooks cannot see"
+        return _State("global", why=why), node("global", why=why)
+    rule = rule_for(rec.call)
+    if rule is None:
+        why = f"no receptive-field rule for {rec.kind}"
+        if rec.children:
+            why += " (an opaque module: fx could not trace inside it)"
+        return _State("unknown", why=why), node("unknown", why=why)
+    try:
+        effect = rule(rec.call, primary.dims)
+    except Exception as exc:  # a rule that cannot read this call is as good as no rule
+        why = f"the {rec.kind} rule failed: {type(exc).__name__}: {exc}"
+        return _State("unknown", why=why), node("unknown", why=why)
+    if isinstance(effect, Global):
+        return _State("global", why=effect.why), node("global", why=effect.why)
+    if isinstance(effect, Unknown):
+        return _State("unknown", why=effect.why), node("unknown", why=effect.why)
+
+    merged = _union([s for _, s in ins], rec)
+    dims = primary.dims
+    windows: list = [None] * (n_axes or 0)
+    if isinstance(effect, Keep) and effect.dims is not None:
+        dims = effect.dims
+    if isinstance(effect, Window):
+        w = len(effect.axes)
+        r, j, st, naive = list(merged.r), list(merged.j), list(merged.start), list(merged.naive)
+        for a, d in enumerate(dims):
+            index = w + d
+            if not 0 <= index < w:
+                continue
+            ax = effect.axes[index]
+            windows[a] = ax
+            r[a] = exact(r[a] + (ax.hi - ax.lo) * j[a])
+            st[a] = exact(st[a] + _half((ax.lo + ax.hi) * j[a]))
+            j[a] = exact(j[a] * ax.stride)
+            if effect.kernel is not None:
+                naive[a] = naive[a] + effect.kernel[index] - 1
+        merged = _State("spatial", dims, (), tuple(r), tuple(j), tuple(st), tuple(naive), merged.misaligned)
+    sizes = _out_sizes(rec, dims)
+    if sizes is None:
+        why = f"{rec.kind} output has no spatial axes left"
+        return _State("global", why=why), node("global", why=why)
+    merged.dims, merged.sizes = dims, sizes
+    return merged, node("spatial", windows, sizes)
+
+
+def _matches(rec: NodeRecord, primary: _State) -> bool:
+    """In the hook fallback, whether the tensor a module received is the one recorded before it."""
+    x = first_tensor(rec.call.args) if rec.call.args else first_tensor(rec.call.kwargs)
+    if x is None or x.dim() < max(-d for d in primary.dims):
+        return False
+    return tuple(int(x.shape[d]) for d in primary.dims) == primary.sizes
+
+
+def _union(states: list[_State], rec: NodeRecord) -> _State:
+    """The bounding field of several inputs (residual add, concatenation)."""
+    first = states[0]
+    if len(states) == 1:
+        return _State("spatial", first.dims, first.sizes, first.r, first.j, first.start, first.naive, first.misaligned)
+    n = len(first.dims)
+    out_sizes = _out_sizes(rec, first.dims) or first.sizes
+    r, j, st, naive = [], [], [], []
+    misaligned = any(s.misaligned for s in states)
+    for a in range(n):
+        lo = hi = None
+        jumps = set()
+        for s in states:
+            a_lo, a_hi = s.bounds(a)
+            if s.sizes[a] == 1 and out_sizes[a] != 1:
+                misaligned = True  # broadcast: every unit sees this input's unit 0
+            else:
+                jumps.add(s.j[a])
+            lo = a_lo if lo is None else min(lo, a_lo)
+            hi = a_hi if hi is None else max(hi, a_hi)
+        if len(jumps) > 1:
+            misaligned = True
+        r.append(exact(hi - lo + 1))
+        st.append(exact(_half(lo + hi)))
+        j.append(first.j[a])
+        naive.append(max(s.naive[a] for s in states))
+    return _State("spatial", first.dims, first.sizes, tuple(r), tuple(j), tuple(st), tuple(naive), misaligned)

@@ -1,0 +1,732 @@
+"""Proof by agreement: every figure of the summary checked against independent sources.
+
+Per layer, per quantity, up to five sources give a value:
+
+- ``trace``: what :func:`cnninspect.summarize` says (meta tensors, rule tables);
+- ``reference``: the chapter's formulas in :mod:`cnninspect.analyses.reference` (NumPy,
+  no torch), fed the module's configuration and the input shape the layer really
+  received;
+- ``hooks``: one real forward (:mod:`cnninspect.engine.hooks`);
+- ``flop_counter``: ``torch.utils.flop_counter`` counting the same forward's
+  aten ops (its FLOPs are 2 x MACs for the matmul-like ops it knows);
+- ``gradient``: the receptive field measured by back-propagation, when
+  :mod:`cnninspect.analyses.receptive` offers that check.
+
+A value agrees when every source that could judge it gives the same number. A
+quantity that only the trace can speak for is *not checked* -- never "passed".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnninspect import reference as ref
+from cnninspect.engine.hooks import ForwardRecording, HookRecord, record_forward
+from cnninspect.engine.records import Layer, Summary
+
+SOURCES = ("trace", "reference", "hooks", "flop_counter", "gradient")
+QUANTITIES = ("output_shape", "params", "macs", "receptive_field", "rf_region")
+_ABBREV = {"trace": "T", "reference": "R", "hooks": "H", "flop_counter": "F", "gradient": "G"}
+OK, MISMATCH, NOT_CHECKED = "ok", "mismatch", "not checked"
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class Check:
+    """One quantity of one layer, as each source that could judge it sees it."""
+
+    layer: str
+    kind: str
+    quantity: str
+    values: dict[str, Any]  # source -> value; a source that cannot judge is absent
+
+    @property
+    def status(self) -> str:
+        if len(self.values) < 2:
+            return NOT_CHECKED
+        first, *rest = self.values.values()
+        return OK if all(v == first for v in rest) else MISMATCH
+
+    @property
+    def sources(self) -> list[str]:
+        return list(self.values)
+
+
+@dataclass
+class Mismatch:
+    """Sources disagree: which layer, which quantity, and every source's value."""
+
+    layer: str
+    kind: str
+    quantity: str
+    values: dict[str, Any]
+
+    def __str__(self) -> str:
+        shown = ", ".join(f"{source}={_fmt_value(self.quantity, v)}" for source, v in self.values.items())
+        return f"layer {self.layer!r} ({self.kind}): {self.quantity} disagrees: {shown}"
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify` returns; ``str()`` of it is the comparison table."""
+
+    model_name: str
+    input_shapes: list[Shape]
+    checks: list[Check]
+    summary: Summary
+    recording: ForwardRecording
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def mismatches(self) -> list[Mismatch]:
+        return [
+            Mismatch(c.layer, c.kind, c.quantity, dict(c.values)) for c in self.checks if c.status == MISMATCH
+        ]
+
+    @property
+    def ok(self) -> bool:
+        """True when no two sources disagree anywhere."""
+        return not any(c.status == MISMATCH for c in self.checks)
+
+    def counts(self) -> dict[str, int]:
+        out = {OK: 0, MISMATCH: 0, NOT_CHECKED: 0}
+        for c in self.checks:
+            out[c.status] += 1
+        return out
+
+    def check(self, layer: str, quantity: str) -> Check | None:
+        for c in self.checks:
+            if c.layer == layer and c.quantity == quantity:
+                return c
+        return None
+
+    def rows(self) -> list[list[str]]:
+        """One row per layer: name, kind, then a cell per quantity."""
+        order: dict[str, tuple[str, dict[str, Check]]] = {}
+        for c in self.checks:
+            order.setdefault(c.layer, (c.kind, {}))[1][c.quantity] = c
+        return [
+            [name, kind, *(_cell(cells.get(q)) for q in QUANTITIES)] for name, (kind, cells) in order.items()
+        ]
+
+    def to_text(self) -> str:
+        from tabulate import tabulate
+
+        headers = ["Layer", "Kind", "Output shape", "Params", "MACs", "Receptive field", "RF region"]
+        body = tabulate(self.rows(), headers=headers, tablefmt="simple", disable_numparse=True)
+        width = max((len(line) for line in body.splitlines()), default=40)
+        rule = "=" * width
+        n = self.counts()
+        verdict = "OK: every checked value agrees" if self.ok else f"FAILED: {n[MISMATCH]} mismatch(es)"
+        legend = ", ".join(f"{a}={s}" for s, a in _ABBREV.items())
+        out = [rule, f"verify {self.model_name}  input {', '.join(_fmt_shape(s) for s in self.input_shapes)}", rule, body, rule]
+        out.append(f"sources: {legend}; a cell lists the sources that agree on its value")
+        out.append(f"{n[OK]} values agree, {n[MISMATCH]} disagree, {n[NOT_CHECKED]} not checked (one source only)")
+        out += [f"note: {note}" for note in self.notes]
+        out += [f"MISMATCH {m}" for m in self.mismatches]
+        out += [verdict, rule]
+        return "\n".join(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model_name,
+            "ok": self.ok,
+            "input_shapes": [list(s) for s in self.input_shapes],
+            "counts": self.counts(),
+            "notes": list(self.notes),
+            "mismatches": [
+                {"layer": m.layer, "kind": m.kind, "quantity": m.quantity, "values": _jsonable(m.values)}
+                for m in self.mismatches
+            ],
+            "checks": [
+                {"layer": c.layer, "kind": c.kind, "quantity": c.quantity, "status": c.status, "values": _jsonable(c.values)}
+                for c in self.checks
+            ],
+        }
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def verify(
+    model: nn.Module,
+    input_shape: Any = None,
+    *,
+    input_data: Any = None,
+    dtype: torch.dtype | list[torch.dtype] | None = None,
+    device: str | torch.device = "cpu",
+    mode: str | None = None,
+    flop_counter: bool = True,
+    receptive_field: bool = True,
+    gradient_layers: str = "last",
+) -> VerifyReport:
+    """Check the summary of ``model`` against formulas, a real forward and torch's flop counter.
+
+    ``mode`` (``None``, ``"eval"`` or ``"train"``) applies to both the trace and
+    the forward and is undone afterwards; ``None`` keeps the model's own modes.
+    The real forward runs on ``device`` (CPU by default) with the batch size of
+    ``input_shape``. ``gradient_layers`` picks the module rows whose receptive
+    field is measured by back-propagation: ``"last"`` (the last one with a
+    finite field), ``"all"`` or ``"none"``.
+    """
+    from cnninspect.engine.summary import summarize
+    from cnninspect.errors import ModelError, OptionError
+
+    if not isinstance(model, nn.Module):
+        raise ModelError(f"verify() needs a torch.nn.Module, got {type(model).__name__}")
+    if mode not in (None, "eval", "train"):
+        raise OptionError(f"mode must be None, 'eval' or 'train', got {mode!r}")
+    if gradient_layers not in ("last", "all", "none"):
+        raise OptionError(f"gradient_layers must be 'last', 'all' or 'none', got {gradient_layers!r}")
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        if mode is not None:
+            model.train(mode == "train")
+        summary = summarize(model, input_shape, input_data=input_data, dtype=dtype, receptive_field=receptive_field)
+        recording = record_forward(
+            model, input_shape, input_data=input_data, dtype=dtype, device=device, count_flops=flop_counter
+        )
+    finally:
+        for m, training in modes:
+            m.training = training
+    modules = dict(model.named_modules())
+    checks, notes = _compare(summary, recording, modules, flop_counter)
+    if isinstance(model, torch.jit.ScriptModule):
+        notes.insert(0, "TorchScript modules take no forward hooks: only the model's output and totals meet the real forward")
+    if receptive_field:
+        notes += _receptive_field_checks(summary, checks, modules, model, input_shape, input_data, gradient_layers)
+    return VerifyReport(summary.model_name, list(summary.input_shapes), checks, summary, recording, notes)
+
+
+# --- joining the sources -------------------------------------------------------------------
+
+
+def _is_module_row(layer: Layer) -> bool:
+    return layer.op in ("call_module", "hook")
+
+
+def _compare(
+    summary: Summary, recording: ForwardRecording, modules: dict[str, nn.Module], with_flops: bool
+) -> tuple[list[Check], list[str]]:
+    checks: list[Check] = []
+    notes: list[str] = []
+    module_rows = [layer for layer in summary.layers if _is_module_row(layer)]
+    first_use = recording.first_use({layer.name for layer in module_rows})
+    macs_by_path: dict[str, int] = {}
+    calls_by_path: dict[str, int] = {}
+    for layer in module_rows:
+        path = layer.name.split("@")[0]
+        macs_by_path[path] = macs_by_path.get(path, 0) + layer.macs
+        calls_by_path[path] = calls_by_path.get(path, 0) + 1
+    missing = []
+    blind: dict[str, int] = {}  # module path -> MACs the flop counter cannot see
+    shapes_by_name = {layer.name: _shape_list(layer.output_shape) for layer in summary.layers}
+    by_label = {rec.label: rec for rec in recording.records}
+    for layer in summary.layers:
+        shape = {"trace": _shape_list(layer.output_shape)}
+        params = {"trace": layer.num_params}
+        macs = {"trace": layer.macs}
+        extra: list[Check] = []
+        if _is_module_row(layer):
+            rec = by_label.get(layer.name)
+            path = layer.name.split("@")[0]
+            module = modules.get(path)
+            if rec is None or rec.output_shapes is None:
+                missing.append(layer.name)
+            else:
+                shape["hooks"] = rec.output_shapes
+                params["hooks"] = first_use.get(layer.name, 0)
+                formula = _reference(module, rec) if module is not None else None
+                if formula is not None:
+                    if formula.shape is not None:
+                        shape["reference"] = formula.shape
+                    if formula.params is not None and params["hooks"] == rec.num_params:
+                        # the formula counts what the layer owns; a weight first used by an
+                        # earlier row (tied, or a second call) is counted there instead
+                        params["reference"] = formula.params
+                    if formula.macs is not None:
+                        macs["reference"] = formula.macs
+                if with_flops and rec.call == 1 and recording.flops is not None:
+                    counted = recording.flops.get(path, 0)
+                    if not counted and not isinstance(module, _MATMUL_MODULES):
+                        blind[path] = macs_by_path[path]
+                    else:
+                        if calls_by_path[path] == 1:
+                            macs["flop_counter"] = counted / 2
+                        else:  # the counter sums every call of a module: compare sums
+                            extra.append(
+                                Check(
+                                    f"{path} (all {calls_by_path[path]} calls)", layer.kind, "macs",
+                                    _normalise({"trace": macs_by_path[path], "flop_counter": counted / 2}),
+                                )
+                            )  # fmt: skip
+        else:
+            formula = _functional_reference(layer, shapes_by_name, summary)
+            if formula is not None:
+                shape["reference"] = formula.shape
+                params["reference"] = formula.params
+                macs["reference"] = formula.macs
+        checks.append(Check(layer.name, layer.kind, "output_shape", shape))
+        checks.append(Check(layer.name, layer.kind, "params", params))
+        checks.append(Check(layer.name, layer.kind, "macs", _normalise(macs)))
+        checks += extra
+    if missing:
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        notes.append(f"the real forward made no call matching {len(missing)} traced row(s): {shown}")
+    # whole-model figures
+    checks.append(
+        Check("<output>", summary.model_name, "output_shape", {"trace": list(summary.output_shapes), "hooks": recording.output_shapes})
+    )
+    root = recording.get("")
+    total_params: dict[str, Any] = {"trace": summary.total_params}
+    if root is not None:
+        total_params["hooks"] = root.num_params
+    checks.append(Check("<total>", summary.model_name, "params", total_params))
+    total_macs: dict[str, Any] = {"trace": summary.total_macs}
+    if recording.total_flops is not None:
+        # layers whose kernels the counter cannot cost (fused recurrent ops, custom
+        # extensions) leave the comparison, and the note says so
+        unseen = {path: n for path, n in blind.items() if n}
+        total_macs["trace"] -= sum(unseen.values())
+        total_macs["flop_counter"] = _whole(recording.total_flops / 2)
+        if unseen:
+            shown = ", ".join(f"{p} ({n:,})" for p, n in list(unseen.items())[:5])
+            notes.append(
+                f"total MACs compared without {sum(unseen.values()):,} MACs in layers torch's flop "
+                f"counter does not cost: {shown}"
+            )
+    checks.append(Check("<total>", summary.model_name, "macs", total_macs))
+    return checks, notes
+
+
+def _normalise(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _whole(v) for k, v in values.items()}
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _shape_list(shape: Any) -> list[Shape]:
+    if shape is None:
+        return []
+    if isinstance(shape, list):
+        return [tuple(s) for s in shape]
+    return [tuple(shape)]
+
+
+# --- the reference formulas, per module type -----------------------------------------------
+
+_MATMUL_MODULES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+_SHAPE_KEEPING = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+    nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Softplus, nn.Softmax,
+    nn.LogSoftmax, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.Identity,
+    nn.Softsign, nn.Tanhshrink, nn.Threshold,
+)  # fmt: skip
+
+
+@dataclass
+class Formula:
+    shape: list[Shape] | None = None
+    params: int | None = None
+    macs: int | None = None
+
+
+def _reference(module: nn.Module, rec: HookRecord) -> Formula | None:
+    """The chapter's formulas for ``module`` given the input it really received."""
+    if not rec.input_shapes:
+        return None
+    x = rec.input_shapes[0]
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        dims = len(module.kernel_size)
+        spatial = [
+            int(ref.conv_output_size(n, k, s, module.padding if isinstance(module.padding, str) else p, d))
+            for n, k, s, p, d in zip(
+                x[-dims:], module.kernel_size, module.stride,
+                module.padding if not isinstance(module.padding, str) else module.kernel_size,
+                module.dilation,
+            )
+        ]  # fmt: skip
+        lead = x[:-dims - 1]
+        out = (*lead, module.out_channels, *spatial)
+        params = ref.conv_params(
+            module.in_channels, module.out_channels, tuple(module.kernel_size), module.groups, module.bias is not None, dims
+        )
+        macs = ref.conv_macs(math.prod(out), module.in_channels, tuple(module.kernel_size), module.groups, dims)
+        return Formula([out], int(params), int(macs))
+    if isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+        dims = len(module.kernel_size)
+        params = int(
+            ref.conv_transpose_params(
+                module.in_channels, module.out_channels, tuple(module.kernel_size), module.groups, module.bias is not None, dims
+            )
+        )
+        if rec.arg_count > 1:  # an explicit output_size decides the shape
+            return Formula(None, params, None)
+        spatial = [
+            int(ref.conv_transpose_output_size(n, k, s, p, op, d))
+            for n, k, s, p, op, d in zip(
+                x[-dims:], module.kernel_size, module.stride, module.padding, module.output_padding, module.dilation
+            )
+        ]
+        out = (*x[:-dims - 1], module.out_channels, *spatial)
+        macs = ref.conv_transpose_macs(math.prod(x), module.out_channels, tuple(module.kernel_size), module.groups, dims)
+        return Formula([out], params, int(macs))
+    if isinstance(module, nn.Linear):
+        out = (*x[:-1], module.out_features)
+        params = ref.linear_params(module.in_features, module.out_features, module.bias is not None)
+        return Formula([out], int(params), int(ref.linear_macs(math.prod(out), module.in_features)))
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        return Formula([x], int(ref.batch_norm_params(module.num_features, module.affine)), 0)
+    if isinstance(module, nn.LayerNorm):
+        n = math.prod(module.normalized_shape)
+        bias = getattr(module, "bias", None) is not None
+        return Formula([x], int(ref.layer_norm_params(n, module.elementwise_affine, bias)), 0)
+    if isinstance(module, nn.GroupNorm):
+        return Formula([x], int(ref.batch_norm_params(module.num_channels, module.affine)), 0)
+    if isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)):
+        dims = int(type(module).__name__[-2])
+
+        def axes(v: Any) -> tuple[int, ...]:
+            return tuple(v) if isinstance(v, (tuple, list)) else (v,) * dims
+
+        k = axes(module.kernel_size)
+        s = axes(module.stride if module.stride is not None else module.kernel_size)
+        spatial = [
+            int(ref.pool_output_size(n, kk, ss, pp, dd, module.ceil_mode))
+            for n, kk, ss, pp, dd in zip(x[-dims:], k, s, axes(module.padding), axes(getattr(module, "dilation", 1)))
+        ]
+        out = (*x[:-dims], *spatial)
+        shapes = [out, out] if getattr(module, "return_indices", False) else [out]
+        return Formula(shapes, 0, 0)
+    if isinstance(
+        module,
+        (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
+         nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d),
+    ):  # fmt: skip
+        dims = int(type(module).__name__[-2])
+        size = module.output_size if isinstance(module.output_size, (tuple, list)) else (module.output_size,) * dims
+        out = (*x[:-dims], *(n if o is None else o for n, o in zip(x[-dims:], size)))
+        shapes = [out, out] if getattr(module, "return_indices", False) else [out]
+        return Formula(shapes, 0, 0)
+    if isinstance(module, nn.Flatten):
+        rank = len(x)
+        start, end = module.start_dim % rank, module.end_dim % rank
+        out = (*x[:start], math.prod(x[start : end + 1]), *x[end + 1 :])
+        return Formula([out], 0, 0)
+    if isinstance(module, nn.PReLU):
+        return Formula([x], module.num_parameters, 0)
+    if isinstance(module, nn.Embedding):
+        return Formula([(*x, module.embedding_dim)], module.num_embeddings * module.embedding_dim, 0)
+    if type(module) in _SHAPE_KEEPING or isinstance(module, _SHAPE_KEEPING):
+        return Formula([x], 0, 0)
+    return None
+
+
+_UNARY_KINDS = {
+    "relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "dropout",
+    "leaky_relu", "elu", "mish", "softmax", "log_softmax", "neg", "abs", "exp", "contiguous", "clone",
+}  # fmt: skip
+_BROADCAST_KINDS = {"add", "sub", "mul", "div", "truediv"}
+
+
+def _functional_reference(layer: Layer, shapes: dict[str, list[Shape]], summary: Summary) -> Formula | None:
+    """Elementwise functions and methods: the output shape follows from the input shapes.
+
+    The inputs here are the traced rows feeding this one (hooks cannot see a
+    function call), so this checks the op's own rule, not its inputs.
+    """
+    if layer.kind not in _UNARY_KINDS and layer.kind not in _BROADCAST_KINDS:
+        return None
+    ins: list[Shape] = []
+    for name in layer.inputs:
+        if name.startswith("input:"):
+            if len(summary.input_shapes) != 1:
+                return None
+            ins.append(tuple(summary.input_shapes[0]))
+        elif len(shapes.get(name, [])) == 1:
+            ins.append(shapes[name][0])
+        else:
+            return None
+    if layer.kind in _UNARY_KINDS and len(ins) == 1:
+        return Formula([ins[0]], 0, 0)
+    if layer.kind in _BROADCAST_KINDS and len(ins) == 2:
+        import numpy as np
+
+        try:
+            return Formula([tuple(int(d) for d in np.broadcast_shapes(*ins))], 0, 0)
+        except ValueError:
+            return None
+    return None
+
+
+# --- receptive fields ----------------------------------------------------------------------
+
+_GEOMETRY_FREE_FUNCTIONS = {
+    "relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "dropout",
+    "leaky_relu", "elu", "mish", "contiguous", "clone",
+}  # fmt: skip
+
+
+def _rf_value(rf: Any) -> Any:
+    """An analytic receptive field as comparable per-axis tuples, or None if it is not a plain one."""
+    if rf is None or getattr(rf, "is_global", False) or getattr(rf, "unknown", False):
+        return None
+    size, jump, start = (getattr(rf, a, None) for a in ("size", "jump", "start"))
+    if size is None or jump is None or start is None:
+        return None
+    return {
+        "size": tuple(Fraction(v) for v in size),
+        "jump": tuple(Fraction(v) for v in jump),
+        "start": tuple(Fraction(v) for v in start),
+    }
+
+
+def _chain_reference(layer: Layer, layers: dict[str, Layer], modules: dict[str, nn.Module], dims: int) -> Any:
+    """The reference recurrence along the single path from the input to ``layer``, if it is one."""
+    steps: list[tuple[tuple[int, ...], ...]] = []
+    node: Layer | None = layer
+    while node is not None:
+        module = modules.get(node.name.split("@")[0]) if _is_module_row(node) else None
+        if module is not None and isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            if len(module.kernel_size) != dims:
+                return None
+            if isinstance(module.padding, str):
+                pads = tuple(
+                    0 if module.padding == "valid" else (d * (k - 1)) // 2
+                    for k, d in zip(module.kernel_size, module.dilation)
+                )
+            else:
+                pads = tuple(module.padding)
+            steps.append((tuple(module.kernel_size), tuple(module.stride), pads, tuple(module.dilation)))
+        elif module is not None and isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)):
+            if int(type(module).__name__[-2]) != dims:
+                return None
+
+            def axes(v: Any) -> tuple[int, ...]:
+                return tuple(v) if isinstance(v, (tuple, list)) else (v,) * dims
+
+            stride = module.stride if module.stride is not None else module.kernel_size
+            steps.append(
+                (axes(module.kernel_size), axes(stride), axes(module.padding), axes(getattr(module, "dilation", 1)))
+            )
+        elif module is not None and (isinstance(module, _SHAPE_KEEPING) or isinstance(module, nn.modules.batchnorm._BatchNorm)):
+            pass
+        elif module is None and node.kind in _GEOMETRY_FREE_FUNCTIONS:
+            pass
+        else:
+            return None
+        if len(node.inputs) != 1:
+            return None
+        source = node.inputs[0]
+        if source.startswith("input:"):
+            break
+        node = layers.get(source)
+        if node is None:
+            return None
+    if not steps:
+        return None
+    steps.reverse()
+    per_axis = []
+    for axis in range(dims):
+        chain = ref.receptive_field_chain(
+            [s[0][axis] for s in steps], [s[1][axis] for s in steps], [s[2][axis] for s in steps], [s[3][axis] for s in steps]
+        )
+        per_axis.append(chain.final)
+    return {
+        "size": tuple(Fraction(a[0]) for a in per_axis),
+        "jump": tuple(Fraction(a[1]) for a in per_axis),
+        "start": tuple(Fraction(a[2]) for a in per_axis),
+    }
+
+
+def _receptive_field_checks(
+    summary: Summary,
+    checks: list[Check],
+    modules: dict[str, nn.Module],
+    model: nn.Module,
+    input_shape: Any,
+    input_data: Any,
+    gradient_layers: str,
+) -> list[str]:
+    layers = {layer.name: layer for layer in summary.layers}
+    for layer in summary.layers:
+        analytic = _rf_value(layer.receptive_field)
+        if analytic is None:
+            continue
+        values: dict[str, Any] = {"trace": analytic}
+        chain = _chain_reference(layer, layers, modules, len(analytic["size"]))
+        if chain is not None:
+            values["reference"] = chain
+        checks.append(Check(layer.name, layer.kind, "receptive_field", values))
+    return _gradient_checks(summary, checks, model, input_shape, input_data, gradient_layers)
+
+
+class _StopForward(Exception):
+    pass
+
+
+class _UpTo(nn.Module):
+    """Runs a (probe) model only as far as the ``call``-th call of one submodule; returns its output."""
+
+    def __init__(self, net: nn.Module, path: str, call: int) -> None:
+        super().__init__()
+        self.net, self.path, self.call = net, path, call
+
+    def forward(self, x: torch.Tensor) -> Any:
+        seen: list[Any] = []
+
+        def grab(module: nn.Module, args: Any, out: Any) -> None:
+            seen.append(out)
+            if len(seen) == self.call:
+                raise _StopForward
+
+        handle = self.net.get_submodule(self.path).register_forward_hook(grab)
+        try:
+            self.net(x)
+        except _StopForward:
+            pass
+        finally:
+            handle.remove()
+        if len(seen) < self.call:
+            raise RuntimeError(f"{self.path!r} was called {len(seen)} time(s), not {self.call}")
+        return seen[self.call - 1]
+
+
+def _gradient_checks(
+    summary: Summary, checks: list[Check], model: nn.Module, input_shape: Any, input_data: Any, which: str
+) -> list[str]:
+    """Analytic regions of the centre and corner units against back-propagation.
+
+    Uses the gradient check of :mod:`cnninspect.analyses.receptive` (its ``probe_copy`` and
+    ``measure``) on module rows with a finite field: the last one by default,
+    every one with ``which="all"``.
+    """
+    if which == "none":
+        return []
+    try:
+        from cnninspect.analyses.receptive import gradcheck
+    except ImportError:
+        return ["receptive field: no gradient check installed (cnninspect.analyses.receptive.gradcheck); not measured"]
+    report = getattr(summary, "receptive_field", None)
+    if report is None:
+        return ["receptive field: the summary has no receptive-field report; not measured"]
+    if input_data is not None:
+        shapes = [tuple(t.shape) for t in (input_data if isinstance(input_data, (list, tuple)) else [input_data])]
+    else:
+        shapes = list(summary.input_shapes)
+    if len(shapes) != 1:
+        return ["receptive field: the gradient check takes models with one input; not measured"]
+    targets = [
+        layer for layer in summary.layers
+        if _is_module_row(layer) and _rf_value(layer.receptive_field) is not None
+        and isinstance(layer.output_shape, tuple) and len(layer.output_shape) == len(shapes[0])
+    ]  # fmt: skip
+    if not targets:
+        return []
+    if which == "last":
+        targets = targets[-1:]
+    try:
+        probe = gradcheck.probe_copy(model)
+    except Exception as exc:  # noqa: BLE001 -- a model that cannot be probed is reported, not fatal
+        return [f"receptive field: gradient check not run ({type(exc).__name__}: {exc})"]
+    notes = []
+    for layer in targets:
+        spatial = layer.output_shape[2:]
+        units = list(dict.fromkeys([tuple(n // 2 for n in spatial), tuple(0 for _ in spatial), tuple(n - 1 for n in spatial)]))
+        path, _, call = layer.name.partition("@")
+        try:
+            measured = gradcheck.measure(model, shapes[0], units, probe=_UpTo(probe, path, int(call or 1)))
+            analytic = [report.region(layer.name, u) for u in units]
+        except Exception as exc:  # noqa: BLE001
+            notes.append(f"receptive field of {layer.name!r}: gradient check failed ({type(exc).__name__}: {exc})")
+            continue
+        checks.append(
+            Check(
+                layer.name, layer.kind, "rf_region",
+                {"trace": _regions(units, analytic), "gradient": _regions(units, measured)},
+            )
+        )  # fmt: skip
+    return notes
+
+
+def _regions(units: list[tuple[int, ...]], regions: list[Any]) -> dict[tuple[int, ...], Any]:
+    return {u: (tuple(tuple(int(v) for v in axis) for axis in r) if r is not None else None) for u, r in zip(units, regions)}
+
+
+# --- presentation --------------------------------------------------------------------------
+
+
+def _fmt_shape(shape: Any) -> str:
+    return "x".join(str(d) for d in shape) if shape else "scalar"
+
+
+def _fmt_value(quantity: str, value: Any) -> str:
+    if quantity == "output_shape":
+        if isinstance(value, list):
+            return ", ".join(_fmt_shape(s) for s in value) or "none"
+        return _fmt_shape(value)
+    if quantity == "rf_region" and isinstance(value, dict):
+        return "; ".join(f"unit {_fmt_unit(u)}: {_fmt_region(r)}" for u, r in value.items())
+    if quantity == "receptive_field" and isinstance(value, dict):
+        return " ".join(f"{k}={'x'.join(_fmt_num(v) for v in vals)}" for k, vals in value.items())
+    if isinstance(value, int):
+        return f"{value:,}"
+    return _fmt_num(value)
+
+
+def _fmt_unit(unit: tuple[int, ...]) -> str:
+    return "(" + ",".join(str(i) for i in unit) + ")"
+
+
+def _fmt_region(region: Any) -> str:
+    if region is None:
+        return "none"
+    return " x ".join(f"{a}..{b}" for a, b in region)
+
+
+def _fmt_num(value: Any) -> str:
+    if isinstance(value, Fraction):
+        return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _cell(check: Check | None) -> str:
+    if check is None:
+        return ""
+    status = check.status
+    if status == MISMATCH:
+        return "MISMATCH " + "/".join(_ABBREV.get(s.split(" ")[0], s) for s in check.values)
+    value = next(iter(check.values.values()))
+    if check.quantity == "receptive_field" and isinstance(value, dict):
+        shown = "x".join(_fmt_num(v) for v in value["size"])
+    elif check.quantity == "rf_region" and isinstance(value, dict):
+        shown = f"{len(value)} units"
+    else:
+        shown = _fmt_value(check.quantity, value)
+    if status == NOT_CHECKED:
+        return f"{shown} (not checked)"
+    return f"{shown} " + "=".join(_ABBREV.get(s.split(" ")[0], s) for s in check.values)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Fraction):
+        return value.numerator if value.denominator == 1 else float(value)
+    if isinstance(value, dict):
+        return {(_fmt_unit(k) if isinstance(k, tuple) else k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value

@@ -1,0 +1,207 @@
+"""The fallback when fx cannot trace the top-level forward: forward hooks on every leaf.
+
+It first runs on the meta device (free, no data); when the model's forward needs
+real values (data-dependent control flow), it runs once for real on the model's
+device, under ``no_grad``, with buffers and RNG state restored afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnninspect.engine.guard import ModelGuard
+from cnninspect.engine.inputs import Inputs
+from cnninspect.engine.ops.registry import Call
+from cnninspect.engine.propagate import MetaState, NodeRecord, has_tensor, meta_like
+from cnninspect.errors import InputShapeError, ModelError
+
+
+def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    out = []
+    for name, m in model.named_modules():
+        children = list(m.children())
+        if not children or (
+            type(m).__module__.startswith(("torch.nn", "torch.ao.nn"))
+            and not isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict))
+        ):
+            if any(name.startswith(o + ".") for o, _ in out):
+                continue
+            out.append((name, m))
+    return out
+
+
+def hook_records(
+    model: nn.Module, inputs: Inputs, device: Any, warnings: list[str]
+) -> tuple[list[NodeRecord], Any, str]:
+    """One record per leaf-module call, from a meta run if possible, else a real one."""
+    guard = ModelGuard(model)
+    try:
+        records, out = _run(model, inputs, real=False, device=device)
+        return records, out, "hooks (meta)"
+    except _Failed as failed:
+        guard.restore_attributes()  # drop what the meta run cached before the real one
+        if not needs_real_values(failed.error):
+            raise failed.as_user_error() from failed.error
+        if _model_on_meta(model):
+            # Nothing real to run: keep what the meta run saw and say where it stopped.
+            warnings.append(
+                f"stopped at {failed.where!r} ({failed.kind}): it needs real values "
+                f"({_first_line(failed.error)}), which a model on the meta device has not; rows "
+                "after it are missing (totals still count every parameter); summarise the model "
+                "with real weights to see them"
+            )
+            return failed.records, None, "hooks (meta, partial)"
+        warnings.append(
+            f"the forward needs real values ({failed.where}: {_first_line(failed.error)}); "
+            "ran it once for real on random input"
+        )
+    try:
+        records, out = _run(model, inputs, real=True, device=device)
+    except _Failed as failed:
+        raise failed.as_user_error() from failed.error
+    return records, out, "hooks (real forward)"
+
+
+def needs_real_values(error: BaseException) -> bool:
+    """Errors that mean "meta tensors cannot answer this", not "the input is wrong"."""
+    text = str(error).lower()
+    return (
+        isinstance(error, NotImplementedError)
+        or "meta" in text
+        or "data-dependent" in text
+        or "nonzero" in text
+    )
+
+
+class _Failed(Exception):
+    def __init__(self, where: str, kind: str, error: BaseException, is_leaf: bool, records: list):
+        super().__init__(where)
+        self.where, self.kind, self.error, self.is_leaf = where, kind, error, is_leaf
+        self.records = records
+
+    def as_user_error(self) -> Exception:
+        msg = _first_line(self.error)
+        if self.is_leaf and not isinstance(self.error, NotImplementedError):
+            return InputShapeError(
+                f"layer {self.where!r} ({self.kind}) cannot take its input: {msg}"
+            )
+        return ModelError(
+            f"the model's forward raised {type(self.error).__name__} in {self.where!r} ({self.kind}): {msg}"
+        )
+
+
+def _run(model: nn.Module, inputs: Inputs, real: bool, device: Any) -> tuple[list[NodeRecord], Any]:
+    leaves = _leaves(model)
+    leaf_ids = {id(m) for _, m in leaves}
+    calls: dict[str, int] = {}
+    records: list[NodeRecord] = []
+    stack: list[tuple[str, nn.Module]] = []
+    handles = []
+    params_by_module = {
+        id(m): list(m.named_parameters(prefix=n, remove_duplicate=False)) for n, m in leaves
+    }
+
+    def pre(mod, args, _name):
+        stack.append((_name, mod))
+
+    def post(mod, args, kwargs, out, _name):
+        if stack and stack[-1][1] is mod:
+            stack.pop()
+        if id(mod) not in leaf_ids or not has_tensor(out):
+            return
+        calls[_name] = calls.get(_name, 0) + 1
+        label = _name if calls[_name] == 1 else f"{_name}@{calls[_name]}"
+        call = Call(
+            "call_module", mod, type(mod).__name__, tuple(args), dict(kwargs), mod, _detach(out)
+        )
+        parent = _name.rsplit(".", 1)[0] if "." in _name else ""
+        records.append(
+            NodeRecord(
+                label,
+                "hook",
+                type(mod).__name__,
+                call,
+                parent,
+                _name,
+                [],
+                params_by_module[id(mod)],
+            )
+        )
+
+    try:
+        for name, m in model.named_modules():
+            try:
+                handles.append(m.register_forward_pre_hook(lambda mod, a, _n=name: pre(mod, a, _n)))
+                handles.append(
+                    m.register_forward_hook(
+                        lambda mod, a, kw, o, _n=name: post(mod, a, kw, o, _n), with_kwargs=True
+                    )
+                )
+            except RuntimeError:
+                pass  # ScriptModules take no hooks
+        try:
+            if real:
+                out = _real_forward(model, inputs, device)
+            else:
+                with torch.device("meta"):
+                    out = MetaState().call(model, inputs.args, inputs.kwargs)
+        except Exception as exc:
+            where, mod = stack[-1] if stack else ("", model)
+            _attribute_direct_params(model, records)
+            raise _Failed(
+                where or "<root>", type(mod).__name__, exc, id(mod) in leaf_ids, records
+            ) from exc
+    finally:
+        for h in handles:
+            h.remove()
+    _attribute_direct_params(model, records)
+    return records, out
+
+
+def _attribute_direct_params(model: nn.Module, records: list[NodeRecord]) -> None:
+    """Parameters a non-leaf module owns itself (a ViT's class token) belong to no leaf;
+    give them to the first row recorded inside that module, where they are first used."""
+    for path, module in model.named_modules():
+        own = list(module.named_parameters(prefix=path, recurse=False))
+        if not own or not list(module.children()):
+            continue
+        for rec in records:
+            if (
+                not path
+                or rec.module_path == path
+                or (rec.module_path or "").startswith(path + ".")
+            ):
+                if not any(p is q for _, q in rec.params for _, p in own):
+                    rec.params = rec.params + own
+                break
+
+
+def _real_forward(model: nn.Module, inputs: Inputs, device: Any) -> Any:
+    args, kwargs = inputs.make_real(device)
+    saved = {name: b.detach().clone() for name, b in model.named_buffers()}
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            return model(*args, **kwargs)
+    finally:
+        with torch.no_grad():
+            for name, b in model.named_buffers():
+                if name in saved and b.shape == saved[name].shape:
+                    b.copy_(saved[name])
+
+
+def _detach(out: Any) -> Any:
+    from torch.utils._pytree import tree_map
+
+    return tree_map(lambda v: meta_like(v) if isinstance(v, torch.Tensor) else v, out)
+
+
+def _model_on_meta(model: nn.Module) -> bool:
+    return any(t.device.type == "meta" for t in list(model.parameters()) + list(model.buffers()))
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,307 @@
+"""What really happens: one real forward with a hook on every module.
+
+The tracer infers shapes on meta tensors; this runs the model's arithmetic once
+(batch 1 by default, CPU unless asked) and writes down what every module call
+actually received and returned. :mod:`cnninspect.verify` compares the two.
+
+The model is left exactly as it was found: the forward runs through
+``torch.func.functional_call`` on stand-in tensors (the parameters themselves on
+their own device, fresh copies elsewhere; buffers always copied), so nothing the
+forward does can move, overwrite or update the model's own tensors. Train/eval
+modes are restored, our hooks removed and the RNG state forked, also when the
+forward raises.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils._pytree import tree_flatten
+
+from cnninspect.errors import ModelError, OptionError
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class HookRecord:
+    """One module call, as observed."""
+
+    name: str  # module path ('' for the root)
+    call: int  # 1 for the module's first call, 2 for its second, ...
+    kind: str
+    is_leaf: bool
+    num_params: int  # parameters the module owns, recursively, each counted once
+    input_shapes: list[Shape] = field(default_factory=list)
+    arg_count: int = 0  # positional and keyword arguments, tensors or not
+    output_shapes: list[Shape] | None = None  # None if the call raised
+    param_ids: frozenset[int] = field(default_factory=frozenset, repr=False)
+
+    @property
+    def label(self) -> str:
+        """The summary's row name for this call: ``path`` or ``path@2``."""
+        return self.name if self.call == 1 else f"{self.name}@{self.call}"
+
+
+@dataclass
+class ForwardRecording:
+    """Every module call of one real forward, in the order the calls started."""
+
+    model_name: str
+    device: str
+    input_shapes: list[Shape]
+    output_shapes: list[Shape]
+    records: list[HookRecord]
+    flops: dict[str, int] | None = None  # module path -> FLOPs (all its calls), torch.utils.flop_counter
+    total_flops: int | None = None
+    param_numel: dict[int, int] = field(default_factory=dict, repr=False)  # id(parameter) -> size
+
+    def get(self, label: str) -> HookRecord | None:
+        """The record of ``path`` or ``path@k`` (the k-th call), or None."""
+        for rec in self.records:
+            if rec.label == label:
+                return rec
+        return None
+
+    def first_use(self, labels: set[str]) -> dict[str, int]:
+        """Parameters per call counted only at their first use among ``labels``.
+
+        That is how a summary counts them: a module called twice, or two modules
+        sharing a weight, own it once.
+        """
+        seen: set[int] = set()
+        out: dict[str, int] = {}
+        for rec in self.records:
+            if rec.label not in labels:
+                continue
+            fresh = rec.param_ids - seen
+            seen |= fresh
+            out[rec.label] = sum(self.param_numel[i] for i in fresh)
+        return out
+
+
+def record_forward(
+    model: nn.Module,
+    input_shape: Any = None,
+    *,
+    input_data: Any = None,
+    dtype: torch.dtype | list[torch.dtype] | None = None,
+    device: str | torch.device = "cpu",
+    batch_size: int | None = None,
+    mode: str | None = None,
+    count_flops: bool = False,
+) -> ForwardRecording:
+    """Run ``model`` once for real and record every module call.
+
+    ``input_shape`` includes the batch dimension, as in :func:`cnninspect.summarize`
+    (``batch_size`` overrides it). ``mode`` is ``None`` (keep each module's
+    train/eval mode), ``"eval"`` or ``"train"``. With ``count_flops`` the same
+    forward runs under ``torch.utils.flop_counter.FlopCounterMode``.
+    """
+    from cnninspect.engine.inputs import build_inputs
+
+    if not isinstance(model, nn.Module):
+        raise ModelError(f"record_forward() needs a torch.nn.Module, got {type(model).__name__}")
+    if mode not in (None, "eval", "train"):
+        raise OptionError(f"mode must be None, 'eval' or 'train', got {mode!r}")
+    if batch_size is not None and input_shape is not None:
+        input_shape = _with_batch(input_shape, batch_size)
+    inputs = build_inputs(model, input_shape, input_data, dtype)
+    device = torch.device(device)
+    args, kwargs = inputs.make_real(device)
+
+    names = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        names.setdefault(id(module), (name, module))
+    owned: dict[int, tuple[int, frozenset[int]]] = {}
+    numel: dict[int, int] = {}
+    for _, module in names.values():
+        params = list(module.parameters())
+        owned[id(module)] = (sum(p.numel() for p in params), frozenset(id(p) for p in params))
+        numel.update((id(p), p.numel()) for p in params)
+
+    records: list[HookRecord] = []
+    calls: dict[str, int] = {}
+    stack: list[HookRecord] = []
+    handles: list[Any] = []
+    modes = [(m, m.training) for m in model.modules()]
+
+    def pre(module: nn.Module, a: tuple, kw: dict, _name: str) -> None:
+        calls[_name] = calls.get(_name, 0) + 1
+        count, ids = owned[id(module)]
+        rec = HookRecord(
+            name=_name,
+            call=calls[_name],
+            kind=type(module).__name__,
+            is_leaf=not any(True for _ in module.children()),
+            num_params=count,
+            input_shapes=_shapes((a, kw)),
+            arg_count=len(a) + len(kw),
+            param_ids=ids,
+        )
+        records.append(rec)
+        stack.append(rec)
+
+    def post(module: nn.Module, a: tuple, kw: dict, out: Any, _name: str) -> None:
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i].name == _name:
+                stack.pop(i).output_shapes = _shapes(out)
+                break
+
+    counter = None
+    try:
+        for name, module in names.values():
+            try:
+                handles.append(
+                    module.register_forward_pre_hook(
+                        lambda m, a, kw, _n=name: pre(m, a, kw, _n), with_kwargs=True
+                    )
+                )
+                handles.append(
+                    module.register_forward_hook(
+                        lambda m, a, kw, o, _n=name: post(m, a, kw, o, _n), with_kwargs=True
+                    )
+                )
+            except RuntimeError:  # ScriptModules take no hooks
+                pass
+        if mode is not None:
+            model.train(mode == "train")
+        run = _forward_fn(model, device)
+        forks = [device.index or 0] if device.type == "cuda" else []
+        try:
+            with torch.no_grad(), torch.random.fork_rng(devices=forks):
+                if count_flops:
+                    from torch.nn.attention import SDPBackend, sdpa_kernel
+                    from torch.utils.flop_counter import FlopCounterMode
+
+                    counter = FlopCounterMode(display=False)
+                    # attention's fused fast path is one opaque aten op the counter cannot
+                    # cost; the plain path does the same arithmetic in ops it can
+                    fastpath = torch.backends.mha.get_fastpath_enabled()
+                    torch.backends.mha.set_fastpath_enabled(False)
+                    try:
+                        # likewise the fused CPU attention kernels: the math backend is plain matmuls
+                        with counter, sdpa_kernel([SDPBackend.MATH]):
+                            out = run(args, kwargs)
+                    finally:
+                        torch.backends.mha.set_fastpath_enabled(fastpath)
+                else:
+                    out = run(args, kwargs)
+        except Exception as exc:
+            where = stack[-1] if stack else None
+            place = f" in {where.name!r} ({where.kind})" if where is not None and where.name else ""
+            hint = ""
+            if "more than 1 value per channel" in str(exc):
+                hint = "; batch norm in training mode needs a batch: pass mode='eval' or a batch larger than 1"
+            raise ModelError(
+                f"the model's forward raised {type(exc).__name__}{place} on a real {device.type} "
+                f"input of shape {_fmt(inputs.shapes)}: {_first_line(exc)}{hint}"
+            ) from exc
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, training in modes:
+            module.training = training
+
+    recording = ForwardRecording(
+        model_name=type(model).__name__,
+        device=str(device),
+        input_shapes=list(inputs.shapes),
+        output_shapes=_shapes(out),
+        records=records,
+        param_numel=numel,
+    )
+    if counter is not None:
+        recording.flops, recording.total_flops = _flops_by_path(counter, type(model).__name__)
+    return recording
+
+
+def _forward_fn(model: nn.Module, device: torch.device) -> Any:
+    """How to call the model without touching its tensors.
+
+    Eager modules run on stand-ins (:func:`_stand_ins`). TorchScript modules cannot
+    (their attributes are compiled in): they run where they are, and their buffers
+    are copied before and written back after.
+    """
+    if isinstance(model, torch.jit.ScriptModule):
+        own = {t.device for t in list(model.parameters()) + list(model.buffers())}
+        if own and own != {device}:
+            raise OptionError(
+                f"a TorchScript model runs on its own device ({', '.join(map(str, own))}), not {device}; "
+                "pass that device"
+            )
+
+        def run_scripted(args: tuple, kwargs: dict) -> Any:
+            saved = {name: b.detach().clone() for name, b in model.named_buffers()}
+            try:
+                return model(*args, **kwargs)
+            finally:
+                for name, b in model.named_buffers():
+                    if name in saved and b.shape == saved[name].shape:
+                        b.copy_(saved[name])
+
+        return run_scripted
+    state = _stand_ins(model, device)
+    return lambda args, kwargs: torch.func.functional_call(model, state, args, kwargs, tie_weights=True, strict=False)
+
+
+def _stand_ins(model: nn.Module, device: torch.device) -> dict[str, torch.Tensor]:
+    """Tensors to run on: parameters as they are (or copied to ``device``), buffers copied.
+
+    A model on the meta device has no values; it gets small random weights so
+    that its shapes can still be observed.
+    """
+    state: dict[str, torch.Tensor] = {}
+    made: dict[int, torch.Tensor] = {}  # one stand-in per tensor, so tied weights stay tied
+    for name, p in model.named_parameters(remove_duplicate=False):
+        if id(p) not in made:
+            if p.device.type == "meta":
+                made[id(p)] = torch.empty(p.shape, dtype=p.dtype, device=device).normal_(0, 0.02)
+            elif p.device != device:
+                made[id(p)] = p.detach().to(device)
+            else:
+                made[id(p)] = p
+        state[name] = made[id(p)]
+    for name, b in model.named_buffers(remove_duplicate=False):
+        if id(b) not in made:
+            if b.device.type == "meta":
+                fill = 1 if b.dtype.is_floating_point else 0
+                made[id(b)] = torch.full(b.shape, fill, dtype=b.dtype, device=device)
+            else:
+                made[id(b)] = b.detach().to(device, copy=True)
+        state[name] = made[id(b)]
+    return state
+
+
+def _flops_by_path(counter: Any, root: str) -> tuple[dict[str, int], int]:
+    out: dict[str, int] = {}
+    for key, by_op in counter.get_flop_counts().items():
+        if key == "Global":
+            continue
+        path = "" if key == root else key.removeprefix(root + ".")
+        out[path] = int(sum(by_op.values()))
+    return out, int(counter.get_total_flops())
+
+
+def _with_batch(input_shape: Any, batch: int) -> Any:
+    if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list)):
+        return [(batch, *tuple(s)[1:]) for s in input_shape]
+    return (batch, *tuple(input_shape)[1:])
+
+
+def _shapes(value: Any) -> list[Shape]:
+    leaves, _ = tree_flatten(value)
+    return [tuple(v.shape) for v in leaves if isinstance(v, torch.Tensor)]
+
+
+def _fmt(shapes: list[Shape]) -> str:
+    return ", ".join("x".join(map(str, s)) for s in shapes)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return re.sub(r"\s+", " ", lines[0]) if lines else type(exc).__name__

@@ -1,0 +1,353 @@
+"""Shape rules: a layer's output from its input's shape, without running it.
+
+Each rule validates its input the way the layer would and raises
+:class:`~cnninspect.errors.InputShapeError` with a message that says what it got
+and what it expected. Ops without a rule are executed on the meta device instead
+(see :mod:`cnninspect.engine.propagate`); tests check every rule against that.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnninspect.engine.ops.registry import Call, Registry
+from cnninspect.errors import InputShapeError
+
+SHAPES: Registry[torch.Tensor] = Registry("output shape")
+
+
+def meta(shape, dtype: torch.dtype) -> torch.Tensor:
+    return torch.empty(tuple(shape), dtype=dtype, device="meta")
+
+
+def _ntuple(value, n: int) -> tuple:
+    if isinstance(value, (tuple, list)):
+        if len(value) == 1:
+            return tuple(value) * n
+        return tuple(value)
+    return (value,) * n
+
+
+def _fmt(shape) -> str:
+    return "x".join(str(int(d)) for d in shape) if len(shape) else "scalar"
+
+
+def _spatial_input(x: torch.Tensor, dims: int, what: str) -> tuple[bool, tuple[int, ...]]:
+    """(batched, shape) after checking the rank a ``dims``-D layer accepts."""
+    if not isinstance(x, torch.Tensor):
+        raise InputShapeError(f"expects a tensor input, got {type(x).__name__}")
+    if x.dim() not in (dims + 1, dims + 2):
+        raise InputShapeError(
+            f"{what} expects a {dims + 2}-D input (N, C, {', '.join('DHW'[3 - dims :])}) "
+            f"or {dims + 1}-D unbatched, got {x.dim()}-D input of shape {_fmt(x.shape)}"
+        )
+    return x.dim() == dims + 2, tuple(x.shape)
+
+
+def _check_size(sizes: list[int], shape, what: str) -> None:
+    for axis, size in enumerate(sizes):
+        if size < 1:
+            raise InputShapeError(
+                f"input of shape {_fmt(shape)} is too small: {what} would shrink spatial axis "
+                f"{axis} to {size} (it must stay at least 1); use a larger input"
+            )
+
+
+@SHAPES.register(nn.Conv1d, nn.Conv2d, nn.Conv3d)
+def conv(call: Call) -> torch.Tensor:
+    m = call.module
+    x = call.args[0]
+    dims = len(m.kernel_size)
+    batched, shape = _spatial_input(x, dims, type(m).__name__)
+    channels = shape[1] if batched else shape[0]
+    if channels != m.in_channels:
+        raise InputShapeError(
+            f"expects {m.in_channels} input channels (weight {_fmt(m.weight.shape)}) but the input "
+            f"of shape {_fmt(shape)} has {channels}; give the input {m.in_channels} channels"
+        )
+    spatial = shape[-dims:]
+    if m.padding == "same":
+        out = list(spatial)
+    else:
+        pad = (0,) * dims if m.padding == "valid" else m.padding
+        out = [
+            (n + 2 * p - d * (k - 1) - 1) // s + 1
+            for n, p, d, k, s in zip(spatial, pad, m.dilation, m.kernel_size, m.stride)
+        ]
+    _check_size(out, shape, f"{type(m).__name__} (kernel {m.kernel_size}, stride {m.stride})")
+    lead = (shape[0], m.out_channels) if batched else (m.out_channels,)
+    return meta(lead + tuple(out), x.dtype)
+
+
+@SHAPES.register(nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+def conv_transpose(call: Call) -> torch.Tensor | None:
+    m = call.module
+    if len(call.args) > 1 or call.kwargs:
+        return None  # an explicit output_size: let the layer decide
+    x = call.args[0]
+    dims = len(m.kernel_size)
+    batched, shape = _spatial_input(x, dims, type(m).__name__)
+    channels = shape[1] if batched else shape[0]
+    if channels != m.in_channels:
+        raise InputShapeError(
+            f"expects {m.in_channels} input channels but the input of shape {_fmt(shape)} has {channels}"
+        )
+    out = [
+        (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+        for n, s, p, d, k, op in zip(
+            shape[-dims:], m.stride, m.padding, m.dilation, m.kernel_size, m.output_padding
+        )
+    ]
+    _check_size(out, shape, type(m).__name__)
+    lead = (shape[0], m.out_channels) if batched else (m.out_channels,)
+    return meta(lead + tuple(out), x.dtype)
+
+
+@SHAPES.register(nn.Linear)
+def linear(call: Call) -> torch.Tensor:
+    m = call.module
+    x = call.args[0]
+    if x.dim() == 0 or x.shape[-1] != m.in_features:
+        raise InputShapeError(
+            f"expects {m.in_features} input features in the last dimension but got input of shape "
+            f"{_fmt(x.shape)}; flatten or resize so the last dimension is {m.in_features}"
+        )
+    return meta(tuple(x.shape[:-1]) + (m.out_features,), x.dtype)
+
+
+_BN_RANKS = ((nn.BatchNorm1d, (2, 3)), (nn.BatchNorm2d, (4,)), (nn.BatchNorm3d, (5,)))
+
+
+@SHAPES.register(nn.modules.batchnorm._BatchNorm)
+def batch_norm(call: Call) -> torch.Tensor:
+    m = call.module
+    x = call.args[0]
+    ranks = next((r for cls, r in _BN_RANKS if isinstance(m, cls)), None)
+    if ranks is not None and x.dim() not in ranks:
+        raise InputShapeError(
+            f"{type(m).__name__} expects a {' or '.join(f'{r}-D' for r in ranks)} input, "
+            f"got {x.dim()}-D input of shape {_fmt(x.shape)}"
+        )
+    if x.dim() < 2 or x.shape[1] != m.num_features:
+        raise InputShapeError(
+            f"expects {m.num_features} channels in dimension 1 but got input of shape {_fmt(x.shape)}"
+        )
+    return x
+
+
+def _same(call: Call) -> torch.Tensor:
+    return call.args[0] if call.args else next(iter(call.kwargs.values()))
+
+
+_SAME_MODULES = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+    nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Softplus, nn.PReLU,
+    nn.Softmax, nn.LogSoftmax, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
+    nn.AlphaDropout, nn.Identity, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm, nn.RMSNorm,
+    nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d, nn.Softmax2d,
+)  # fmt: skip
+SHAPES.register(*_SAME_MODULES)(_same)
+SHAPES.register(
+    F.relu, torch.relu, F.relu6, F.gelu, F.silu, F.hardswish, F.hardsigmoid, F.sigmoid,
+    torch.sigmoid, F.tanh, torch.tanh, F.dropout, F.leaky_relu, F.elu, F.mish,
+    "method:relu", "method:sigmoid", "method:tanh", F.layer_norm, F.group_norm, F.softmax,
+    torch.softmax, "method:softmax", F.hardtanh, F.dropout2d, F.batch_norm,
+    "torchvision.ops.stochastic_depth.stochastic_depth",
+)(_same)  # fmt: skip
+
+
+def _broadcast(a: tuple, b: tuple) -> tuple[int, ...] | None:
+    out = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else 1
+        y = b[-i] if i <= len(b) else 1
+        if x != y and x != 1 and y != 1:
+            return None
+        out.append(y if x == 1 else x)
+    return tuple(reversed(out))
+
+
+@SHAPES.register(
+    operator.add, operator.sub, operator.mul, operator.truediv, operator.iadd, operator.imul,
+    torch.add, torch.sub, torch.mul, torch.div, "method:add", "method:sub", "method:mul", "method:div",
+)  # fmt: skip
+def elementwise_binary(call: Call) -> torch.Tensor | None:
+    """Broadcasting arithmetic. Only the plain cases: dtype promotion across a 0-d tensor or an
+    int tensor with a float scalar is left to the meta kernel, which knows torch's rules."""
+    if len(call.args) != 2 or call.kwargs:
+        return None
+    a, b = call.args
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        if a.dim() == 0 or b.dim() == 0 or a.dtype != b.dtype:
+            return None
+        shape = _broadcast(tuple(a.shape), tuple(b.shape))
+        if shape is None:
+            return None  # let torch say why
+        return meta(shape, a.dtype)
+    tensor, scalar = (a, b) if isinstance(a, torch.Tensor) else (b, a)
+    if (
+        not isinstance(tensor, torch.Tensor)
+        or not isinstance(scalar, (int, float))
+        or isinstance(scalar, bool)
+    ):
+        return None
+    if not tensor.dtype.is_floating_point:
+        return None
+    return meta(tensor.shape, tensor.dtype)
+
+
+def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    span = n + 2 * p - d * (k - 1) - 1
+    out = (math.ceil(span / s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1  # the last window may not start in the right padding
+    return out
+
+
+@SHAPES.register(nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+def pool(call: Call) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    m = call.module
+    x = call.args[0]
+    dims = int(type(m).__name__[-2])
+    _, shape = _spatial_input(x, dims, type(m).__name__)
+    k = _ntuple(m.kernel_size, dims)
+    s = _ntuple(m.stride if m.stride is not None else m.kernel_size, dims)
+    p = _ntuple(m.padding, dims)
+    d = _ntuple(getattr(m, "dilation", 1), dims)
+    for kk, pp in zip(k, p):
+        if pp > kk // 2:
+            raise InputShapeError(f"padding {p} must be at most half the kernel size {k}")
+    if isinstance(m, nn.AvgPool3d) and any(n < kk for n, kk in zip(shape[-dims:], k)):
+        # torch's avg_pool3d (unlike the 1-D/2-D ones) wants the unpadded input to hold a window
+        raise InputShapeError(
+            f"input of shape {_fmt(shape)} is smaller than the AvgPool3d kernel {k}"
+        )
+    out = [_pool_out(n, *g, m.ceil_mode) for n, *g in zip(shape[-dims:], k, s, p, d)]
+    _check_size(out, shape, f"{type(m).__name__} (kernel {k}, stride {s})")
+    result = meta(shape[:-dims] + tuple(out), x.dtype)
+    if getattr(m, "return_indices", False):
+        return result, meta(result.shape, torch.int64)
+    return result
+
+
+@SHAPES.register(
+    nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
+    nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
+)  # fmt: skip
+def adaptive_pool(call: Call) -> torch.Tensor | None:
+    m = call.module
+    if getattr(m, "return_indices", False):
+        return None
+    x = call.args[0]
+    dims = int(type(m).__name__[-2])
+    _, shape = _spatial_input(x, dims, type(m).__name__)
+    size = _ntuple(m.output_size, dims)
+    out = tuple(n if o is None else o for n, o in zip(shape[-dims:], size))
+    return meta(shape[:-dims] + out, x.dtype)
+
+
+def _flatten_shape(shape, start: int, end: int) -> tuple[int, ...]:
+    rank = len(shape)
+    if rank == 0:
+        return (1,)
+    start, end = start % rank, end % rank
+    return tuple(shape[:start]) + (math.prod(shape[start : end + 1]),) + tuple(shape[end + 1 :])
+
+
+@SHAPES.register(nn.Flatten)
+def flatten_module(call: Call) -> torch.Tensor:
+    m = call.module
+    x = call.args[0]
+    return meta(_flatten_shape(x.shape, m.start_dim, m.end_dim), x.dtype)
+
+
+@SHAPES.register(torch.flatten, "method:flatten")
+def flatten(call: Call) -> torch.Tensor:
+    x = call.args[0]
+    start = call.arg(1, "start_dim", 0)
+    end = call.arg(2, "end_dim", -1)
+    return meta(_flatten_shape(x.shape, start, end), x.dtype)
+
+
+@SHAPES.register(torch.permute, "method:permute")
+def permute(call: Call) -> torch.Tensor | None:
+    x = call.args[0]
+    dims = call.args[1:] if call.op == "call_method" else (call.arg(1, "dims"),)
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    if (
+        not isinstance(x, torch.Tensor)
+        or x.dim() == 0
+        or any(not isinstance(d, int) or not -x.dim() <= d < x.dim() for d in dims)
+        or sorted(d % x.dim() for d in dims) != list(range(x.dim()))
+    ):
+        return None  # let torch say what is wrong
+    return meta(tuple(x.shape[d] for d in dims), x.dtype)
+
+
+@SHAPES.register(torch.cat, torch.concat)
+def cat(call: Call) -> torch.Tensor | None:
+    tensors = call.arg(0, "tensors")
+    dim = call.arg(1, "dim", 0)
+    if (
+        not isinstance(tensors, (tuple, list))
+        or not tensors
+        or call.kwargs.keys() - {"dim", "tensors"}
+    ):
+        return None
+    first = tensors[0]
+    if not all(
+        isinstance(t, torch.Tensor) and t.dtype == first.dtype and t.dim() == first.dim()
+        for t in tensors
+    ):
+        return None  # promotion and legacy empty tensors: the meta kernel knows the rules
+    if first.dim() == 0 or not -first.dim() <= dim < first.dim():
+        return None  # torch says what is wrong
+    dim %= first.dim()
+    for t in tensors[1:]:
+        if any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != dim):
+            return None
+    shape = list(first.shape)
+    shape[dim] = sum(t.shape[dim] for t in tensors)
+    return meta(shape, first.dtype)
+
+
+@SHAPES.register(F.adaptive_avg_pool2d, F.adaptive_max_pool2d)
+def adaptive_pool_functional(call: Call) -> torch.Tensor | tuple | None:
+    x = call.args[0]
+    size = _ntuple(call.arg(1, "output_size"), 2)
+    if call.arg(2, "return_indices", False) or x.dim() not in (3, 4):
+        return None
+    out = tuple(n if o is None else o for n, o in zip(x.shape[-2:], size))
+    return meta(tuple(x.shape[:-2]) + out, x.dtype)
+
+
+@SHAPES.register(nn.MultiheadAttention)
+def multihead_attention(call: Call) -> tuple | None:
+    """(attention output, weights or None) in the layout the layer was built for."""
+    m = call.module
+    q, k = call.arg(0, "query"), call.arg(1, "key")
+    if not isinstance(q, torch.Tensor) or not isinstance(k, torch.Tensor) or q.dim() not in (2, 3):
+        return None
+    if q.shape[-1] != m.embed_dim:
+        raise InputShapeError(
+            f"expects queries of {m.embed_dim} features in the last dimension, got shape {_fmt(q.shape)}"
+        )
+    need_weights = call.arg(4, "need_weights", True)
+    average = call.arg(6, "average_attn_weights", True)
+    out = meta(q.shape, q.dtype)
+    if not need_weights:
+        return out, None
+    if q.dim() == 2:
+        q_len, kv_len, lead = q.shape[0], k.shape[0], ()
+    elif m.batch_first:
+        q_len, kv_len, lead = q.shape[1], k.shape[1], (q.shape[0],)
+    else:
+        q_len, kv_len, lead = q.shape[0], k.shape[0], (q.shape[1],)
+    heads = () if average else (m.num_heads,)
+    return out, meta(lead + heads + (q_len, kv_len), q.dtype)

@@ -1,0 +1,313 @@
+"""Layer 1b: walk the traced graph once and record what every node receives and returns.
+
+Values are meta tensors: they carry shape and dtype but no storage, so the cost
+does not depend on batch or image size and a model built on the meta device
+works. Known layers are inferred by their shape rule (cheap, and checked against
+meta execution in the tests); anything else runs on the meta device with meta
+copies of its parameters. The model itself is never modified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils._pytree import tree_map
+
+from cnninspect.engine.ops.registry import Call, kind_of, op_key
+from cnninspect.engine.ops.shapes import SHAPES
+from cnninspect.engine.trace import Node, Trace
+from cnninspect.errors import InputShapeError
+
+
+@dataclass
+class NodeRecord:
+    """One executed op: what a row of the summary is made from."""
+
+    name: str
+    op: str
+    kind: str
+    call: Call
+    scope: str  # the module path this op was recorded in ('' for the root)
+    module_path: str | None  # for call_module nodes
+    inputs: list[str]  # names of the records that feed this one
+    params: list[tuple[str, nn.Parameter]] = field(default_factory=list)
+    children: list[tuple[str, Call]] = field(default_factory=list)  # inner calls of opaque modules
+
+    @property
+    def out(self) -> Any:
+        return self.call.out
+
+
+class NodeFailure(Exception):
+    """A node could not be evaluated (internal; the caller decides what it means)."""
+
+    def __init__(self, node_name: str, call: Call, module_path: str | None, error: BaseException):
+        super().__init__(f"{node_name} ({call.kind}): {error}")
+        self.node_name = node_name
+        self.kind = call.kind
+        self.module_path = module_path
+        self.error = error
+        self.is_user_module = call.module is not None and not type(
+            call.module
+        ).__module__.startswith("torch.")
+        self.input_shapes = [
+            tuple(v.shape)
+            for v in list(call.args) + list(call.kwargs.values())
+            if isinstance(v, torch.Tensor)
+        ]
+
+
+def to_meta(value: Any) -> Any:
+    """Replace every tensor in a (nested) value by a meta tensor of the same shape and dtype."""
+
+    def convert(v: Any) -> Any:
+        if isinstance(v, torch.Tensor) and v.device.type != "meta":
+            return meta_like(v)
+        return v
+
+    return tree_map(convert, value)
+
+
+def meta_like(t: torch.Tensor) -> torch.Tensor:
+    """A meta tensor of ``t``'s shape; quantized tensors (no quantized meta kernels) as float."""
+    if t.is_quantized:
+        return torch.empty(t.shape, dtype=torch.float32, device="meta")
+    return torch.empty_like(t, device="meta", memory_format=torch.preserve_format)
+
+
+def has_tensor(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(has_tensor(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_tensor(v) for v in value.values())
+    return False
+
+
+class MetaState:
+    """Meta stand-ins for a model's parameters and buffers, made once per module."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, dict[str, torch.Tensor]] = {}
+
+    def for_module(self, module: nn.Module) -> dict[str, torch.Tensor] | None:
+        """None when everything is already on meta (call the module directly)."""
+        key = id(module)
+        if key not in self._cache:
+            state: dict[str, torch.Tensor] = {}
+            for name, t in list(module.named_parameters(remove_duplicate=False)) + list(
+                module.named_buffers(remove_duplicate=False)
+            ):
+                if t.device.type != "meta":
+                    m = torch.empty_like(t, device="meta")
+                    if isinstance(t, nn.Parameter):
+                        m = nn.Parameter(m, requires_grad=t.requires_grad)
+                    state[name] = m
+            self._cache[key] = state
+        return self._cache[key] or None
+
+    def call(self, module: nn.Module, args: tuple, kwargs: dict) -> Any:
+        state = self.for_module(module)
+        if state is None:
+            return module(*args, **kwargs)
+        return torch.func.functional_call(
+            module, state, args, kwargs, tie_weights=True, strict=False
+        )
+
+
+def _leaf_descendants(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The inner calls worth recording in an opaque module: the outermost descendants
+    that have a cost rule of their own, or have no children."""
+    from cnninspect.engine.ops.macs import COSTS
+
+    out: list[tuple[str, nn.Module]] = []
+    for name, child in module.named_modules():
+        if not name or any(name.startswith(other + ".") for other, _ in out):
+            continue
+        if COSTS.lookup(type(child)) is not None or not any(True for _ in child.children()):
+            out.append((name, child))
+    return out
+
+
+def run_module_on_meta(
+    module: nn.Module, args: tuple, kwargs: dict, state: MetaState
+) -> tuple[Any, list]:
+    """Run ``module`` on meta, recording the calls of its leaf descendants."""
+    children: list[tuple[str, Call]] = []
+    handles = []
+    leaves = _leaf_descendants(module)
+    try:
+        for name, child in leaves:
+
+            def hook(mod, a, kw, out, _name=name):
+                children.append(
+                    (_name, Call("call_module", mod, type(mod).__name__, a, kw, mod, out))
+                )
+
+            try:
+                handles.append(child.register_forward_hook(hook, with_kwargs=True))
+            except RuntimeError:  # ScriptModules take no hooks
+                pass
+        # grad on: torch.nn's fused inference paths (TransformerEncoderLayer) skip the
+        # submodule calls we count; with grad enabled they take the plain path
+        with torch.enable_grad():
+            out = state.call(module, args, kwargs)
+    finally:
+        for h in handles:
+            h.remove()
+    return out, children
+
+
+def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], Any]:
+    """Evaluate the graph on meta values; return one record per tensor-producing op and the output."""
+    root = tr.root
+    state = MetaState()
+    env: dict[Node, Any] = {}
+    attr_params: dict[Node, tuple[str, nn.Parameter]] = {}
+    producers: dict[Node, list[str]] = {}  # node -> record name feeding from it (through non-rows too)
+    records: list[NodeRecord] = []
+    calls_of: dict[str, int] = {}  # module path -> calls so far, to name repeats "path@2"
+    placeholders = iter(args)
+    output: Any = None
+
+    def load(a: Any) -> Any:
+        # a fresh container every time: ops such as torchvision's swin3d window helpers
+        # mutate the lists they are given, as they may with real values
+        kind = type(a)
+        if kind is Node:
+            return env[a]
+        if kind is tuple or kind is list:
+            return kind([load(v) for v in a])
+        if isinstance(a, tuple):  # a named tuple
+            return kind(*[load(v) for v in a])
+        if isinstance(a, list):
+            return [load(v) for v in a]
+        if isinstance(a, dict):
+            return {k: load(v) for k, v in a.items()}
+        if kind is slice:
+            return slice(load(a.start), load(a.stop), load(a.step))
+        return a
+
+    def sources(node: Node) -> list[str]:
+        names: list[str] = []
+        for n in node.inputs:
+            for src in producers.get(n, ()):
+                if src not in names:
+                    names.append(src)
+        return names
+
+    for node in tr.nodes:
+        if node.op == "placeholder":
+            name = node.target
+            if name.startswith("*"):
+                env[node] = tuple(placeholders)
+            elif name in kwargs:
+                env[node] = kwargs[name]
+            else:
+                try:
+                    env[node] = next(placeholders)
+                except StopIteration:
+                    env[node] = node.args[0] if node.args else None
+            producers[node] = [f"input:{name}"]
+            continue
+        if node.op == "get_attr":
+            value = tr.constants.get(node.target)
+            if value is None:
+                value = _fetch_attr(root, node.target)
+            if isinstance(value, nn.Parameter):
+                attr_params[node] = (node.target, value)
+            env[node] = to_meta(value)
+            producers[node] = []
+            continue
+        if node.op == "output":
+            output = load(node.args[0])
+            continue
+
+        module = _submodule(root, node.target) if node.op == "call_module" else None
+        kind = kind_of(node.op, node.target, module)
+        call = Call(node.op, node.target, kind, load(node.args), load(node.kwargs), module)
+        children: list = []
+        try:
+            call.out = _evaluate(call, state, children)
+        except InputShapeError as exc:
+            name = node.target if node.op == "call_module" else node.name
+            raise InputShapeError(f"layer {name!r} ({kind}): {exc}") from exc
+        except Exception as exc:
+            raise NodeFailure(
+                node.name, call, node.target if module is not None else None, exc
+            ) from exc
+        env[node] = call.out
+        if not has_tensor(call.out):
+            producers[node] = sources(node)
+            continue
+        params = _module_params(module, node.target) if module is not None else []
+        if attr_params:
+            params += [attr_params[n] for n in node.inputs if n in attr_params]
+        rec = NodeRecord(
+            name=node.target if node.op == "call_module" else node.name,
+            op=node.op,
+            kind=kind,
+            call=call,
+            scope=node.scope,
+            module_path=node.target if node.op == "call_module" else None,
+            inputs=sources(node),
+            params=params,
+            children=children,
+        )
+        if module is not None:
+            calls = calls_of[node.target] = calls_of.get(node.target, 0) + 1
+            if calls > 1:
+                rec.name = f"{node.target}@{calls}"
+        records.append(rec)
+        producers[node] = [rec.name]
+    return records, output
+
+
+def _submodule(root: nn.Module, target: str) -> nn.Module:
+    """``root.get_submodule`` without its per-step ``hasattr`` (slow on wide containers)."""
+    module = root
+    for part in target.split("."):
+        module = module._modules[part]
+    return module
+
+
+def _module_params(module: nn.Module, path: str) -> list[tuple[str, nn.Parameter]]:
+    if not module._modules:  # a leaf: its own parameters, without walking a tree
+        return [(f"{path}.{name}", p) for name, p in module._parameters.items() if p is not None]
+    return list(module.named_parameters(prefix=path, remove_duplicate=False))
+
+
+def _evaluate(call: Call, state: MetaState, children: list) -> Any:
+    key = type(call.module) if call.op == "call_module" else op_key(call.op, call.target)
+    rule = SHAPES.lookup(key)
+    if rule is not None:
+        out = rule(call)
+        if out is not None:
+            return out
+    # No rule: run the op itself on meta values. Tensors it creates (torch.zeros(...) in a
+    # forward) must land on meta too, hence the device context -- entered only here, since it
+    # intercepts every torch call, shape reads included, and would tax the rules as well.
+    with torch.device("meta"):
+        if call.op == "call_module":
+            if type(call.module).__module__.startswith("torch.nn") and not any(
+                True for _ in call.module.children()
+            ):
+                return state.call(call.module, call.args, call.kwargs)
+            out, inner = run_module_on_meta(call.module, call.args, call.kwargs, state)
+            children.extend(inner)
+            return out
+        if call.op == "call_method":
+            obj, *rest = call.args
+            return getattr(obj, call.target)(*rest, **call.kwargs)
+        return call.target(*call.args, **call.kwargs)
+
+
+def _fetch_attr(root: nn.Module, target: str) -> Any:
+    obj: Any = root
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj

@@ -1,0 +1,135 @@
+"""The summary's records: plain dataclasses that every analysis and renderer reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Shape = tuple[int, ...]
+SCHEMA = "cnninspect.summary/1"
+
+
+@dataclass
+class Layer:
+    """One row: a module call or a functional op."""
+
+    name: str
+    kind: str
+    output_shape: Shape | list[Shape] | None
+    num_params: int = 0
+    trainable_params: int = 0
+    macs: int = 0
+    flops: int = 0
+    parent: str = ""
+    depth: int = 1
+    op: str = "call_module"
+    inputs: list[str] = field(default_factory=list)
+    kernel_size: tuple[int, ...] | None = None
+    stride: tuple[int, ...] | None = None
+    padding: tuple[int, ...] | str | None = None
+    dilation: tuple[int, ...] | None = None
+    groups: int | None = None
+    receptive_field: Any = None  # filled by cnninspect.analyses.receptive (None where it does not apply)
+    fc_params: int | None = None  # filled by cnninspect.analyses.fc.annotate: an FC layer's cost for this conv
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def trainable(self) -> bool | None:
+        """True when every parameter the row owns is trainable; None when it owns none."""
+        if not self.num_params:
+            return None
+        return self.trainable_params == self.num_params
+
+    @property
+    def path(self) -> str:
+        """The row's place in the module tree, for folding to a depth."""
+        if self.op == "call_module" or self.op == "hook":
+            return self.name.split("@")[0]
+        return f"{self.parent}.{self.name}" if self.parent else self.name
+
+
+@dataclass
+class Summary:
+    """What :func:`cnninspect.summarize` returns; ``str()`` of it is the table."""
+
+    model_name: str
+    input_shapes: list[Shape]
+    output_shapes: list[Shape]
+    layers: list[Layer]
+    total_params: int
+    trainable_params: int
+    param_bytes: int
+    total_buffers: int
+    buffer_bytes: int
+    method: str
+    warnings: list[str] = field(default_factory=list)
+    opaque: dict[str, str] = field(default_factory=dict)
+    module_kinds: dict[str, str] = field(default_factory=dict)  # module path -> class name, for folding
+    receptive_field: Any = None  # a cnninspect.analyses.receptive ReceptiveFieldReport, when computed
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.total_params - self.trainable_params
+
+    @property
+    def total_macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    @property
+    def total_flops(self) -> int:
+        return sum(layer.flops for layer in self.layers)
+
+    @property
+    def input_shape(self) -> Shape:
+        return self.input_shapes[0]
+
+    @property
+    def output_shape(self) -> Shape | None:
+        return self.output_shapes[0] if self.output_shapes else None
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(
+            f"no layer named {name!r}; layers are: {', '.join(layer.name for layer in self.layers)}"
+        )
+
+    # Renderers live in cnninspect.renderers.text; these are the user's handles on them.
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def to_text(self, columns: list[str] | None = None, depth: int | None = None) -> str:
+        from cnninspect.renderers.text import render_text
+
+        return render_text(self, columns=columns, depth=depth)
+
+    def to_markdown(self, columns: list[str] | None = None, depth: int | None = None) -> str:
+        from cnninspect.renderers.text import render_table
+
+        return render_table(self, "github", columns=columns, depth=depth)
+
+    def to_rst(self, columns: list[str] | None = None, depth: int | None = None) -> str:
+        from cnninspect.renderers.text import render_table
+
+        return render_table(self, "rst", columns=columns, depth=depth)
+
+    def to_html(self, columns: list[str] | None = None, depth: int | None = None) -> str:
+        from cnninspect.renderers.text import render_table
+
+        return render_table(self, "html", columns=columns, depth=depth)
+
+    def to_csv(self, columns: list[str] | None = None, depth: int | None = None) -> str:
+        from cnninspect.renderers.text import render_csv
+
+        return render_csv(self, columns=columns, depth=depth)
+
+    def to_dict(self) -> dict[str, Any]:
+        from cnninspect.renderers.text import summary_dict
+
+        return summary_dict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        import json
+
+        return json.dumps(self.to_dict(), indent=indent)

@@ -1,0 +1,306 @@
+"""Layer 3: the summary analysis -- trace, propagate, then count parameters and cost per row."""
+
+from __future__ import annotations
+
+import gc
+import re
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils._pytree import tree_flatten
+
+from cnninspect.engine.guard import ModelGuard
+from cnninspect.engine.hookpass import needs_real_values
+from cnninspect.engine.inputs import build_inputs, check_arity, concrete_defaults
+from cnninspect.engine.inventory import inventory
+from cnninspect.engine.ops.macs import COSTS, Cost, is_container_constructor
+from cnninspect.engine.ops.registry import op_key
+from cnninspect.engine.propagate import NodeFailure, NodeRecord, propagate
+from cnninspect.engine.records import Layer, Summary
+from cnninspect.engine.trace import UntraceableError, structure_key, trace
+from cnninspect.errors import CnnInspectError, InputShapeError, ModelError
+
+_GEOMETRY = ("kernel_size", "stride", "padding", "dilation", "groups")
+
+
+def summarize(
+    model: nn.Module,
+    input_shape: Any = None,
+    *,
+    input_data: Any = None,
+    dtype: torch.dtype | list[torch.dtype] | None = None,
+    device: str | torch.device | None = None,
+    receptive_field: bool = True,
+    debug: bool = False,
+) -> Summary:
+    """Summarise ``model`` for an input of ``input_shape`` without running its arithmetic.
+
+    ``input_shape`` is one shape or a list of shapes (one per positional input);
+    ``input_data`` takes real tensors, a tuple of them or a dict of keyword inputs
+    instead. ``device`` is used only by the hook fallback, if a model's forward
+    needs real values. With ``debug=True`` the torch/fx error stays attached and
+    is raised as-is rather than as a one-line cnninspect error. A later summary of
+    the same model reuses its fx trace while its module tree, train/eval modes and
+    module settings are unchanged.
+    """
+    if not isinstance(model, nn.Module):
+        raise ModelError(
+            f"summarize() needs a torch.nn.Module, got {type(model).__name__}; "
+            "pass the model instance, e.g. summarize(MyNet(), (1, 3, 32, 32))"
+        )
+    collecting = gc.isenabled()
+    # a summary makes many short-lived objects and no garbage cycles worth a pause; each
+    # full collection would walk the whole model, so a deep one would cost more than linear
+    gc.disable()
+    guard = None
+    try:
+        tree = inventory(model)
+        guard = ModelGuard(model, tree)
+        wrappers: list[str] = []
+        inner = unwrap(model, wrappers)
+        if inner is not model:
+            model, tree = inner, inventory(inner)
+        records, output, method, warnings, opaque, inputs = _records(
+            model, tree, input_shape, input_data, dtype, device
+        )
+        warnings[:0] = wrappers
+        summary = _assemble(model, tree, records, output, method, warnings, opaque, inputs.shapes)
+        if receptive_field:
+            _attach_receptive_fields(summary, records, inputs.shapes)
+        return summary
+    except CnnInspectError as exc:
+        if debug and exc.__cause__ is not None:
+            raise exc.__cause__  # noqa: B904 -- debug wants the original error as is
+        raise exc.with_traceback(None) from (exc.__cause__ if debug else None)
+    finally:
+        if guard is not None:
+            guard.restore()
+        if collecting:
+            gc.enable()
+
+
+def unwrap(model: nn.Module, notes: list[str]) -> nn.Module:
+    """Look through wrappers that add no layers: DataParallel, DDP and torch.compile.
+
+    Their parameters are the wrapped model's own, so the summary is the same; the
+    wrapper's forward (device scatter, dynamo) is machinery, not architecture.
+    """
+    while True:
+        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            notes.append(f"summarised the module inside {type(model).__name__} (.module)")
+            model = model.module
+        elif type(model).__name__ == "OptimizedModule" and isinstance(
+            getattr(model, "_orig_mod", None), nn.Module
+        ):
+            notes.append("summarised the original module of a torch.compile'd model (._orig_mod)")
+            model = model._orig_mod
+        else:
+            return model
+
+
+def _records(model, tree, input_shape, input_data, dtype, device):
+    inputs = build_inputs(model, input_shape, input_data, dtype)
+    check_arity(model, len(inputs.args), inputs.kwargs)
+    warnings: list[str] = []
+    device = device if device is not None else tree.device
+    if isinstance(model, torch.jit.ScriptModule):
+        from cnninspect.engine.scriptpass import script_records
+
+        try:
+            records, output = script_records(model, inputs.args)
+        except NodeFailure as failure:
+            raise _user_error(failure) from failure.error
+        warnings.append("a TorchScript module: rows come from its inlined graph, one per aten op")
+        return records, output, "torchscript", warnings, {}, inputs
+    try:
+        concrete = concrete_defaults(model, len(inputs.args), inputs.kwargs) or None
+        tr = trace(model, concrete_args=concrete, key=structure_key(tree, concrete))
+    except UntraceableError as exc:
+        from cnninspect.engine.hookpass import hook_records
+
+        warnings.append(f"fx could not trace the top-level forward ({exc}); used forward hooks")
+        records, output, method = hook_records(model, inputs, device, warnings)
+        return records, output, method, warnings, {"": str(exc)}, inputs
+    for path, why in tr.opaque.items():
+        warnings.append(f"opaque module {path!r}: fx cannot trace it ({why}); shown as one row")
+    try:
+        records, output = propagate(tr, inputs.args, inputs.kwargs)
+    except NodeFailure as failure:
+        if not needs_real_values(failure.error):
+            raise _user_error(failure) from failure.error
+        from cnninspect.engine.hookpass import hook_records
+
+        warnings.append(
+            f"op {failure.node_name!r} ({failure.kind}) needs real values on the meta device "
+            f"({_first_line(failure.error)}); used forward hooks"
+        )
+        records, output, method = hook_records(model, inputs, device, warnings)
+        return records, output, method, warnings, dict(tr.opaque), inputs
+    method = "fx" if not tr.opaque else "fx (with opaque modules)"
+    return records, output, method, warnings, dict(tr.opaque), inputs
+
+
+def _user_error(failure: NodeFailure) -> CnnInspectError:
+    error = failure.error
+    where = failure.module_path or failure.node_name
+    if failure.is_user_module:
+        return ModelError(
+            f"module {where!r} ({failure.kind}) raised {type(error).__name__}: {_first_line(error)}"
+        )
+    shapes = ", ".join("x".join(map(str, s)) for s in failure.input_shapes)
+    return InputShapeError(
+        f"layer {where!r} ({failure.kind}) cannot take its input"
+        f"{' of shape ' + shapes if shapes else ''}: {_first_line(error)}"
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    # messages formatted while tracing show fx proxies; they mean "a traced value"
+    return re.sub(r"Proxy\((\w+)\)", "<traced>", lines[0]) if lines else type(exc).__name__
+
+
+def _shapes_of(value: Any) -> list[tuple[int, ...]]:
+    if isinstance(value, torch.Tensor):
+        return [tuple(value.shape)]
+    leaves, _ = tree_flatten(value)
+    return [tuple(v.shape) for v in leaves if isinstance(v, torch.Tensor)]
+
+
+def _geometry(module: nn.Module | None) -> dict[str, Any]:
+    if module is None:
+        return {}
+    # plain attributes: a missing one would cost nn.Module.__getattr__ an exception;
+    # a ScriptModule keeps them in its C++ object
+    script = isinstance(module, torch.jit.ScriptModule)
+    attrs = module.__dict__
+    out = {}
+    for attr in _GEOMETRY:
+        value = getattr(module, attr, None) if script else attrs.get(attr)
+        if value is not None:
+            out[attr] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def cost_of(record: NodeRecord) -> tuple[Cost | None, list[str]]:
+    """The row's cost, summing inner calls for opaque modules; names the ops without a rule."""
+    call = record.call
+    rule = COSTS.lookup(
+        op_key(call.op if call.op != "hook" else "call_module", call.target, call.module)
+    )
+    if rule is not None:
+        return rule(call), []
+    if is_container_constructor(call.target):
+        return Cost(0, 0), []
+    if record.children:
+        macs = flops = 0
+        unknown: list[str] = []
+        for name, inner in record.children:
+            inner_rule = COSTS.lookup(type(inner.module))
+            if inner_rule is None:
+                unknown.append(f"{record.name}.{name} ({inner.kind})")
+                continue
+            c = inner_rule(inner)
+            macs, flops = macs + c.macs, flops + c.flops
+        return Cost(macs, flops), unknown
+    return None, [f"{record.name} ({record.kind})"]
+
+
+def _assemble(model, tree, records, output, method, warnings, opaque, input_shapes) -> Summary:
+    seen: set[int] = set()
+    layers: list[Layer] = []
+    unknown_cost: list[str] = []
+    for rec in records:
+        num = trainable = 0
+        for _, p in rec.params:
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            num += p.numel()
+            trainable += p.numel() if p.requires_grad else 0
+        cost, unknown = cost_of(rec)
+        unknown_cost += unknown
+        shapes = _shapes_of(rec.out)
+        if rec.op in ("call_module", "hook"):
+            base = rec.module_path or rec.name.split("@")[0]
+            parent = base.rsplit(".", 1)[0] if "." in base else ""
+            depth = base.count(".") + 1
+        else:
+            parent = rec.scope
+            depth = (parent.count(".") + 2) if parent else 1
+        layer = Layer(
+            name=rec.name,
+            kind=rec.kind,
+            output_shape=shapes[0] if len(shapes) == 1 else shapes,
+            num_params=num,
+            trainable_params=trainable,
+            macs=cost.macs if cost else 0,
+            flops=cost.flops if cost else 0,
+            parent=parent,
+            depth=depth,
+            op=rec.op,
+            inputs=list(rec.inputs),
+            **_geometry(rec.call.module),
+        )
+        if cost is None:
+            layer.notes.append("no MAC rule: counted as 0")
+        if rec.module_path in opaque:
+            layer.notes.append(f"opaque: {opaque[rec.module_path]}")
+        layers.append(layer)
+
+    packed = [
+        n
+        for n, m in tree.modules
+        if "_packed_params" in m.__dict__ or "_packed_params" in m._modules
+    ]
+    if packed:
+        warnings.append(
+            f"{len(packed)} quantized module(s) keep their weights packed, not as nn.Parameters "
+            f"({', '.join(packed[:3])}{', ...' if len(packed) > 3 else ''}): their parameters are not counted"
+        )
+    unique = {id(p): p for _, p in tree.params}
+    total = sum(p.numel() for p in unique.values())
+    trainable_total = sum(p.numel() for p in unique.values() if p.requires_grad)
+    unused = [n for n, p in tree.params if id(p) not in seen]
+    if unused:
+        count = sum(p.numel() for n, p in tree.params if n in set(unused))
+        shown = ", ".join(unused[:5]) + (", ..." if len(unused) > 5 else "")
+        warnings.append(
+            f"{count:,} parameters are registered but never used by forward ({shown}); "
+            "they count in total_params but in no row"
+        )
+    if unknown_cost:
+        shown = ", ".join(unknown_cost[:8]) + (", ..." if len(unknown_cost) > 8 else "")
+        warnings.append(f"no MAC rule for {len(unknown_cost)} op(s), counted as 0: {shown}")
+    buffers = {id(b): b for _, b in tree.buffers}
+    return Summary(
+        model_name=type(model).__name__,
+        input_shapes=list(input_shapes),
+        output_shapes=_shapes_of(output),
+        layers=layers,
+        total_params=total,
+        trainable_params=trainable_total,
+        param_bytes=sum(p.numel() * p.element_size() for p in unique.values()),
+        total_buffers=sum(b.numel() for b in buffers.values()),
+        buffer_bytes=sum(b.numel() * b.element_size() for b in buffers.values()),
+        method=method,
+        warnings=warnings,
+        opaque=dict(opaque),
+        module_kinds={name: _kind_name(m) for name, m in tree.modules if name},
+    )
+
+
+def _kind_name(module: nn.Module) -> str:
+    if isinstance(module, torch.jit.ScriptModule):  # keeps its Python class name here
+        return getattr(module, "original_name", None) or type(module).__name__
+    return type(module).__name__
+
+
+def _attach_receptive_fields(summary: Summary, records: list[NodeRecord], input_shapes) -> None:
+    """Hook for the receptive-field analysis (cnninspect.analyses.receptive), when it is installed."""
+    try:
+        from cnninspect.analyses.receptive import attach
+    except ImportError:
+        return
+    attach(summary, records, input_shapes)

@@ -1,0 +1,290 @@
+"""Layer 1: turn an ``nn.Module`` into a list of calls, isolating what fx cannot trace.
+
+fx's symbolic tracer decides what a call is (its proxies, module patching and
+wrapped functions are kept as they are), but the calls are recorded as small
+:class:`Node` records rather than an ``fx.Graph``: building fx nodes (pytree scans,
+immutable containers, code-generation bookkeeping) was half the cost of a first
+summary, and nothing here generates code from the graph.
+
+torch.nn layers stay leaves (so ``Conv2d`` is one node, not its functional body),
+and every functional op in a user's ``forward`` becomes a node of its own. A
+submodule with data-dependent control flow is made an opaque leaf and the trace
+retried, so one awkward block never hides the rest of the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import fx, nn
+from torch.fx import _symbolic_trace as _fx_tracing
+from torch.fx.graph import _Namespace  # fx's unique-name rules: functional ops keep fx's names
+from torch.fx.proxy import Proxy
+
+from cnninspect.engine.inventory import Inventory
+
+# Modules from torch.nn whose forward we trace through: they only hold other modules.
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+@dataclass(slots=True, eq=False)
+class Node:
+    """One recorded call, with the fields of ``fx.Node`` that the passes read.
+
+    ``args``/``kwargs`` hold other nodes where fx would; ``inputs`` lists them once.
+    """
+
+    op: str  # placeholder, get_attr, call_module, call_function, call_method, output
+    target: Any
+    args: tuple
+    kwargs: dict
+    name: str  # unique: fx's naming rules ("add", "add_1"...), or a nested module's path
+    scope: str  # qualified name of the module the call was recorded in ('' for the root)
+    inputs: list[Node]
+    meta: dict = field(default_factory=dict)  # fx's wrapped functions write a flag here
+
+    def __repr__(self) -> str:
+        return f"Node({self.name})"
+
+
+@dataclass
+class Trace:
+    """The result of tracing: the recorded calls over the untouched original module."""
+
+    root: nn.Module
+    nodes: list[Node]
+    opaque: dict[str, str] = field(default_factory=dict)  # module path -> why it is opaque
+    # tensors a forward makes from scratch (``torch.tensor([...])``), read by get_attr nodes;
+    # kept here rather than set on the model as fx does, so tracing leaves the model as it was
+    constants: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+_ATOMS = (int, float, bool, str, type(None))
+# values fx stores as attributes rather than inline (tensors, TorchScript objects...)
+_CONSTANT_TYPES: tuple[type, ...] = getattr(
+    _fx_tracing, "_constant_attribute_types", (torch.Tensor, torch.ScriptObject)
+)
+
+
+class _Tracer(fx.Tracer):
+    def __init__(self, opaque: set[str]) -> None:
+        super().__init__(autowrap_modules=(math,))
+        self.opaque = opaque
+        self.failed_in: list[str] = []  # innermost traced-through module first
+        self.nodes: list[Node] = []
+        self.constants: dict[str, torch.Tensor] = {}
+        self._names = _Namespace()
+        self._candidates: dict[Any, str] = {}  # target -> fx's base name for it
+        self._attributes: dict[int, str] | None = None  # id of a held value -> its name
+        self._scope = ""
+
+    def create_node(self, kind, target, args, kwargs, name=None, type_expr=None) -> Node:
+        if name is None and kind == "call_module" and "." in target:
+            # A nested module's row is named by its path, and a path with a dot can equal no
+            # other node's name: skip fx's naming (a fifth of tracing a MobileNet). Root-level
+            # modules still reserve theirs, so ``self.flatten`` and ``torch.flatten`` differ.
+            unique = target
+        else:
+            base = name if name is not None else self._base_name(target)
+            unique = self._names.create_name(base, None)
+        node = Node(kind, target, args, kwargs, unique, self._scope, [])
+        _collect_nodes((args, kwargs), node.inputs)
+        self.nodes.append(node)
+        return node
+
+    def _base_name(self, target: Any) -> str:
+        """fx's base name for a target (``conv2d``, ``add``), worked out once per target."""
+        try:
+            base = self._candidates.get(target)
+            if base is None:
+                base = self._candidates[target] = self.graph._target_to_str(target)
+            return base
+        except TypeError:  # an unhashable callable
+            return self.graph._target_to_str(target)
+
+    def create_arg(self, a: Any) -> Any:
+        # the common cases first; everything else (parameters, constants, dtypes...) as fx does
+        kind = type(a)
+        if kind in _ATOMS:
+            return a
+        if isinstance(a, Proxy):
+            return a.node
+        if kind is tuple or kind is list:
+            return kind([self.create_arg(v) for v in a])
+        if kind is dict:
+            return {k: self.create_arg(v) for k, v in a.items()}
+        if isinstance(a, _CONSTANT_TYPES) and not isinstance(a, nn.Parameter):
+            name = self._attribute_name(a)
+            if name is None:  # made in forward: fx would set it on the model
+                name = next((n for n, c in self.constants.items() if c is a), None)
+                if name is None:
+                    name = f"_tensor_constant{len(self.constants)}"
+                    self.constants[name] = a
+            return self.create_node("get_attr", name, (), {})
+        return super().create_arg(a)
+
+    def _attribute_name(self, value: Any) -> str | None:
+        """The qualified name under which the model holds ``value`` (a buffer or a plain
+        attribute), found when first needed: few forwards use such a value directly, and
+        fx's eager index of them walked every attribute of every module on every trace."""
+        if self._attributes is None:
+            self._attributes = {}
+            for path, m in self.root.named_modules():
+                prefix = f"{path}." if path else ""
+                for k, v in m.__dict__.items():
+                    if isinstance(v, _CONSTANT_TYPES):
+                        self._attributes.setdefault(id(v), prefix + k)
+                for k, v in m._buffers.items():
+                    if v is not None:
+                        self._attributes.setdefault(id(v), prefix + k)
+        return self._attributes.get(id(value))
+
+    def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict) -> Any:
+        # fx proxies parameters and buffers read as attributes; a submodule (most reads) is
+        # handed back as fx would, without its isinstance checks against Parameter first
+        if isinstance(attr_val, nn.Module):
+            return attr_val
+        return super().getattr(attr, attr_val, parameter_proxy_cache)
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        if qualname in self.opaque:
+            return True
+        if isinstance(m, _CONTAINERS):
+            return False
+        return type(m).__module__.startswith(("torch.nn", "torch.ao.nn")) or isinstance(
+            m, torch.jit.ScriptModule
+        )
+
+    def call_module(self, m, forward, args, kwargs):
+        qualname = self.submodule_paths.get(m) if self.submodule_paths else None
+        if qualname is None:
+            # A module that is not registered as a submodule (built in forward, or
+            # kept in a plain list): trace through it, there is no path to name it by.
+            return forward(*args, **kwargs)
+        outer, self._scope = self._scope, qualname
+        try:
+            if self.is_leaf_module(m, qualname):
+                return self.create_proxy("call_module", qualname, args, kwargs)
+            try:
+                return forward(*args, **kwargs)
+            except Exception:
+                self.failed_in.append(qualname)
+                raise
+        finally:
+            self._scope = outer
+
+
+def _collect_nodes(value: Any, found: list[Node]) -> None:
+    """Append the nodes inside a (nested) argument to ``found``, each once."""
+    if type(value) is Node:
+        if value not in found:
+            found.append(value)
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            _collect_nodes(v, found)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _collect_nodes(v, found)
+    elif isinstance(value, slice):
+        _collect_nodes((value.start, value.stop, value.step), found)
+
+
+_SIMPLE = (bool, int, float, str, type(None))
+
+# root module -> (structure key, nodes, opaque, constants): weak keys, and values that hold
+# no reference to the model, so a cached trace never keeps a model alive
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def structure_key(tree: Inventory, concrete_args: dict | None) -> tuple:
+    """What a trace depends on besides the code: the module tree, each module's train/eval
+    flag and its plain settings (``aux_logits``, ``inplace``...), which fx bakes into the graph."""
+    parts = []
+    for (path, m), attrs in zip(tree.modules, tree.attributes, strict=True):
+        settings = tuple(
+            [
+                (k, v if isinstance(v, _SIMPLE) else id(v))
+                for k, v in attrs.items()
+                if isinstance(v, _SIMPLE) or callable(v)
+            ]
+        )
+        parts.append((path, type(m), m.training, settings))
+    args = tuple(sorted((k, repr(v)) for k, v in (concrete_args or {}).items()))
+    return tuple(parts), args
+
+
+def trace(
+    root: nn.Module,
+    concrete_args: dict | None = None,
+    max_retries: int = 64,
+    key: tuple | None = None,
+) -> Trace:
+    """Trace ``root``; a submodule that fx cannot trace becomes an opaque leaf.
+
+    With a ``key`` (see :func:`structure_key`) the trace is reused while the key is
+    unchanged: summarising the same model again skips fx, the costliest step.
+    Raises :class:`UntraceableError` only when the top-level ``forward`` itself cannot
+    be traced, so the caller can fall back to a forward-hook pass.
+    """
+    if key is not None:
+        hit = _CACHE.get(root)
+        if hit is not None and hit[0] == key:
+            return Trace(root, *hit[1:])
+    result = _trace(root, concrete_args, max_retries)
+    if key is not None:
+        _CACHE[root] = (key, result.nodes, result.opaque, result.constants)
+    return result
+
+
+def _trace(root: nn.Module, concrete_args: dict | None, max_retries: int) -> Trace:
+    opaque: dict[str, str] = {}
+    last_error: Exception | None = None
+    for _ in range(max_retries):
+        tracer = _Tracer(set(opaque))
+        try:
+            with _without_fx_attribute_index():
+                tracer.trace(root, concrete_args=concrete_args)
+        except Exception as exc:  # fx raises many kinds: TraceError, TypeError, RuntimeError...
+            last_error = exc
+            culprit = tracer.failed_in[0] if tracer.failed_in else ""
+            if not culprit or culprit in opaque:
+                raise UntraceableError(_one_line(exc)) from exc
+            opaque[culprit] = f"{type(root.get_submodule(culprit)).__name__}: {_one_line(exc)}"
+            continue
+        return Trace(root, tracer.nodes, opaque, tracer.constants)
+    raise UntraceableError(f"gave up after isolating {len(opaque)} modules: {last_error}")
+
+
+@contextlib.contextmanager
+def _without_fx_attribute_index() -> Iterator[None]:
+    """Skip the index of constant attributes fx builds at the start of every trace.
+
+    fx checks each attribute of each module against ``_constant_attribute_types`` (a third
+    of tracing a MobileNet); with that tuple empty for the duration the walk finds nothing,
+    and ``_Tracer.create_arg`` handles those types itself, indexing attributes on first use.
+    A torch without that module global keeps fx's walk.
+    """
+    if not hasattr(_fx_tracing, "_constant_attribute_types"):
+        yield
+        return
+    saved = _fx_tracing._constant_attribute_types
+    _fx_tracing._constant_attribute_types = ()
+    try:
+        yield
+    finally:
+        _fx_tracing._constant_attribute_types = saved
+
+
+class UntraceableError(Exception):
+    """fx could not trace the model's top-level forward (internal: triggers the hook path)."""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"

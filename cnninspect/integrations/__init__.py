@@ -1,0 +1,1 @@
+"""Integrations: the command line, the pytest plugin and the Sphinx extension."""

@@ -1,0 +1,383 @@
+"""Layer 4: renderers. Text, Markdown, reST, HTML, CSV and the JSON contract.
+
+Renderers only read a :class:`~cnninspect.engine.records.Summary`; they never compute.
+``tabulate`` is imported here, lazily, so ``import cnninspect`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from cnninspect.engine.records import SCHEMA, Layer, Summary
+from cnninspect.errors import OptionError
+
+
+def thousands(n: int | float) -> str:
+    """421066 -> '421,066'."""
+    return f"{n:,}" if isinstance(n, int) else f"{n:,.2f}"
+
+
+def human(n: int | float, unit: str = "") -> str:
+    """25557032 -> '25.56 M'; 4089184256 -> '4.09 G'."""
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {suffix}{unit}"
+    return f"{n} {unit}".rstrip() if isinstance(n, int) else f"{n:.2f} {unit}".rstrip()
+
+
+def human_bytes(n: int) -> str:
+    for scale, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if n >= scale:
+            return f"{n / scale:.2f} {suffix}"
+    return f"{n} B"
+
+
+def fmt_shape(shape: Any) -> str:
+    if shape is None:
+        return ""
+    if isinstance(shape, list):
+        return ", ".join(fmt_shape(s) for s in shape)
+    return "x".join(str(d) for d in shape) if shape else "scalar"
+
+
+def fmt_number(value: Any) -> str:
+    if isinstance(value, Fraction):
+        return (
+            str(value.numerator)
+            if value.denominator == 1
+            else f"{value.numerator}/{value.denominator}"
+        )
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def fmt_axes(values: Any) -> str:
+    """Per-axis values: one number when every axis agrees, else 'HxW'."""
+    if values is None:
+        return ""
+    values = list(values)
+    if values and all(v == values[0] for v in values):
+        return fmt_number(values[0])
+    return "x".join(fmt_number(v) for v in values)
+
+
+def _rf_field(attr: str) -> Callable[[Layer], str]:
+    def get(layer: Layer) -> str:
+        rf = layer.receptive_field
+        if rf is None:
+            return ""
+        if getattr(rf, "is_global", False):
+            return "global"
+        if getattr(rf, "unknown", False):
+            return "?"
+        return fmt_axes(getattr(rf, attr, None))
+
+    return get
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    get: Callable[[Layer], Any]
+    numeric: bool = False
+
+
+def _geom(attr: str) -> Callable[[Layer], str]:
+    def get(layer: Layer) -> str:
+        value = getattr(layer, attr)
+        if value is None:
+            return ""
+        if isinstance(value, tuple):
+            return fmt_axes(value)
+        return str(value)
+
+    return get
+
+
+COLUMNS: dict[str, Column] = {
+    "name": Column("Layer", lambda row: row.name),
+    "kind": Column("Kind", lambda row: row.kind),
+    "output_shape": Column("Output shape", lambda row: fmt_shape(row.output_shape)),
+    "num_params": Column("Params", lambda row: row.num_params, numeric=True),
+    "trainable": Column("Trainable", lambda row: {None: "", True: "yes", False: "no"}[row.trainable]),
+    "macs": Column("MACs", lambda row: row.macs, numeric=True),
+    "flops": Column("FLOPs", lambda row: row.flops, numeric=True),
+    "kernel_size": Column("Kernel", _geom("kernel_size")),
+    "stride": Column("Stride", _geom("stride")),
+    "padding": Column("Padding", _geom("padding")),
+    "dilation": Column("Dilation", _geom("dilation")),
+    "groups": Column("Groups", _geom("groups")),
+    "rf": Column("RF", _rf_field("size")),
+    "jump": Column("Jump", _rf_field("jump")),
+    "start": Column("Start", _rf_field("start")),
+    "naive_rf": Column("Naive RF", _rf_field("naive")),
+    "parent": Column("Parent", lambda row: row.parent),
+    "depth": Column("Depth", lambda row: row.depth, numeric=True),
+    "inputs": Column("Inputs", lambda row: ", ".join(row.inputs)),
+    "fc_params": Column("FC params", lambda row: "" if row.fc_params is None else row.fc_params, numeric=True),  # set by cnninspect.analyses.fc.annotate
+}
+_RF_COLUMNS = ["rf", "jump"]
+
+
+def default_columns(summary: Summary) -> list[str]:
+    cols = ["name", "kind", "output_shape", "num_params", "macs"]
+    if any(layer.receptive_field is not None for layer in summary.layers):
+        cols += _RF_COLUMNS
+    return cols
+
+
+def resolve_columns(summary: Summary, columns: list[str] | str | None) -> list[str]:
+    if columns is None:
+        return default_columns(summary)
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    unknown = [c for c in columns if c not in COLUMNS]
+    if unknown:
+        raise OptionError(
+            f"unknown column(s) {', '.join(unknown)}; choose from {', '.join(COLUMNS)}"
+        )
+    return list(columns)
+
+
+def fold(layers: list[Layer], depth: int | None) -> list[Layer]:
+    """Merge rows below ``depth`` into their ancestor at ``depth`` (params and cost summed)."""
+    if depth is None:
+        return layers
+    if depth < 1:
+        raise OptionError(f"depth must be a positive int, got {depth}")
+    out: list[Layer] = []
+    groups: dict[str, Layer] = {}
+    for layer in layers:
+        if layer.depth <= depth:
+            out.append(layer)
+            continue
+        key = ".".join(layer.path.split(".")[:depth])
+        group = groups.get(key)
+        if group is None or out[-1] is not group:
+            # a new run of rows under this ancestor (a module called again starts a new row)
+            group = Layer(
+                name=key
+                if key not in groups
+                else f"{key}@{sum(1 for g in out if g.name.split('@')[0] == key) + 1}",
+                kind="",
+                output_shape=None,
+                parent=key.rsplit(".", 1)[0] if "." in key else "",
+                depth=depth,
+                op="group",
+            )
+            groups[key] = group
+            out.append(group)
+        group.num_params += layer.num_params
+        group.trainable_params += layer.trainable_params
+        group.macs += layer.macs
+        group.flops += layer.flops
+        group.output_shape = layer.output_shape
+        group.receptive_field = layer.receptive_field
+    return out
+
+
+def _kind_of_groups(summary: Summary, rows: list[Layer], kinds: dict[str, str]) -> None:
+    for row in rows:
+        if row.op == "group" and not row.kind:
+            row.kind = kinds.get(row.name.split("@")[0], "")
+
+
+def rows_for(
+    summary: Summary, columns: list[str] | str | None, depth: int | None
+) -> tuple[list[str], list[list[Any]]]:
+    cols = resolve_columns(summary, columns)
+    rows = fold(summary.layers, depth)
+    _kind_of_groups(summary, rows, summary.module_kinds)
+    table = [[COLUMNS[c].get(layer) for c in cols] for layer in rows]
+    return cols, table
+
+
+def _display(cols: list[str], table: list[list[Any]]) -> list[list[Any]]:
+    return [
+        [
+            thousands(v) if COLUMNS[c].numeric and isinstance(v, int) else v
+            for c, v in zip(cols, row)
+        ]
+        for row in table
+    ]
+
+
+def totals_lines(summary: Summary) -> list[tuple[str, str]]:
+    s = summary
+    lines = [
+        ("Total params", f"{thousands(s.total_params)} ({human(s.total_params)})"),
+        ("Trainable params", thousands(s.trainable_params)),
+        ("Non-trainable params", thousands(s.non_trainable_params)),
+        ("Param size", human_bytes(s.param_bytes)),
+        ("Buffers", f"{thousands(s.total_buffers)} ({human_bytes(s.buffer_bytes)})"),
+        ("Total MACs", f"{thousands(s.total_macs)} ({human(s.total_macs)})"),
+        ("Total FLOPs", f"{thousands(s.total_flops)} ({human(s.total_flops)})"),
+        ("Input shape", fmt_shape(s.input_shapes)),
+        ("Output shape", fmt_shape(s.output_shapes)),
+        ("Method", s.method),
+    ]
+    rf = getattr(s.receptive_field, "output", None)
+    if rf is not None:
+        where = f" ({rf.name})" if getattr(rf, "name", None) else ""
+        if rf.is_global:
+            lines.insert(-1, ("Receptive field", f"global{where}"))
+        elif not rf.unknown:
+            lines.insert(-1, ("Receptive field", f"{fmt_axes(rf.size)}, jump {fmt_axes(rf.jump)}{where}"))
+    return lines
+
+
+def render_text(
+    summary: Summary, columns: list[str] | str | None = None, depth: int | None = None
+) -> str:
+    from tabulate import tabulate
+
+    cols, table = rows_for(summary, columns, depth)
+    headers = [COLUMNS[c].header for c in cols]
+    align = ["right" if COLUMNS[c].numeric else "left" for c in cols]
+    body = tabulate(
+        _display(cols, table),
+        headers=headers,
+        tablefmt="simple",
+        colalign=align,
+        disable_numparse=True,
+    )
+    width = max((len(line) for line in body.splitlines()), default=40)
+    rule = "=" * width
+    out = [rule, f"{summary.model_name}", rule, body, rule]
+    label_width = max(len(k) for k, _ in totals_lines(summary))
+    out += [f"{k + ':':<{label_width + 1}} {v}" for k, v in totals_lines(summary)]
+    if summary.warnings:
+        out.append(rule)
+        out += [f"warning: {w}" for w in summary.warnings]
+    out.append(rule)
+    return "\n".join(out)
+
+
+_FORMATS = {"github": "github", "markdown": "github", "rst": "rst", "html": "html"}
+
+
+def render_table(
+    summary: Summary, fmt: str, columns: list[str] | str | None = None, depth: int | None = None
+) -> str:
+    from tabulate import tabulate
+
+    cols, table = rows_for(summary, columns, depth)
+    headers = [COLUMNS[c].header for c in cols]
+    align = ["right" if COLUMNS[c].numeric else "left" for c in cols]
+    body = tabulate(
+        _display(cols, table),
+        headers=headers,
+        tablefmt=_FORMATS[fmt],
+        colalign=align,
+        disable_numparse=True,
+    )
+    totals = totals_lines(summary)
+    if fmt == "html":
+        items = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in totals)
+        warn = "".join(f"<li>{_escape(w)}</li>" for w in summary.warnings)
+        return (
+            f'<div class="cnninspect-summary"><h3>{_escape(summary.model_name)}</h3>\n{body}\n'
+            f'<table class="cnninspect-totals">{items}</table>'
+            + (f"<ul class='cnninspect-warnings'>{warn}</ul>" if warn else "")
+            + "</div>"
+        )
+    tot = tabulate(
+        [[k, v] for k, v in totals],
+        headers=["Total", "Value"],
+        tablefmt=_FORMATS[fmt],
+        disable_numparse=True,
+    )
+    parts = [body, "", tot]
+    if summary.warnings:
+        bullet = "- " if fmt != "rst" else "* "
+        parts += [""] + [bullet + w for w in summary.warnings]
+    return "\n".join(parts) + "\n"
+
+
+def render_csv(
+    summary: Summary, columns: list[str] | str | None = None, depth: int | None = None
+) -> str:
+    cols, table = rows_for(summary, columns, depth)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(cols)
+    writer.writerows(table)
+    return buf.getvalue()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Fraction):
+        return value.numerator if value.denominator == 1 else float(value)
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def layer_dict(layer: Layer) -> dict[str, Any]:
+    rf = layer.receptive_field
+    return {
+        "name": layer.name,
+        "kind": layer.kind,
+        "output_shape": _jsonable(layer.output_shape),
+        "num_params": layer.num_params,
+        "trainable": layer.trainable,
+        "trainable_params": layer.trainable_params,
+        "macs": layer.macs,
+        "flops": layer.flops,
+        "kernel_size": _jsonable(layer.kernel_size),
+        "stride": _jsonable(layer.stride),
+        "padding": _jsonable(layer.padding),
+        "dilation": _jsonable(layer.dilation),
+        "groups": layer.groups,
+        "parent": layer.parent,
+        "depth": layer.depth,
+        "op": layer.op,
+        "inputs": list(layer.inputs),
+        "receptive_field": _jsonable(rf.to_dict()) if rf is not None else None,
+        "notes": list(layer.notes),
+    }
+
+
+def _output_field(summary: Summary) -> dict[str, Any] | None:
+    """The model output's receptive field (the last spatial node), as in each layer's entry."""
+    rf = getattr(summary.receptive_field, "output", None)
+    if rf is None:
+        return None
+    return {"node": getattr(rf, "name", None), **_jsonable(rf.to_dict())}
+
+
+def summary_dict(summary: Summary) -> dict[str, Any]:
+    s = summary
+    return {
+        "schema": SCHEMA,
+        "model": s.model_name,
+        "method": s.method,
+        "input_shapes": _jsonable(s.input_shapes),
+        "output_shapes": _jsonable(s.output_shapes),
+        "total_params": s.total_params,
+        "trainable_params": s.trainable_params,
+        "non_trainable_params": s.non_trainable_params,
+        "param_bytes": s.param_bytes,
+        "total_buffers": s.total_buffers,
+        "buffer_bytes": s.buffer_bytes,
+        "total_macs": s.total_macs,
+        "total_flops": s.total_flops,
+        "warnings": list(s.warnings),
+        "opaque": dict(s.opaque),
+        "receptive_field": _output_field(s),
+        "layers": [layer_dict(layer) for layer in s.layers],
+    }
