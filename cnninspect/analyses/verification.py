@@ -49,10 +49,15 @@ class Check:
 
     @property
     def status(self) -> str:
-        if len(self.values) < 2:
+        if len(self.values) < 2 or self.trivially_zero:
             return NOT_CHECKED
         first, *rest = self.values.values()
         return OK if all(v == first for v in rest) else MISMATCH
+
+    @property
+    def trivially_zero(self) -> bool:
+        """Every source counts 0 params or MACs (a ReLU, a pool): agreeing on nothing proves nothing."""
+        return self.quantity in ("params", "macs") and all(v == 0 for v in self.values.values())
 
     @property
     def sources(self) -> list[str]:
@@ -128,7 +133,7 @@ class VerifyReport:
         legend = ", ".join(f"{a}={s}" for s, a in _ABBREV.items())
         out = [rule, f"verify {self.model_name}  input {', '.join(_fmt_shape(s) for s in self.input_shapes)}", rule, body, rule]
         out.append(f"sources: {legend}; a cell lists the sources that agree on its value")
-        out.append(f"{n[OK]} values agree, {n[MISMATCH]} disagree, {n[NOT_CHECKED]} not checked (one source only)")
+        out.append(f"{n[OK]} values agree, {n[MISMATCH]} disagree, {n[NOT_CHECKED]} not checked (one source only, or all zero)")
         out += [f"note: {note}" for note in self.notes]
         out += [f"MISMATCH {m}" for m in self.mismatches]
         out += [verdict, rule]
