@@ -247,7 +247,7 @@ def _rf_plotting(a: analysis.Analysed) -> tuple[Any, Any]:
     """The summary's receptive-field report and cnninspect.renderers.receptive_plot, when both are there."""
     report = getattr(a.summary, "receptive_field", None)
     try:
-        from cnninspect.analyses.receptive import plot as rf_plot
+        from cnninspect.renderers import receptive_plot as rf_plot
     except ImportError:
         return None, None
     if report is None or not hasattr(rf_plot, "plot_sizes") or not hasattr(rf_plot, "plot_region"):
