@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from cnninspect.errors import CnnInspectError, InputShapeError, OptionError
+from cnninspect.errors import CnnInspectError, UsageError
 
 # command name -> module; the order is the order of ``--help``
 COMMANDS: dict[str, str] = {
@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "report": "cnninspect.integrations.commands.report",
     "verify": "cnninspect.integrations.commands.verify",
     "fc": "cnninspect.integrations.commands.fc",
+    "chapter": "cnninspect.integrations.commands.chapter",
 }
 
 USAGE_ERROR = 2
@@ -64,10 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "debug", False):
             raise
         print(f"cnninspect {args.command}: error: {exc}", file=sys.stderr)
-        usage = isinstance(exc, OptionError) or (
-            isinstance(exc, InputShapeError) and getattr(exc, "from_option", False)
-        )
-        return USAGE_ERROR if usage else MODEL_ERROR
+        return USAGE_ERROR if isinstance(exc, UsageError) else MODEL_ERROR
     except BrokenPipeError:  # `cnninspect summary | head` is fine
         sys.stderr.close()
         return 0
