@@ -12,8 +12,23 @@ class CnnInspectError(Exception):
     """Base class: anything cnninspect reports on purpose."""
 
 
+class UsageError(CnnInspectError, ValueError):
+    """The call itself is malformed: a bad option value or input text, a missing option.
+
+    The command line exits with status 2 for these (1 for a model that fails);
+    the class says so, rather than a flag set on some other error.
+    """
+
+
 class InputShapeError(CnnInspectError, ValueError):
     """The input shape (or input data) does not fit the model or is malformed."""
+
+
+class InputSpecError(UsageError, InputShapeError):
+    """An input spec that cannot be read: shape text, sizes or dtypes that are not valid.
+
+    An :class:`InputShapeError` too, so ``except InputShapeError`` still catches it.
+    """
 
 
 class ModelSpecError(CnnInspectError, ValueError):
@@ -24,5 +39,5 @@ class ModelError(CnnInspectError, RuntimeError):
     """The model itself failed (its forward raised, or it is not an ``nn.Module``)."""
 
 
-class OptionError(CnnInspectError, ValueError):
+class OptionError(UsageError):
     """An option has an invalid value."""
