@@ -10,12 +10,14 @@ for every conv layer of a model; :func:`chapter_comparisons` and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from cnninspect import reference as ref
+from cnninspect.analyses import reference as ref
+from cnninspect.engine.records import Summary
+from cnninspect.units import fmt_shape
 
 Shape = tuple[int, ...]
 
@@ -72,7 +74,7 @@ class FcComparison:
         from tabulate import tabulate
 
         table = [
-            [r.name, r.kind, _shape(r.input_shape), _shape(r.output_shape), f"{r.conv_params:,}",
+            [r.name, r.kind, fmt_shape(r.input_shape), fmt_shape(r.output_shape), f"{r.conv_params:,}",
              f"{r.fc_params:,}", f"{r.ratio:,.0f}x", f"{r.saving:.4%}"]
             for r in self.rows
         ]  # fmt: skip
@@ -96,11 +98,26 @@ def compare_fc(model: Any, input_shape: Any = None, **summarize_kwargs: Any) -> 
     from cnninspect.engine.summary import summarize
 
     summary = summarize(model, input_shape, **summarize_kwargs)
-    return FcComparison(summary.model_name, annotate(summary), summary)
+    rows = annotate(summary)
+    return FcComparison(summary.model_name, rows, with_fc_params(summary, rows))
 
 
-def annotate(summary: Any) -> list[FcRow]:
-    """The FC comparison of every conv row of ``summary``; each row also gets ``fc_params``."""
+def with_fc_params(summary: Summary, rows: list[FcRow] | None = None) -> Summary:
+    """A copy of ``summary`` whose conv rows carry ``fc_params`` (the ``fc_params`` column).
+
+    The summary given is left as it is: it may be cached and shared (the Sphinx
+    extension keeps one per model), so the annotation goes on new rows.
+    """
+    fc = {row.name: row.fc_params for row in (annotate(summary) if rows is None else rows)}
+    layers = [
+        replace(layer, fc_params=fc[layer.name], notes=list(layer.notes)) if layer.name in fc else layer
+        for layer in summary.layers
+    ]
+    return replace(summary, layers=layers, warnings=list(summary.warnings))
+
+
+def annotate(summary: Summary) -> list[FcRow]:
+    """The FC comparison of every conv row of ``summary``, read off it without changing it."""
     shapes: dict[str, Shape] = {}
     for layer in summary.layers:
         if isinstance(layer.output_shape, tuple):
@@ -126,7 +143,6 @@ def annotate(summary: Any) -> list[FcRow]:
             sample_in[0], sample_out[0], tuple(layer.kernel_size or (1,) * dims), groups, False, dims
         )
         fc = int(ref.fc_equivalent_params(math.prod(sample_in), math.prod(sample_out), bias))
-        layer.fc_params = fc  # read by the summary's fc_params column
         rows.append(FcRow(layer.name, layer.kind, tuple(sample_in), tuple(sample_out), layer.num_params, fc))
     return rows
 
@@ -274,7 +290,3 @@ def position_sensitivity(
         shifted_feature_map=fmap_moved,
         equivariant=bool(np.allclose(fmap_moved, shift(fmap, dy, dx))),
     )
-
-
-def _shape(shape: Shape) -> str:
-    return "x".join(str(d) for d in shape)

@@ -20,7 +20,7 @@ from typing import Any
 
 from cnninspect.engine.records import Summary
 from cnninspect.errors import OptionError
-from cnninspect.renderers.text import thousands
+from cnninspect.units import fmt_shape, thousands
 
 SCHEMA = "cnninspect.arch-snapshot/1"
 LAYER_FIELDS = ("name", "kind", "output_shape", "params", "macs", "receptive_field")
@@ -147,7 +147,7 @@ def _fmt(field: str, value: Any) -> str:
     if field in ("params", "macs", "trainable_params") and isinstance(value, int):
         return thousands(value)
     if field in ("output_shape", "input_shapes", "output_shapes"):
-        return _shape(value)
+        return fmt_shape(value)
     if field == "receptive_field" and isinstance(value, dict):
         if value.get("global"):
             return "global"
@@ -156,15 +156,7 @@ def _fmt(field: str, value: Any) -> str:
         size = value.get("size")
         if isinstance(size, list) and size and all(v == size[0] for v in size):
             return str(size[0])
-        return _shape(size) if isinstance(size, list) else str(size)
-    return str(value)
-
-
-def _shape(value: Any) -> str:
-    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
-        return ", ".join(_shape(v) for v in value)
-    if isinstance(value, list):
-        return "x".join(str(v) for v in value)
+        return fmt_shape(size) if isinstance(size, list) else str(size)
     return str(value)
 
 

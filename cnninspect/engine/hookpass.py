@@ -112,22 +112,21 @@ def _run(model: nn.Module, inputs: Inputs, real: bool, device: Any) -> tuple[lis
             stack.pop()
         if id(mod) not in leaf_ids or not has_tensor(out):
             return
-        calls[_name] = calls.get(_name, 0) + 1
-        label = _name if calls[_name] == 1 else f"{_name}@{calls[_name]}"
+        index = calls[_name] = calls.get(_name, 0) + 1
         call = Call(
             "call_module", mod, type(mod).__name__, tuple(args), dict(kwargs), mod, _detach(out)
         )
-        parent = _name.rsplit(".", 1)[0] if "." in _name else ""
         records.append(
             NodeRecord(
-                label,
-                "hook",
-                type(mod).__name__,
-                call,
-                parent,
-                _name,
-                [],
-                params_by_module[id(mod)],
+                name=_name if index == 1 else f"{_name}@{index}",
+                op="hook",  # the row's origin, for the JSON contract; the call itself is call_module
+                kind=type(mod).__name__,
+                call=call,
+                scope=_name.rsplit(".", 1)[0] if "." in _name else "",
+                module_path=_name,
+                inputs=[],
+                params=params_by_module[id(mod)],
+                call_index=index,
             )
         )
 

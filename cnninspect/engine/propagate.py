@@ -35,6 +35,7 @@ class NodeRecord:
     inputs: list[str]  # names of the records that feed this one
     params: list[tuple[str, nn.Parameter]] = field(default_factory=list)
     children: list[tuple[str, Call]] = field(default_factory=list)  # inner calls of opaque modules
+    call_index: int = 1  # which call of ``module_path`` this is; the name shows it as "path@2"
 
     @property
     def out(self) -> Any:
@@ -261,7 +262,7 @@ def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], A
         if module is not None:
             calls = calls_of[node.target] = calls_of.get(node.target, 0) + 1
             if calls > 1:
-                rec.name = f"{node.target}@{calls}"
+                rec.name, rec.call_index = f"{node.target}@{calls}", calls
         records.append(rec)
         producers[node] = [rec.name]
     return records, output

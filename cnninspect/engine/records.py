@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the analysis fills these; the records only name their type
+    from cnninspect.analyses.receptive.report import ReceptiveField, ReceptiveFieldReport
 
 Shape = tuple[int, ...]
 SCHEMA = "cnninspect.summary/1"
@@ -11,7 +14,13 @@ SCHEMA = "cnninspect.summary/1"
 
 @dataclass
 class Layer:
-    """One row: a module call or a functional op."""
+    """One row: a module call or a functional op.
+
+    ``name`` is for display only (``pool@2``, ``relu_1``). What the row *is* lives in
+    typed fields set once when the row is made: ``module_path`` (the called module's
+    path, None for a functional op) and ``call_index`` (1 for its first call, 2 for the
+    second...), so nothing has to parse a name back apart.
+    """
 
     name: str
     kind: str
@@ -29,9 +38,11 @@ class Layer:
     padding: tuple[int, ...] | str | None = None
     dilation: tuple[int, ...] | None = None
     groups: int | None = None
-    receptive_field: Any = None  # filled by cnninspect.analyses.receptive (None where it does not apply)
-    fc_params: int | None = None  # filled by cnninspect.analyses.fc.annotate: an FC layer's cost for this conv
+    receptive_field: ReceptiveField | None = None  # None where it does not apply
+    fc_params: int | None = None  # set on the copy cnninspect.analyses.fc.with_fc_params returns
     notes: list[str] = field(default_factory=list)
+    module_path: str | None = None  # the module this row calls; None for a functional op
+    call_index: int = 1  # which call of that module this row is (a module called twice: 1, 2)
 
     @property
     def trainable(self) -> bool | None:
@@ -41,11 +52,30 @@ class Layer:
         return self.trainable_params == self.num_params
 
     @property
+    def is_module_call(self) -> bool:
+        """Whether the row is a call of a module (traced, hooked or scripted), not a functional op."""
+        return self.module_path is not None
+
+    @property
     def path(self) -> str:
         """The row's place in the module tree, for folding to a depth."""
-        if self.op == "call_module" or self.op == "hook":
-            return self.name.split("@")[0]
+        if self.module_path is not None:
+            return self.module_path
         return f"{self.parent}.{self.name}" if self.parent else self.name
+
+
+@dataclass(frozen=True)
+class AnalysisFailure:
+    """An analysis that failed on a summary whose other figures still stand."""
+
+    error_type: str  # the exception's class name
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.error_type}: {self.message}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"type": self.error_type, "message": self.message}
 
 
 @dataclass
@@ -65,7 +95,8 @@ class Summary:
     warnings: list[str] = field(default_factory=list)
     opaque: dict[str, str] = field(default_factory=dict)
     module_kinds: dict[str, str] = field(default_factory=dict)  # module path -> class name, for folding
-    receptive_field: Any = None  # a cnninspect.analyses.receptive ReceptiveFieldReport, when computed
+    receptive_field: ReceptiveFieldReport | None = None  # when computed
+    rf_error: AnalysisFailure | None = None  # why the receptive-field analysis failed, if it did
 
     @property
     def non_trainable_params(self) -> int:

@@ -218,14 +218,15 @@ class _Interpreter:
         parent = owner.rsplit(".", 1)[0] if owner and "." in owner else ""
         self.records.append(
             NodeRecord(
-                label,
-                "call_module" if owner else "call_function",
-                kind,
-                call,
-                parent,
-                owner,
-                sources,
-                params,
+                name=label,
+                op="call_module" if owner else "call_function",
+                kind=kind,
+                call=call,
+                scope=parent,
+                module_path=owner,
+                inputs=sources,
+                params=params,
+                call_index=count if owner else 1,
             )
         )
         for o, v in zip(outs, values):

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_flatten
 
+from cnninspect.analyses.receptive import attach
 from cnninspect.engine.guard import ModelGuard
 from cnninspect.engine.hookpass import needs_real_values
 from cnninspect.engine.inputs import build_inputs, check_arity, concrete_defaults
@@ -65,9 +66,9 @@ def summarize(
             model, tree, input_shape, input_data, dtype, device
         )
         warnings[:0] = wrappers
-        summary = _assemble(model, tree, records, output, method, warnings, opaque, inputs.shapes)
+        summary, rows = _assemble(model, tree, records, output, method, warnings, opaque, inputs.shapes)
         if receptive_field:
-            _attach_receptive_fields(summary, records, inputs.shapes)
+            attach(summary, rows, inputs.shapes)
         return summary
     except CnnInspectError as exc:
         if debug and exc.__cause__ is not None:
@@ -186,9 +187,7 @@ def _geometry(module: nn.Module | None) -> dict[str, Any]:
 def cost_of(record: NodeRecord) -> tuple[Cost | None, list[str]]:
     """The row's cost, summing inner calls for opaque modules; names the ops without a rule."""
     call = record.call
-    rule = COSTS.lookup(
-        op_key(call.op if call.op != "hook" else "call_module", call.target, call.module)
-    )
+    rule = COSTS.lookup(op_key(call.op, call.target, call.module))
     if rule is not None:
         return rule(call), []
     if is_container_constructor(call.target):
@@ -207,48 +206,55 @@ def cost_of(record: NodeRecord) -> tuple[Cost | None, list[str]]:
     return None, [f"{record.name} ({record.kind})"]
 
 
-def _assemble(model, tree, records, output, method, warnings, opaque, input_shapes) -> Summary:
-    seen: set[int] = set()
-    layers: list[Layer] = []
-    unknown_cost: list[str] = []
-    for rec in records:
-        num = trainable = 0
-        for _, p in rec.params:
-            if id(p) in seen:
-                continue
-            seen.add(id(p))
-            num += p.numel()
-            trainable += p.numel() if p.requires_grad else 0
-        cost, unknown = cost_of(rec)
-        unknown_cost += unknown
-        shapes = _shapes_of(rec.out)
-        if rec.op in ("call_module", "hook"):
-            base = rec.module_path or rec.name.split("@")[0]
-            parent = base.rsplit(".", 1)[0] if "." in base else ""
-            depth = base.count(".") + 1
-        else:
-            parent = rec.scope
-            depth = (parent.count(".") + 2) if parent else 1
-        layer = Layer(
-            name=rec.name,
-            kind=rec.kind,
-            output_shape=shapes[0] if len(shapes) == 1 else shapes,
-            num_params=num,
-            trainable_params=trainable,
-            macs=cost.macs if cost else 0,
-            flops=cost.flops if cost else 0,
-            parent=parent,
-            depth=depth,
-            op=rec.op,
-            inputs=list(rec.inputs),
-            **_geometry(rec.call.module),
-        )
-        if cost is None:
-            layer.notes.append("no MAC rule: counted as 0")
-        if rec.module_path in opaque:
-            layer.notes.append(f"opaque: {opaque[rec.module_path]}")
-        layers.append(layer)
+def _row(rec: NodeRecord, seen: set[int], opaque: dict[str, str], unknown_cost: list[str]) -> Layer:
+    """The summary row of one record; a parameter already in ``seen`` counts in an earlier row."""
+    num = trainable = 0
+    for _, p in rec.params:
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        num += p.numel()
+        trainable += p.numel() if p.requires_grad else 0
+    cost, unknown = cost_of(rec)
+    unknown_cost += unknown
+    shapes = _shapes_of(rec.out)
+    if rec.module_path is not None:
+        path = rec.module_path
+        parent = path.rsplit(".", 1)[0] if "." in path else ""
+        depth = path.count(".") + 1
+    else:
+        parent = rec.scope
+        depth = (parent.count(".") + 2) if parent else 1
+    layer = Layer(
+        name=rec.name,
+        kind=rec.kind,
+        output_shape=shapes[0] if len(shapes) == 1 else shapes,
+        num_params=num,
+        trainable_params=trainable,
+        macs=cost.macs if cost else 0,
+        flops=cost.flops if cost else 0,
+        parent=parent,
+        depth=depth,
+        op=rec.op,
+        inputs=list(rec.inputs),
+        module_path=rec.module_path,
+        call_index=rec.call_index,
+        **_geometry(rec.call.module),
+    )
+    if cost is None:
+        layer.notes.append("no MAC rule: counted as 0")
+    if rec.module_path in opaque:
+        layer.notes.append(f"opaque: {opaque[rec.module_path]}")
+    return layer
 
+
+def _assemble(
+    model, tree, records, output, method, warnings, opaque, input_shapes
+) -> tuple[Summary, list[tuple[NodeRecord, Layer]]]:
+    """The summary, and each record beside the row made from it (for the analyses)."""
+    seen: set[int] = set()
+    unknown_cost: list[str] = []
+    rows = [(rec, _row(rec, seen, opaque, unknown_cost)) for rec in records]
     packed = [
         n
         for n, m in tree.modules
@@ -274,11 +280,11 @@ def _assemble(model, tree, records, output, method, warnings, opaque, input_shap
         shown = ", ".join(unknown_cost[:8]) + (", ..." if len(unknown_cost) > 8 else "")
         warnings.append(f"no MAC rule for {len(unknown_cost)} op(s), counted as 0: {shown}")
     buffers = {id(b): b for _, b in tree.buffers}
-    return Summary(
+    summary = Summary(
         model_name=type(model).__name__,
         input_shapes=list(input_shapes),
         output_shapes=_shapes_of(output),
-        layers=layers,
+        layers=[layer for _, layer in rows],
         total_params=total,
         trainable_params=trainable_total,
         param_bytes=sum(p.numel() * p.element_size() for p in unique.values()),
@@ -289,18 +295,10 @@ def _assemble(model, tree, records, output, method, warnings, opaque, input_shap
         opaque=dict(opaque),
         module_kinds={name: _kind_name(m) for name, m in tree.modules if name},
     )
+    return summary, rows
 
 
 def _kind_name(module: nn.Module) -> str:
     if isinstance(module, torch.jit.ScriptModule):  # keeps its Python class name here
         return getattr(module, "original_name", None) or type(module).__name__
     return type(module).__name__
-
-
-def _attach_receptive_fields(summary: Summary, records: list[NodeRecord], input_shapes) -> None:
-    """Hook for the receptive-field analysis (cnninspect.analyses.receptive), when it is installed."""
-    try:
-        from cnninspect.analyses.receptive import attach
-    except ImportError:
-        return
-    attach(summary, records, input_shapes)

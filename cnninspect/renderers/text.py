@@ -10,61 +10,21 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 from cnninspect.engine.records import SCHEMA, Layer, Summary
 from cnninspect.errors import OptionError
+from cnninspect.units import (  # noqa: F401 -- the formatters stay importable from here
+    fmt_axes,
+    fmt_number,
+    fmt_shape,
+    human,
+    human_bytes,
+    jsonable,
+    thousands,
+)
 
-
-def thousands(n: int | float) -> str:
-    """421066 -> '421,066'."""
-    return f"{n:,}" if isinstance(n, int) else f"{n:,.2f}"
-
-
-def human(n: int | float, unit: str = "") -> str:
-    """25557032 -> '25.56 M'; 4089184256 -> '4.09 G'."""
-    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= scale:
-            return f"{n / scale:.2f} {suffix}{unit}"
-    return f"{n} {unit}".rstrip() if isinstance(n, int) else f"{n:.2f} {unit}".rstrip()
-
-
-def human_bytes(n: int) -> str:
-    for scale, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if n >= scale:
-            return f"{n / scale:.2f} {suffix}"
-    return f"{n} B"
-
-
-def fmt_shape(shape: Any) -> str:
-    if shape is None:
-        return ""
-    if isinstance(shape, list):
-        return ", ".join(fmt_shape(s) for s in shape)
-    return "x".join(str(d) for d in shape) if shape else "scalar"
-
-
-def fmt_number(value: Any) -> str:
-    if isinstance(value, Fraction):
-        return (
-            str(value.numerator)
-            if value.denominator == 1
-            else f"{value.numerator}/{value.denominator}"
-        )
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def fmt_axes(values: Any) -> str:
-    """Per-axis values: one number when every axis agrees, else 'HxW'."""
-    if values is None:
-        return ""
-    values = list(values)
-    if values and all(v == values[0] for v in values):
-        return fmt_number(values[0])
-    return "x".join(fmt_number(v) for v in values)
+_jsonable = jsonable  # the name integrations used before cnninspect.units held it
 
 
 def _rf_field(attr: str) -> Callable[[Layer], str]:
@@ -161,15 +121,16 @@ def fold(layers: list[Layer], depth: int | None) -> list[Layer]:
         group = groups.get(key)
         if group is None or out[-1] is not group:
             # a new run of rows under this ancestor (a module called again starts a new row)
+            index = 1 if group is None else group.call_index + 1
             group = Layer(
-                name=key
-                if key not in groups
-                else f"{key}@{sum(1 for g in out if g.name.split('@')[0] == key) + 1}",
+                name=key if index == 1 else f"{key}@{index}",
                 kind="",
                 output_shape=None,
                 parent=key.rsplit(".", 1)[0] if "." in key else "",
                 depth=depth,
                 op="group",
+                module_path=key,
+                call_index=index,
             )
             groups[key] = group
             out.append(group)
@@ -185,7 +146,7 @@ def fold(layers: list[Layer], depth: int | None) -> list[Layer]:
 def _kind_of_groups(summary: Summary, rows: list[Layer], kinds: dict[str, str]) -> None:
     for row in rows:
         if row.op == "group" and not row.kind:
-            row.kind = kinds.get(row.name.split("@")[0], "")
+            row.kind = kinds.get(row.module_path or row.name, "")
 
 
 def rows_for(
@@ -315,40 +276,30 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Fraction):
-        return value.numerator if value.denominator == 1 else float(value)
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
-
-
 def layer_dict(layer: Layer) -> dict[str, Any]:
     rf = layer.receptive_field
     return {
         "name": layer.name,
         "kind": layer.kind,
-        "output_shape": _jsonable(layer.output_shape),
+        "output_shape": jsonable(layer.output_shape),
         "num_params": layer.num_params,
         "trainable": layer.trainable,
         "trainable_params": layer.trainable_params,
         "macs": layer.macs,
         "flops": layer.flops,
-        "kernel_size": _jsonable(layer.kernel_size),
-        "stride": _jsonable(layer.stride),
-        "padding": _jsonable(layer.padding),
-        "dilation": _jsonable(layer.dilation),
+        "kernel_size": jsonable(layer.kernel_size),
+        "stride": jsonable(layer.stride),
+        "padding": jsonable(layer.padding),
+        "dilation": jsonable(layer.dilation),
         "groups": layer.groups,
         "parent": layer.parent,
         "depth": layer.depth,
         "op": layer.op,
         "inputs": list(layer.inputs),
-        "receptive_field": _jsonable(rf.to_dict()) if rf is not None else None,
+        "receptive_field": jsonable(rf.to_dict()) if rf is not None else None,
         "notes": list(layer.notes),
+        "module_path": layer.module_path,
+        "call_index": layer.call_index,
     }
 
 
@@ -357,7 +308,7 @@ def _output_field(summary: Summary) -> dict[str, Any] | None:
     rf = getattr(summary.receptive_field, "output", None)
     if rf is None:
         return None
-    return {"node": getattr(rf, "name", None), **_jsonable(rf.to_dict())}
+    return {"node": getattr(rf, "name", None), **jsonable(rf.to_dict())}
 
 
 def summary_dict(summary: Summary) -> dict[str, Any]:
@@ -366,8 +317,8 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "schema": SCHEMA,
         "model": s.model_name,
         "method": s.method,
-        "input_shapes": _jsonable(s.input_shapes),
-        "output_shapes": _jsonable(s.output_shapes),
+        "input_shapes": jsonable(s.input_shapes),
+        "output_shapes": jsonable(s.output_shapes),
         "total_params": s.total_params,
         "trainable_params": s.trainable_params,
         "non_trainable_params": s.non_trainable_params,
@@ -379,5 +330,6 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "warnings": list(s.warnings),
         "opaque": dict(s.opaque),
         "receptive_field": _output_field(s),
+        "rf_error": s.rf_error.to_dict() if s.rf_error is not None else None,
         "layers": [layer_dict(layer) for layer in s.layers],
     }

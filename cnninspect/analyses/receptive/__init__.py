@@ -23,24 +23,31 @@ from torch import nn
 
 from cnninspect.analyses.receptive.analyse import analyse
 from cnninspect.analyses.receptive.report import ReceptiveField, ReceptiveFieldReport
+from cnninspect.engine.propagate import NodeRecord
+from cnninspect.engine.records import AnalysisFailure, Layer, Summary
 from cnninspect.errors import InputShapeError, ModelError
 
 __all__ = ["receptive_field", "attach", "ReceptiveField", "ReceptiveFieldReport"]
 
 
-def attach(summary: Any, records: list, input_shapes: list[tuple[int, ...]]) -> ReceptiveFieldReport | None:
+def attach(
+    summary: Summary, rows: list[tuple[NodeRecord, Layer]], input_shapes: list[tuple[int, ...]]
+) -> ReceptiveFieldReport | None:
     """Give every row of ``summary`` its receptive field and the summary its report.
 
-    Rows without spatial meaning keep ``receptive_field = None``; an analysis that
-    fails outright becomes a warning, never a failed summary. The hook fallback
-    records no graph edges: its rows are then read as one sequential chain, and a
-    warning says so.
+    ``rows`` pairs each record with the row made from it, so a field lands on its own
+    row whatever the order. Rows without spatial meaning keep ``receptive_field = None``.
+    An analysis that fails outright sets ``summary.rf_error`` (and a warning), never
+    failing the summary. The hook fallback records no graph edges: its rows are then
+    read as one sequential chain, and a warning says so.
     """
+    records = [rec for rec, _ in rows]
     sequential = bool(records) and all(not rec.inputs for rec in records)
     try:
         report = analyse(records, input_shapes, sequential=sequential)
     except Exception as exc:  # never let this analysis cost the user the rest of the summary
-        summary.warnings.append(f"receptive fields not computed: {type(exc).__name__}: {exc}")
+        summary.rf_error = AnalysisFailure(type(exc).__name__, str(exc))
+        summary.warnings.append(f"receptive fields not computed: {summary.rf_error}")
         summary.receptive_field = None
         return None
     report.summary = summary
@@ -50,7 +57,7 @@ def attach(summary: Any, records: list, input_shapes: list[tuple[int, ...]]) -> 
             "receptive fields: the forward-hook fallback records no graph edges, so the rows were "
             "read as one sequential chain (branches and skips are not seen)",
         )
-    for layer, rec in zip(summary.layers, records):
+    for rec, layer in rows:
         rf = report.fields.get(rec.name)
         layer.receptive_field = rf
         if rf is not None and rf.unknown and not rf.why.startswith("after "):
@@ -81,10 +88,9 @@ def receptive_field(
     from cnninspect.engine.summary import summarize
 
     summary = summarize(model, input_shape, input_data=input_data, dtype=dtype, device=device)
-    report = getattr(summary, "receptive_field", None)
-    failed = [w for w in summary.warnings if w.startswith("receptive fields not computed")]
-    if report is None and failed:
-        raise ModelError(failed[0])
+    report = summary.receptive_field
+    if summary.rf_error is not None:
+        raise ModelError(f"receptive fields not computed: {summary.rf_error}")
     if report is None or not report.fields:
         shape = summary.input_shapes[0] if summary.input_shapes else ()
         raise InputShapeError(

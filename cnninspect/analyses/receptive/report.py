@@ -17,6 +17,7 @@ from typing import Any
 
 from cnninspect.analyses.receptive.rules import AxisWindow
 from cnninspect.errors import ModelError, OptionError
+from cnninspect.units import fmt_axes, jsonable
 
 Number = int | Fraction
 Region = tuple[tuple[int, int], ...]
@@ -197,10 +198,8 @@ class ReceptiveFieldReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: fractional numbers become floats (the fields themselves stay exact)."""
-        from cnninspect.renderers.text import _jsonable
-
         out = self.output
-        return _jsonable({
+        return jsonable({
             "input_size": list(self.input_size),
             "output": {"name": out.name, **out.to_dict()} if out is not None else None,
             "nodes": {name: f.to_dict() for name, f in self.fields.items()},
@@ -209,8 +208,6 @@ class ReceptiveFieldReport:
 
     def to_text(self, naive: bool | None = None) -> str:
         """The summary table restricted to the receptive-field columns."""
-        from cnninspect.renderers.text import fmt_axes
-
         naive = self.naive if naive is None else naive
         lines = []
         if self.summary is not None:

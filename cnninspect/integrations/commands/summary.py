@@ -33,9 +33,9 @@ def run(args: argparse.Namespace) -> int:
         mi.model, mi.input_shape, dtype=mi.dtype, device=args.device, debug=args.debug
     )
     if args.columns and "fc_params" in args.columns:
-        from cnninspect.analyses.fc import annotate
+        from cnninspect.analyses.fc import with_fc_params
 
-        annotate(summary)  # the FC-equivalent cost is an analysis of its own, run on request
+        summary = with_fc_params(summary)  # an analysis of its own, run on request
     if args.format == "json":
         text = summary.to_json()
     else:

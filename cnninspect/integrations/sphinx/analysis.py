@@ -152,9 +152,10 @@ def region(analysed: Analysed, layer: Any, unit: tuple[int, ...]) -> list[tuple[
 def fc_comparison(analysed: Analysed) -> FcComparison:
     """Each conv layer beside a fully-connected layer mapping the same volumes, read off the
     summary we already have (:func:`cnninspect.analyses.fc.annotate`, no second trace)."""
-    from cnninspect.analyses.fc import FcComparison, annotate
+    from cnninspect.analyses.fc import FcComparison, annotate, with_fc_params
 
-    return FcComparison(analysed.summary.model_name, annotate(analysed.summary), analysed.summary)
+    rows = annotate(analysed.summary)  # the cached summary stays as it is
+    return FcComparison(analysed.summary.model_name, rows, with_fc_params(analysed.summary, rows))
 
 
 def check_layer(summary: Any, name: str | None) -> Any:
