@@ -1,4 +1,4 @@
-"""Turn a model spec (``package.module:attr`` or a fixture name) into an ``nn.Module``.
+"""Turn a model spec (``package.module:attr``, ``path/to/file.py:attr`` or a fixture name) into an ``nn.Module``.
 
 The CLI, the Sphinx directive and the pytest plugin all take the same spec, so the
 rules and the error messages live here once.
@@ -6,10 +6,15 @@ rules and the error messages live here once.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import inspect
 import json
+import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cnninspect.errors import ModelSpecError
@@ -46,9 +51,11 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
 def load_model(spec: str, kwargs: dict[str, Any] | None = None) -> LoadedModel:
     """Build the model a spec names.
 
-    ``spec`` is a fixture name (``simple-cnn``) or ``package.module:attr`` where
-    ``attr`` (dotted for nested attributes) is an ``nn.Module`` instance, an
-    ``nn.Module`` subclass or a factory callable.
+    ``spec`` is a fixture name (``simple-cnn``), ``package.module:attr`` or
+    ``path/to/file.py:attr`` (absolute, or relative to the current directory, else
+    to a ``sys.path`` entry such as a docs ``conf.py`` adds), where ``attr``
+    (dotted for nested attributes) is an ``nn.Module`` instance, an ``nn.Module``
+    subclass or a factory callable.
     """
     from torch import nn
 
@@ -58,19 +65,9 @@ def load_model(spec: str, kwargs: dict[str, Any] | None = None) -> LoadedModel:
     if spec in FIXTURES:
         fixture = FIXTURES[spec]
         model = _call(fixture.factory, spec, kwargs)
-        return LoadedModel(spec, model, fixture.input_shape, inspect.getsourcefile(type(model)))
-    if ":" not in spec:
-        known = ", ".join(FIXTURES)
-        raise ModelSpecError(
-            f"model spec {spec!r} is neither a fixture ({known}) nor of the form "
-            "'package.module:attr' (e.g. 'torchvision.models:resnet18')"
-        )
-    module_name, _, attr_path = spec.partition(":")
-    if not module_name or not attr_path:
-        raise ModelSpecError(
-            f"model spec {spec!r} needs both parts: 'package.module:attr', e.g. 'torchvision.models:resnet18'"
-        )
-    module = _import(module_name, spec)
+        return LoadedModel(spec, model, _default_shape(model), inspect.getsourcefile(type(model)))
+    module_name, attr_path = _split(spec, ", ".join(FIXTURES))
+    module = _import_file(module_name, spec) if _is_path(module_name) else _import(module_name, spec)
     obj: Any = module
     walked = module_name
     for part in attr_path.split("."):
@@ -97,12 +94,82 @@ def load_model(spec: str, kwargs: dict[str, Any] | None = None) -> LoadedModel:
         raise ModelSpecError(
             f"model spec {spec!r}: calling it returned a {type(model).__name__}, not an nn.Module"
         )
-    default_shape = getattr(model, "default_input_shape", None)
     try:
         source = inspect.getsourcefile(type(model))
     except TypeError:
         source = None
-    return LoadedModel(spec, model, tuple(default_shape) if default_shape else None, source)
+    return LoadedModel(spec, model, _default_shape(model), source)
+
+
+def _default_shape(model: Any) -> Any:
+    """The model's default input (read in one place: ``engine.inputs.default_input``)."""
+    from cnninspect.engine.inputs import default_input
+
+    found = default_input(model)
+    return None if found is None else found.input_shape
+
+
+def _is_path(module_part: str) -> bool:
+    return module_part.endswith(".py") or "/" in module_part or os.sep in module_part
+
+
+def _split(spec: str, known: str) -> tuple[str, str]:
+    """``(module or file, attr)``; a file path splits at its last ':' (so ``C:\\m.py:Net`` works)."""
+    if ":" not in spec:
+        if spec.endswith(".py"):
+            raise ModelSpecError(
+                f"model spec {spec!r} names a file but not the model in it; add ':' and its name, "
+                f"e.g. '{spec}:Net'"
+            )
+        raise ModelSpecError(
+            f"model spec {spec!r} is neither a fixture ({known}) nor of the form "
+            "'package.module:attr' or 'path/to/file.py:attr' (e.g. 'torchvision.models:resnet18')"
+        )
+    head, _, attr_path = spec.rpartition(":") if ".py:" in spec else spec.partition(":")
+    if not head or not attr_path:
+        raise ModelSpecError(
+            f"model spec {spec!r} needs both parts: 'package.module:attr' or 'path/to/file.py:attr', "
+            "e.g. 'torchvision.models:resnet18'"
+        )
+    return head, attr_path
+
+
+def _find_file(path_text: str, spec: str) -> Path:
+    path = Path(path_text).expanduser()
+    bases = [Path.cwd()] + [Path(p) for p in sys.path if p and not path.is_absolute()]
+    for candidate in [path] if path.is_absolute() else [base / path for base in bases]:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise ModelSpecError(
+        f"model spec {spec!r}: no file {path_text!r} (looked in {Path.cwd()} and on sys.path); "
+        "check the path before ':' (relative paths start from the current directory)"
+    )
+
+
+def _import_file(path_text: str, spec: str) -> Any:
+    """Import a model file by path, with its folder on ``sys.path`` so its own imports work."""
+    path = _find_file(path_text, spec)
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
+    name = f"{path.stem}_{digest}" if path.stem.isidentifier() else f"model_{digest}"
+    known = sys.modules.get(name)
+    if known is not None and getattr(known, "__file__", None) == str(path):
+        return known
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ModelSpecError(f"model spec {spec!r}: {path} is not an importable Python file")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(path.parent))
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException as exc:
+        sys.modules.pop(name, None)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise ModelSpecError(f"model spec {spec!r}: running {path} raised {type(exc).__name__}: {exc}") from exc
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
 
 
 def _import(module_name: str, spec: str) -> Any:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cnninspect.errors import InputShapeError, OptionError
+if TYPE_CHECKING:  # torch loads inside the commands, so `cnninspect --help` stays fast
+    from cnninspect.engine.inputs import InputSpec
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, many: bool = False) -> None:
@@ -16,12 +17,12 @@ def add_model_arguments(parser: argparse.ArgumentParser, many: bool = False) -> 
             "model",
             nargs="+",
             metavar="MODEL",
-            help="fixture name (simple-cnn, custom-cnn) or package.module:attr",
+            help="fixture name (simple-cnn, custom-cnn, overview-cnn), package.module:attr or path/to/file.py:attr",
         )
     else:
         parser.add_argument(
             "model", nargs="?", default="simple-cnn", metavar="MODEL",
-            help="fixture name (simple-cnn, custom-cnn) or package.module:attr (default: simple-cnn)",
+            help="fixture name (simple-cnn, custom-cnn, overview-cnn), package.module:attr or path/to/file.py:attr (default: simple-cnn)",
         )  # fmt: skip
     parser.add_argument(
         "--input-shape", action="append", metavar="N,C,H,W",
@@ -41,52 +42,46 @@ def add_model_arguments(parser: argparse.ArgumentParser, many: bool = False) -> 
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
 
 
+CLI_HINT = "pass --input-shape N,C,H,W, e.g. --input-shape 1,3,224,224"
+
+
 @dataclass
 class ModelInput:
+    """A model named on the command line and the one input spec to summarise it with."""
+
     spec: str
     model: Any
-    input_shape: Any  # one shape or a list of shapes
-    dtype: Any
+    inputs: InputSpec
     source_file: str | None
 
+    @property
+    def input_shape(self) -> Any:
+        """One shape or a list of shapes, for callers that take the pre-InputSpec form."""
+        return self.inputs.input_shape
 
-def resolve_dtype(name: str | None) -> Any:
-    if name is None:
+    @property
+    def dtype(self) -> Any:
+        return list(self.inputs.dtypes) if self.inputs.dtypes else None
+
+
+def parse_input(args: argparse.Namespace) -> InputSpec | None:
+    """``--input-shape`` (repeated: one per input) and ``--dtype`` as one spec; None when no shape."""
+    from cnninspect.engine.inputs import InputSpec
+
+    if not args.input_shape:
         return None
-    import torch
-
-    value = getattr(torch, name.removeprefix("torch."), None)
-    if not isinstance(value, torch.dtype):
-        raise OptionError(
-            f"--dtype {name!r} is not a torch dtype; use e.g. float32, float16, bfloat16, int64"
-        )
-    return value
+    return InputSpec.parse(args.input_shape, args.dtype, "--input-shape", "--dtype")
 
 
 def load(args: argparse.Namespace, spec: str | None = None) -> ModelInput:
-    """Build the model named on the command line and the input shape(s) to use."""
-    from cnninspect.engine.inputs import parse_shape
+    """Build the model named on the command line and the input it is summarised for."""
+    from cnninspect.engine.inputs import choose_input
     from cnninspect.integrations.spec import load_model, parse_kwargs
 
     spec = spec or args.model
-    shapes = None
-    if args.input_shape:
-        try:
-            shapes = [parse_shape(s, "--input-shape") for s in args.input_shape]
-        except InputShapeError as exc:
-            exc.from_option = True  # a malformed option is a usage error (exit 2)
-            raise
+    given = parse_input(args)  # a malformed option fails before the model is built
     loaded = load_model(spec, parse_kwargs(args.kwargs))
-    if shapes is None:
-        if loaded.default_input_shape is None:
-            raise OptionError(
-                f"model {spec!r} has no default input shape; pass --input-shape N,C,H,W, e.g. --input-shape 1,3,224,224"
-            )
-        shapes = [loaded.default_input_shape]
-    return ModelInput(
-        spec,
-        loaded.model,
-        shapes[0] if len(shapes) == 1 else shapes,
-        resolve_dtype(args.dtype),
-        loaded.source_file,
-    )
+    inputs = choose_input(loaded.model, given, name=spec, hint=CLI_HINT)
+    if given is None:
+        inputs = inputs.with_dtypes(args.dtype, "--dtype")
+    return ModelInput(spec, loaded.model, inputs, loaded.source_file)
