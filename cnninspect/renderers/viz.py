@@ -10,7 +10,6 @@ atomically (temporary file, then rename).
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,18 +42,12 @@ def save_figure(fig: Any, path: str | os.PathLike[str], dpi: float = 100, tight:
 
     ``tight=False`` keeps the figure's own canvas size (the receptive-field plots rely on it).
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".png", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return target
+    from cnninspect.files import atomic_write
+
+    def draw(fh: Any) -> None:
+        fig.savefig(fh, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+
+    return atomic_write(path, draw, suffix=".png")
 
 
 def _maybe_save(fig: Any, path: str | os.PathLike[str] | None) -> Any:
@@ -351,7 +344,28 @@ def activation_functions(
     return _maybe_save(fig, path)
 
 
+def training_curves(history: Sequence[Any], *, path: str | os.PathLike[str] | None = None) -> Any:
+    """Loss and accuracy per epoch, train and test, from ``fit``'s records (or their dicts)."""
+    rows = [h.to_dict() if hasattr(h, "to_dict") else dict(h) for h in history]
+    if not rows:
+        raise OptionError("training_curves needs at least one epoch record")
+    epochs = [r["epoch"] for r in rows]
+    fig = _figure(8.0, 3.0)
+    for i, (metric, unit) in enumerate((("loss", ""), ("acc", " (%)"))):
+        ax = fig.add_subplot(1, 2, i + 1)
+        for split in ("train", "test"):
+            values = [r.get(f"{split}_{metric}") for r in rows]
+            if all(v is not None for v in values):
+                ax.plot(epochs, values, marker="o", label=split)
+        ax.set_xlabel("epoch")
+        ax.set_title(("loss" if metric == "loss" else "accuracy") + unit)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    return _maybe_save(fig, path)
+
+
 __all__ = [
+    "training_curves",
     "KERNELS",
     "tile_mosaic",
     "ACTIVATIONS",

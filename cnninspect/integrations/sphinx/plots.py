@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from cnninspect.files import current_umask
+
 _COLOURS = ("#3b6ea8", "#d9822b", "#5a9e4b", "#b04a5a")
 
 
@@ -44,6 +46,7 @@ def save_once(make_figure: Callable[[], Any], directory: Path, stem: str, format
             fmt = path.suffix[1:]
             fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=path.suffix, dir=directory)
             os.close(fd)
+            os.chmod(tmp, 0o666 & ~current_umask())  # as open() would: mkstemp's 0600 hides it from a web server
             try:
                 fig.savefig(tmp, format=fmt, dpi=110, bbox_inches="tight", metadata=_metadata(fmt))
                 os.replace(tmp, path)
