@@ -214,7 +214,7 @@ def verify(
 
 
 def _is_module_row(layer: Layer) -> bool:
-    return layer.op in ("call_module", "hook")
+    return layer.is_module_call
 
 
 def _compare(
@@ -227,7 +227,7 @@ def _compare(
     macs_by_path: dict[str, int] = {}
     calls_by_path: dict[str, int] = {}
     for layer in module_rows:
-        path = layer.name.split("@")[0]
+        path = layer.module_path
         macs_by_path[path] = macs_by_path.get(path, 0) + layer.macs
         calls_by_path[path] = calls_by_path.get(path, 0) + 1
     missing = []
@@ -241,7 +241,7 @@ def _compare(
         extra: list[Check] = []
         if _is_module_row(layer):
             rec = by_label.get(layer.name)
-            path = layer.name.split("@")[0]
+            path = layer.module_path
             module = modules.get(path)
             if rec is None or rec.output_shapes is None:
                 missing.append(layer.name)
@@ -503,7 +503,7 @@ def _chain_reference(layer: Layer, layers: dict[str, Layer], modules: dict[str, 
     steps: list[tuple[tuple[int, ...], ...]] = []
     node: Layer | None = layer
     while node is not None:
-        module = modules.get(node.name.split("@")[0]) if _is_module_row(node) else None
+        module = modules.get(node.module_path) if _is_module_row(node) else None
         if module is not None and isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             if len(module.kernel_size) != dims:
                 return None
@@ -620,11 +620,9 @@ def _gradient_checks(
     """
     if which == "none":
         return []
-    try:
-        from cnninspect.analyses.receptive import gradcheck
-    except ImportError:
-        return ["receptive field: no gradient check installed (cnninspect.analyses.receptive.gradcheck); not measured"]
-    report = getattr(summary, "receptive_field", None)
+    from cnninspect.analyses.receptive import gradcheck
+
+    report = summary.receptive_field
     if report is None:
         return ["receptive field: the summary has no receptive-field report; not measured"]
     if input_data is not None:
@@ -650,9 +648,9 @@ def _gradient_checks(
     for layer in targets:
         spatial = layer.output_shape[2:]
         units = list(dict.fromkeys([tuple(n // 2 for n in spatial), tuple(0 for _ in spatial), tuple(n - 1 for n in spatial)]))
-        path, _, call = layer.name.partition("@")
+        path, call = layer.module_path, layer.call_index
         try:
-            measured = gradcheck.measure(model, shapes[0], units, probe=_UpTo(probe, path, int(call or 1)))
+            measured = gradcheck.measure(model, shapes[0], units, probe=_UpTo(probe, path, call))
             analytic = [report.region(layer.name, u) for u in units]
         except Exception as exc:  # noqa: BLE001
             notes.append(f"receptive field of {layer.name!r}: gradient check failed ({type(exc).__name__}: {exc})")

@@ -596,8 +596,7 @@ def rule_for(call: Call):
     """The rule of one call, or None."""
     from cnninspect.engine.ops.registry import op_key
 
-    op = "call_module" if call.op == "hook" else call.op
-    return RF_RULES.lookup(op_key(op, call.target, call.module))
+    return RF_RULES.lookup(op_key(call.op, call.target, call.module))
 
 
 __all__ = [

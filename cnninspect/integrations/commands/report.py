@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import tempfile
 from pathlib import Path
 
 from cnninspect.errors import InputShapeError, ModelError, OptionError
@@ -89,9 +90,15 @@ def _slugs(specs: list[str]) -> list[str]:
 
 def _write(path: Path, text: str) -> None:
     """Atomically: a half-written conf.py or page is never left behind."""
-    from cnninspect.files import atomic_write  # mode from the umask, not mkstemp's 0600
-
-    atomic_write(path, lambda fh: fh.write(text), text=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _shape_text(m) -> str:
@@ -177,8 +184,6 @@ def _page(m, kwargs: str | None) -> str:
 
 
 def _no_rf_reason(summary) -> str:
-    try:
-        import cnninspect.analyses.receptive  # noqa: F401
-    except ImportError:
-        return "No receptive fields: the receptive-field analysis (cnninspect.analyses.receptive) is not installed."
+    if summary.rf_error is not None:
+        return f"No receptive fields: the analysis failed ({summary.rf_error})."
     return "No receptive fields: this model's input has no spatial axes (or no layer keeps them)."

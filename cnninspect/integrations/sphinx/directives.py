@@ -245,14 +245,10 @@ def _rf_growth_chart(directive: _ModelDirective, a: analysis.Analysed) -> nodes.
 
 def _rf_plotting(a: analysis.Analysed) -> tuple[Any, Any]:
     """The summary's receptive-field report and cnninspect.renderers.receptive_plot, when both are there."""
-    report = getattr(a.summary, "receptive_field", None)
-    try:
-        from cnninspect.renderers import receptive_plot as rf_plot
-    except ImportError:
-        return None, None
-    if report is None or not hasattr(rf_plot, "plot_sizes") or not hasattr(rf_plot, "plot_region"):
-        return None, None
-    return report, rf_plot
+    from cnninspect.renderers import receptive_plot as rf_plot
+
+    report = a.summary.receptive_field
+    return (report, rf_plot) if report is not None else (None, None)
 
 
 class ReceptiveFieldDirective(_ModelDirective):
