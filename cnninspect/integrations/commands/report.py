@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from cnninspect.errors import InputShapeError, ModelError, OptionError
@@ -90,15 +89,9 @@ def _slugs(specs: list[str]) -> list[str]:
 
 def _write(path: Path, text: str) -> None:
     """Atomically: a half-written conf.py or page is never left behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from cnninspect.files import atomic_write  # mode from the umask, not mkstemp's 0600
+
+    atomic_write(path, lambda fh: fh.write(text), text=True)
 
 
 def _shape_text(m) -> str:
