@@ -13,6 +13,7 @@ from fractions import Fraction
 import pytest
 import torch
 import torch.nn.functional as F
+from oracles import counted_macs
 from torch import nn
 
 from cnninspect import summarize
@@ -241,6 +242,8 @@ def test_hook_fallback_reads_rows_as_a_chain_and_says_so():
     summary = summarize(Branchy(), (1, 1, 8, 8))
     assert "hook" in summary.method
     assert any("sequential chain" in w for w in summary.warnings)
+    # c1 64 x 2 x 9 and c2 16 x 2 x 18 MACs, as torch's flop counter counts a real forward
+    assert summary.total_macs == counted_macs(Branchy(), torch.randn(1, 1, 8, 8)) == 1_152 + 576
     assert _rows(summary)["c2"].size == (8, 8)  # 3, +1 (pool), +2*2
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
+from oracles import counted_macs
 
-from cnninspect.analyses.zoo import check
+from cnninspect.analyses.zoo import build, check
 
 ALL = torchvision.models.list_models()
 # Built on the CPU (their builders need real tensors) and too big for CI: checked by the benchmark script.
@@ -53,6 +54,8 @@ def test_detection_with_real_weights_runs_its_whole_forward(name):
     result = check(name, device="cpu")
     assert result.method == "hooks (real forward)", result.outcome
     assert result.params_exact
+    torch.manual_seed(0)  # the same weights again, for torch's flop counter on the same input
+    assert result.total_macs == counted_macs(build(name, device="cpu"), *result.input["input_data"])
 
 
 @pytest.mark.parametrize(
