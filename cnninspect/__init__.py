@@ -31,6 +31,7 @@ _EXPORTS = {
     "chapter_comparisons": "cnninspect.analyses.fc",
     "position_sensitivity": "cnninspect.analyses.fc",
     "record_forward": "cnninspect.engine.hooks",
+    "torchinfo_summary": "cnninspect.integrations.torchinfo",
 }
 
 __all__ = ["__version__", *_EXPORTS]
