@@ -7,7 +7,11 @@ to the whole uint8 array once, and serve batches by fancy indexing
 (``__getitems__``), so a DataLoader needs neither workers nor collation.
 
 The folder comes from the ``root`` argument, else ``$CNNINSPECT_DATA``; nothing is
-ever downloaded unless ``download=True`` is asked for.
+ever downloaded unless ``download=True`` is asked for. The command line also looks
+in ``../shared/data`` beside a source checkout (:func:`cli_data_dir`), where the
+project keeps MNIST, so the README's commands run as written from a fresh clone.
+Errors name the fix in the caller's words: ``root=``/``download=True`` from Python,
+``--data-dir``/``--download`` from the command line (``words="cli"``).
 """
 
 from __future__ import annotations
@@ -29,11 +33,28 @@ RAW_FILES = (
 )
 
 
+# How each caller names the folder and the download switch: (folder, download).
+WORDS = {"api": ("root=...", "download=True"), "cli": ("--data-dir", "--download")}
+
+
 class DataError(OptionError):
     """The data folder is missing, incomplete or unreadable."""
 
 
-def data_root(root: str | os.PathLike[str] | None = None) -> Path:
+def checkout_data_dir() -> Path | None:
+    """``../shared/data`` beside the source checkout this package runs from, if it holds MNIST."""
+    folder = Path(__file__).resolve().parents[3] / "shared" / "data"
+    return folder if (folder / "MNIST" / "raw").is_dir() else None
+
+
+def cli_data_dir(given: str | os.PathLike[str] | None) -> str | os.PathLike[str] | None:
+    """The command line's folder: ``--data-dir``, else ``$CNNINSPECT_DATA``, else the checkout's shared data."""
+    if given is not None or os.environ.get(ENV_VAR):
+        return given
+    return checkout_data_dir()
+
+
+def data_root(root: str | os.PathLike[str] | None = None, *, words: str = "api") -> Path:
     """The folder that holds ``MNIST/raw``: ``root`` if given, else ``$CNNINSPECT_DATA``.
 
     Pointing at ``.../MNIST`` or ``.../MNIST/raw`` also works, because people do.
@@ -42,7 +63,7 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
         env = os.environ.get(ENV_VAR)
         if not env:
             raise DataError(
-                f"no data folder given: pass root=... (--data-dir on the command line) or set ${ENV_VAR} "
+                f"no data folder given: pass {WORDS[words][0]} or set ${ENV_VAR} "
                 "to the folder that holds MNIST/raw"
             )
         root = env
@@ -116,20 +137,22 @@ def mnist(
     train: bool = True,
     download: bool = False,
     limit: int | None = None,
+    words: str = "api",
 ) -> TensorImages:
     """The MNIST train (60,000) or test (10,000) split, normalised, as tensors.
 
-    ``limit`` keeps the first N samples, for quick runs and tests.
+    ``limit`` keeps the first N samples, for quick runs and tests. ``words="cli"``
+    names ``--data-dir``/``--download`` in errors instead of the keyword arguments.
     """
-    folder = data_root(root)
+    folder = data_root(root, words=words)
+    where, fetch = WORDS[words]
     raw = folder / "MNIST" / "raw"
     if not download:
         missing = [f for f in RAW_FILES if not (raw / f).is_file()]
         if missing:
             raise DataError(
-                f"MNIST not found in {raw} (missing {', '.join(missing)}); expected the four files "
-                f"{', '.join(RAW_FILES)} there. Point --data-dir / ${ENV_VAR} at the folder that holds "
-                "MNIST/raw, or pass download=True to fetch them"
+                f"MNIST not found in {raw} (missing {', '.join(missing)}); point {where} or ${ENV_VAR} "
+                f"at the folder that holds MNIST/raw, or add {fetch} to fetch them"
             )
     from torchvision.datasets import MNIST
 
@@ -145,4 +168,4 @@ def mnist(
     return data.subset(limit)
 
 
-__all__ = ["mnist", "data_root", "TensorImages", "DataError", "MEAN", "STD", "normalize"]
+__all__ = ["mnist", "data_root", "cli_data_dir", "checkout_data_dir", "TensorImages", "DataError", "MEAN", "STD", "normalize"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cnninspect.errors import OptionError
+from cnninspect.errors import CnnInspectError, OptionError
 
 HELP = "train a model on MNIST (CPU, GPU or torchrun DDP) and print per-epoch loss, accuracy and throughput"
 
@@ -16,7 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--kwargs", metavar="JSON", help="keyword arguments for a class or factory, as JSON")
     parser.add_argument("--epochs", type=int, default=3, help="epochs to train (default: 3)")
-    parser.add_argument("--data-dir", default=None, help="folder holding MNIST/raw (default: $CNNINSPECT_DATA)")
+    parser.add_argument(
+        "--data-dir", default=None,
+        help="folder holding MNIST/raw (default: $CNNINSPECT_DATA, else ../shared/data beside a source checkout)",
+    )  # fmt: skip
     parser.add_argument("--download", action="store_true", help="download MNIST into --data-dir if it is missing")
     parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps")
     parser.add_argument("--amp", action="store_true", help="bf16 autocast for the forward pass")
@@ -34,7 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training and test images")
     parser.add_argument("--test-limit", type=int, default=None, help="use only the first N test images (default: --limit)")
-    parser.add_argument("--checkpoint-dir", default=None, help="write last.pt and metrics.jsonl here after every epoch")
+    parser.add_argument(
+        "--checkpoint-dir", "--run-dir", dest="checkpoint_dir", default=None, metavar="DIR",
+        help="run folder: last.pt and metrics.jsonl after every epoch, curves.png and filters.png at the end "
+        "(default: runs/MODEL-DATE-TIME)",
+    )  # fmt: skip
+    parser.add_argument("--no-save", action="store_true", help="write no run folder (metrics only with --metrics)")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir/last.pt")
     parser.add_argument("--metrics", default=None, help="append per-epoch JSON lines here (default: CHECKPOINT_DIR/metrics.jsonl)")
     parser.add_argument("--save", default=None, metavar="FILE", help="save the trained weights (state_dict) here")
@@ -46,40 +54,73 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnninspect.chapter.data import mnist
-    from cnninspect.chapter.train.loop import fit, metrics_file_for, seed_everything
-    from cnninspect.integrations.spec import load_model, parse_kwargs
+    """Train; under torchrun only rank 0 reports a user error, so it is printed once, not per rank."""
+    try:
+        return _train(args)
+    except CnnInspectError:
+        if _is_main():
+            raise
+        return 2  # rank 0 prints the same error
 
+
+def _check_args(args: argparse.Namespace) -> None:
     for name in ("epochs", "batch_size", "limit", "test_limit"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise OptionError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if args.resume and args.checkpoint_dir is None:
+        raise OptionError("--resume needs --checkpoint-dir DIR: the run folder to continue")
+    if args.resume and args.no_save:
+        raise OptionError("--resume and --no-save contradict each other; drop one")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from cnninspect.chapter.data import cli_data_dir, mnist
+    from cnninspect.chapter.train.loop import fit, metrics_file_for, seed_everything
+    from cnninspect.chapter.train.runs import default_run_dir, first_conv
+    from cnninspect.integrations.spec import load_model, parse_kwargs
+
+    _check_args(args)
     test_limit = args.test_limit if args.test_limit is not None else args.limit
-    train_data = mnist(args.data_dir, train=True, download=args.download, limit=args.limit)
-    test_data = mnist(args.data_dir, train=False, download=False, limit=test_limit)
+    data_dir = cli_data_dir(args.data_dir)
+    train_data = mnist(data_dir, train=True, download=args.download, limit=args.limit, words="cli")
+    test_data = mnist(data_dir, train=False, download=False, limit=test_limit, words="cli")
     seed_everything(args.seed)  # the model's initial weights follow --seed
     model = load_model(args.model, parse_kwargs(args.kwargs)).model
-    metrics = args.metrics or metrics_file_for(args.checkpoint_dir)
+    run_dir = None if args.no_save else (args.checkpoint_dir or default_run_dir(args.model))
+    metrics = args.metrics or metrics_file_for(run_dir)
+    conv = first_conv(model)
+    before = conv.weight.detach().clone() if conv is not None else None
     history = fit(
         model, train_data, test_data,
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, optimizer=args.optimizer,
         device=args.device, amp=args.amp, compile=args.compile, channels_last=args.channels_last,
         seed=args.seed, workers=args.workers, threads=args.threads,
-        checkpoint_dir=args.checkpoint_dir, resume=args.resume, metrics_path=metrics,
+        checkpoint_dir=run_dir, resume=args.resume, metrics_path=metrics,
         progress=args.progress, log=_main_print,
     )  # fmt: skip
     if history and _is_main():
-        last = history[-1]
-        total = sum(h.train_images for h in history)
-        seconds = sum(h.seconds for h in history)
-        acc = f"{last.test_acc:.2f}%" if last.test_acc is not None else "n/a"
-        print(f"Final test accuracy: {acc} | {total / seconds if seconds else 0:,.0f} img/s over {len(history)} epochs")
-        if args.save:
-            _save_weights(model, args.save)
-            print(f"saved weights to {args.save}")
-        if metrics:
-            print(f"metrics appended to {metrics}")
+        _report(args, model, history, run_dir, metrics, before)
     return 0
+
+
+def _report(args: argparse.Namespace, model: object, history: list, run_dir: object, metrics: object,
+            before: object) -> None:  # fmt: skip
+    from cnninspect.chapter.train.runs import write_plots
+
+    last = history[-1]
+    total = sum(h.train_images for h in history)
+    seconds = sum(h.seconds for h in history)
+    acc = f"{last.test_acc:.2f}%" if last.test_acc is not None else "n/a"
+    print(f"Final test accuracy: {acc} | {total / seconds if seconds else 0:,.0f} img/s over {len(history)} epochs")
+    if args.save:
+        _save_weights(model, args.save)
+        print(f"saved weights to {args.save}")
+    if run_dir is not None:
+        write_plots(run_dir, history, before, model)
+        print(f"run folder: {run_dir} (last.pt, metrics.jsonl, curves.png, filters.png)")
+    elif metrics:
+        print(f"metrics appended to {metrics}")
 
 
 def _is_main() -> bool:
@@ -93,20 +134,8 @@ def _main_print(text: str) -> None:
 
 
 def _save_weights(model: object, path: str) -> None:
-    import os
-    import tempfile
-    from pathlib import Path
-
     import torch
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(model.state_dict(), fh)  # type: ignore[attr-defined]
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from cnninspect.files import atomic_write
+
+    atomic_write(path, lambda fh: torch.save(model.state_dict(), fh))  # type: ignore[attr-defined]
