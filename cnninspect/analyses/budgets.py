@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnninspect.engine.records import Layer, Summary
 from cnninspect.errors import OptionError
 from cnninspect.renderers.text import fmt_shape, human, thousands
+
+if TYPE_CHECKING:  # torch loads only when a budget is checked
+    from cnninspect.engine.inputs import InputSpec
 
 # Every limit a budget may set, in the order a failure message lists them.
 LIMITS: tuple[str, ...] = (
@@ -104,7 +107,7 @@ def parse_int(value: Any, name: str, origin: str) -> int:
 
 def parse_limit(name: str, value: Any, origin: str) -> Any:
     """Validate one budget field; the error names the field, the value and where it came from."""
-    from cnninspect.engine.inputs import parse_shape
+    from cnninspect.engine.inputs import InputSpec, parse_shape
     from cnninspect.errors import InputShapeError
 
     if name in COUNT_LIMITS:
@@ -114,16 +117,10 @@ def parse_limit(name: str, value: Any, origin: str) -> Any:
     if name in INT_LIMITS:
         return parse_int(value, name, origin)
     if name in ("output_shape", "input_shape"):
-        if isinstance(value, str):  # "1x3x224x224", "1,3,224,224" or a TOML list read as text
-            value = value.strip().strip("[]()")
         try:
-            if (
-                name == "input_shape"
-                and isinstance(value, list)
-                and value
-                and isinstance(value[0], (list, tuple))
-            ):
-                return [parse_shape(v, name) for v in value]
+            if name == "input_shape":  # text ("1,3,224,224;1,10"), a shape or a list of shapes
+                spec = InputSpec.parse(value, where=name) if isinstance(value, str) else None
+                return spec or InputSpec.of(value, where=name)
             return parse_shape(value, name)
         except InputShapeError as exc:
             raise OptionError(f"{exc} (from the {origin})") from None
@@ -142,7 +139,7 @@ class Budget:
     origins: dict[str, str] = field(default_factory=dict)
 
     @property
-    def input_shape(self) -> Any:
+    def input_shape(self) -> InputSpec | None:
         return self.values.get("input_shape")
 
     @property

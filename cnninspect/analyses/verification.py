@@ -28,6 +28,7 @@ from torch import nn
 
 from cnninspect import reference as ref
 from cnninspect.engine.hooks import ForwardRecording, HookRecord, record_forward
+from cnninspect.engine.inputs import InputSpec, choose_input
 from cnninspect.engine.records import Layer, Summary
 
 SOURCES = ("trace", "reference", "hooks", "flop_counter", "gradient")
@@ -190,14 +191,13 @@ def verify(
         raise OptionError(f"mode must be None, 'eval' or 'train', got {mode!r}")
     if gradient_layers not in ("last", "all", "none"):
         raise OptionError(f"gradient_layers must be 'last', 'all' or 'none', got {gradient_layers!r}")
+    spec = choose_input(model, InputSpec.of(input_shape, input_data, dtype))  # one spec for every source
     modes = [(m, m.training) for m in model.modules()]
     try:
         if mode is not None:
             model.train(mode == "train")
-        summary = summarize(model, input_shape, input_data=input_data, dtype=dtype, receptive_field=receptive_field)
-        recording = record_forward(
-            model, input_shape, input_data=input_data, dtype=dtype, device=device, count_flops=flop_counter
-        )
+        summary = summarize(model, spec, receptive_field=receptive_field)
+        recording = record_forward(model, spec, device=device, count_flops=flop_counter)
     finally:
         for m, training in modes:
             m.training = training
@@ -206,7 +206,7 @@ def verify(
     if isinstance(model, torch.jit.ScriptModule):
         notes.insert(0, "TorchScript modules take no forward hooks: only the model's output and totals meet the real forward")
     if receptive_field:
-        notes += _receptive_field_checks(summary, checks, modules, model, input_shape, input_data, gradient_layers)
+        notes += _receptive_field_checks(summary, checks, modules, model, spec, gradient_layers)
     return VerifyReport(summary.model_name, list(summary.input_shapes), checks, summary, recording, notes)
 
 
@@ -561,8 +561,7 @@ def _receptive_field_checks(
     checks: list[Check],
     modules: dict[str, nn.Module],
     model: nn.Module,
-    input_shape: Any,
-    input_data: Any,
+    spec: InputSpec,
     gradient_layers: str,
 ) -> list[str]:
     layers = {layer.name: layer for layer in summary.layers}
@@ -575,7 +574,7 @@ def _receptive_field_checks(
         if chain is not None:
             values["reference"] = chain
         checks.append(Check(layer.name, layer.kind, "receptive_field", values))
-    return _gradient_checks(summary, checks, model, input_shape, input_data, gradient_layers)
+    return _gradient_checks(summary, checks, model, spec, gradient_layers)
 
 
 class _StopForward(Exception):
@@ -585,9 +584,9 @@ class _StopForward(Exception):
 class _UpTo(nn.Module):
     """Runs a (probe) model only as far as the ``call``-th call of one submodule; returns its output."""
 
-    def __init__(self, net: nn.Module, path: str, call: int) -> None:
+    def __init__(self, net: nn.Module, path: str, call: int, keyword: str | None = None) -> None:
         super().__init__()
-        self.net, self.path, self.call = net, path, call
+        self.net, self.path, self.call, self.keyword = net, path, call, keyword
 
     def forward(self, x: torch.Tensor) -> Any:
         seen: list[Any] = []
@@ -599,7 +598,7 @@ class _UpTo(nn.Module):
 
         handle = self.net.get_submodule(self.path).register_forward_hook(grab)
         try:
-            self.net(x)
+            self.net(**{self.keyword: x}) if self.keyword else self.net(x)
         except _StopForward:
             pass
         finally:
@@ -610,7 +609,7 @@ class _UpTo(nn.Module):
 
 
 def _gradient_checks(
-    summary: Summary, checks: list[Check], model: nn.Module, input_shape: Any, input_data: Any, which: str
+    summary: Summary, checks: list[Check], model: nn.Module, spec: InputSpec, which: str
 ) -> list[str]:
     """Analytic regions of the centre and corner units against back-propagation.
 
@@ -625,11 +624,9 @@ def _gradient_checks(
     report = summary.receptive_field
     if report is None:
         return ["receptive field: the summary has no receptive-field report; not measured"]
-    if input_data is not None:
-        shapes = [tuple(t.shape) for t in (input_data if isinstance(input_data, (list, tuple)) else [input_data])]
-    else:
-        shapes = list(summary.input_shapes)
-    if len(shapes) != 1:
+    shapes = list(summary.input_shapes)
+    keyword = _probe_keyword(spec)
+    if len(shapes) != 1 or keyword is False:
         return ["receptive field: the gradient check takes models with one input; not measured"]
     targets = [
         layer for layer in summary.layers
@@ -650,7 +647,7 @@ def _gradient_checks(
         units = list(dict.fromkeys([tuple(n // 2 for n in spatial), tuple(0 for _ in spatial), tuple(n - 1 for n in spatial)]))
         path, call = layer.module_path, layer.call_index
         try:
-            measured = gradcheck.measure(model, shapes[0], units, probe=_UpTo(probe, path, call))
+            measured = gradcheck.measure(model, shapes[0], units, probe=_UpTo(probe, path, call, keyword))
             analytic = [report.region(layer.name, u) for u in units]
         except Exception as exc:  # noqa: BLE001
             notes.append(f"receptive field of {layer.name!r}: gradient check failed ({type(exc).__name__}: {exc})")
@@ -662,6 +659,19 @@ def _gradient_checks(
             )
         )  # fmt: skip
     return notes
+
+
+def _probe_keyword(spec: InputSpec) -> str | None | bool:
+    """How the probe passes its one input: positionally (None), by this keyword (a
+    dict ``input_data``), or not at all (False: the forward takes other values too)."""
+    if not spec.has_data:
+        return None
+    if len(spec.data or ()) == 1 and not spec.kwargs:
+        return None if isinstance(spec.data[0], torch.Tensor) else False
+    if not spec.data and len(spec.kwargs) == 1:
+        name, value = next(iter(spec.kwargs.items()))
+        return name if isinstance(value, torch.Tensor) else False
+    return False
 
 
 def _regions(units: list[tuple[int, ...]], regions: list[Any]) -> dict[tuple[int, ...], Any]:

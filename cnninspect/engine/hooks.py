@@ -97,20 +97,20 @@ def record_forward(
 ) -> ForwardRecording:
     """Run ``model`` once for real and record every module call.
 
-    ``input_shape`` includes the batch dimension, as in :func:`cnninspect.summarize`
-    (``batch_size`` overrides it). ``mode`` is ``None`` (keep each module's
-    train/eval mode), ``"eval"`` or ``"train"``. With ``count_flops`` the same
-    forward runs under ``torch.utils.flop_counter.FlopCounterMode``.
+    ``input_shape`` includes the batch dimension, as in :func:`cnninspect.summarize`,
+    and may be an :class:`~cnninspect.engine.inputs.InputSpec` (``batch_size``
+    overrides the batch of shapes; ``input_data`` keeps its own). ``mode`` is
+    ``None`` (keep each module's train/eval mode), ``"eval"`` or ``"train"``. With
+    ``count_flops`` the same forward runs under ``torch.utils.flop_counter.FlopCounterMode``.
     """
-    from cnninspect.engine.inputs import build_inputs
+    from cnninspect.engine.inputs import InputSpec, choose_input
 
     if not isinstance(model, nn.Module):
         raise ModelError(f"record_forward() needs a torch.nn.Module, got {type(model).__name__}")
     if mode not in (None, "eval", "train"):
         raise OptionError(f"mode must be None, 'eval' or 'train', got {mode!r}")
-    if batch_size is not None and input_shape is not None:
-        input_shape = _with_batch(input_shape, batch_size)
-    inputs = build_inputs(model, input_shape, input_data, dtype)
+    spec = choose_input(model, InputSpec.of(input_shape, input_data, dtype))
+    inputs = (spec.with_batch(batch_size) if batch_size is not None else spec).build()
     device = torch.device(device)
     args, kwargs = inputs.make_real(device)
 
@@ -285,12 +285,6 @@ def _flops_by_path(counter: Any, root: str) -> tuple[dict[str, int], int]:
         path = "" if key == root else key.removeprefix(root + ".")
         out[path] = int(sum(by_op.values()))
     return out, int(counter.get_total_flops())
-
-
-def _with_batch(input_shape: Any, batch: int) -> Any:
-    if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list)):
-        return [(batch, *tuple(s)[1:]) for s in input_shape]
-    return (batch, *tuple(input_shape)[1:])
 
 
 def _shapes(value: Any) -> list[Shape]:

@@ -1,17 +1,23 @@
-"""Normalise what a user passes as the model's input into meta values (and real ones on demand)."""
+"""What a model is fed, decided once: :class:`InputSpec`, and its meta (and real) values.
+
+The API, the command line, the pytest plugin, the Sphinx directives and ``verify``
+all turn what the user wrote into one :class:`InputSpec` here, and the one choice of
+a default input (:func:`choose_input`) lives here too, so a shape string means the
+same thing, and fails with the same message, wherever it is written.
+"""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 from torch import nn
 from torch.utils._pytree import tree_map
 
-from cnninspect.errors import InputShapeError, OptionError
+from cnninspect.errors import InputShapeError, InputSpecError, OptionError, UsageError
 
 Shape = tuple[int, ...]
 
@@ -42,33 +48,212 @@ class Inputs:
         return tree_map(fake, self.args), tree_map(fake, self.kwargs)
 
 
+@dataclass(frozen=True, eq=False)
+class InputSpec:
+    """The model's inputs: shapes and dtypes, or the user's own values (``input_data``).
+
+    Frozen, and equal to another spec with the same shapes and dtypes (and the very
+    same data objects), so the same text gives the same spec from every entry point.
+    ``dtypes`` is None for torch's default dtype, read when the inputs are built.
+    """
+
+    shapes: tuple[Shape, ...]
+    dtypes: tuple[torch.dtype, ...] | None = None
+    data: tuple | None = None  # the user's positional values, when given as input_data
+    kwargs: Mapping[str, Any] = field(default_factory=dict)  # the user's keyword values
+
+    @classmethod
+    def parse(
+        cls,
+        text: str | Sequence[str],
+        dtypes: Any = None,
+        where: str = "input_shape",
+        dtype_where: str = "dtype",
+    ) -> InputSpec:
+        """From text: ``"1,3,224,224"``, ``"1x3x32x32;1x10"`` (one shape per input), or
+        several such strings (a repeated option); ``dtypes`` as for :meth:`with_dtypes`.
+        ``where`` and ``dtype_where`` name the options in errors (``--input-shape``)."""
+        parts = [text] if isinstance(text, str) else list(text)
+        if not parts or not all(isinstance(p, str) for p in parts):
+            raise InputSpecError(f"{where} {text!r} is not shape text; write N,C,H,W, e.g. {_example(where)}")
+        pieces = [piece for p in parts for piece in p.split(";") if piece.strip()]
+        if not pieces:
+            raise InputSpecError(f"{where} {text!r} holds no shape; write N,C,H,W, e.g. {_example(where)}")
+        return cls(tuple(parse_shape(piece, where) for piece in pieces)).with_dtypes(dtypes, dtype_where)
+
+    @classmethod
+    def of(
+        cls,
+        input_shape: Any = None,
+        input_data: Any = None,
+        dtype: Any = None,
+        where: str = "input_shape",
+    ) -> InputSpec | None:
+        """From the API's arguments (None when neither is given); an InputSpec passes through."""
+        if input_shape is not None and input_data is not None:
+            raise OptionError("pass input_shape or input_data, not both")
+        if isinstance(input_shape, InputSpec):
+            if dtype is not None:
+                raise OptionError("pass dtype inside the InputSpec, not beside it")
+            return input_shape
+        if input_data is not None:
+            return cls.from_data(input_data)
+        if input_shape is None:
+            return None
+        if isinstance(input_shape, str):
+            return cls.parse(input_shape, where=where)._with_dtypes(dtype)
+        shapes = (
+            tuple(parse_shape(s, f"{where}[{i}]") for i, s in enumerate(input_shape))
+            if _is_shape_list(input_shape)
+            else (parse_shape(input_shape, where),)
+        )
+        return cls(shapes)._with_dtypes(dtype)
+
+    @classmethod
+    def from_data(cls, data: Any) -> InputSpec:
+        """The user's own values: one tensor, a tuple/list of positional values or a dict of keywords."""
+        if isinstance(data, Mapping):
+            args, kwargs = (), dict(data)
+        elif isinstance(data, (list, tuple)):
+            args, kwargs = tuple(data), {}
+        else:
+            args, kwargs = (data,), {}
+        shapes = tuple(tuple(t.shape) for t in _tensors((args, kwargs)))
+        if not shapes:
+            raise InputShapeError(f"input_data holds no tensor (got {type(data).__name__})")
+        return cls(shapes, None, args, kwargs)
+
+    def _with_dtypes(self, dtype: Any) -> InputSpec:
+        return replace(self, dtypes=_api_dtypes(dtype, len(self.shapes)))
+
+    def with_dtypes(self, value: Any, where: str = "dtype") -> InputSpec:
+        """These shapes with dtypes from text (``float32``, ``float32;int64``: one for
+        all inputs or one per input) or torch dtypes; None keeps them as they are."""
+        if value is None or value == "":
+            return self
+        if self.has_data:
+            raise OptionError(f"{where} sets the dtype of shapes; input_data has dtypes of its own")
+        return replace(self, dtypes=_dtypes(value, len(self.shapes), where))
+
+    @property
+    def has_data(self) -> bool:
+        return self.data is not None
+
+    @property
+    def input_shape(self) -> Shape | list[Shape]:
+        """One shape, or a list of them: the form ``summarize`` has always taken."""
+        return self.shapes[0] if len(self.shapes) == 1 else list(self.shapes)
+
+    def with_batch(self, batch: int) -> InputSpec:
+        """The same shapes with batch size ``batch`` (user data keeps its own batch)."""
+        if self.has_data:
+            return self
+        return replace(self, shapes=tuple((batch, *s[1:]) for s in self.shapes))
+
+    def text(self) -> str:
+        """``1,3,224,224;1,10``: what :meth:`parse` reads back."""
+        return ";".join(",".join(str(d) for d in s) for s in self.shapes)
+
+    def build(self) -> Inputs:
+        """Meta values for the trace, keeping the user's own data for a real forward."""
+        if self.has_data:
+            meta = lambda v: (  # noqa: E731
+                torch.empty_like(v, device="meta", memory_format=torch.preserve_format)
+                if isinstance(v, torch.Tensor)
+                else v
+            )
+            args, kwargs = tuple(self.data or ()), dict(self.kwargs)
+            return Inputs(tree_map(meta, args), tree_map(meta, kwargs), list(self.shapes), args, kwargs)
+        dtypes = self.dtypes or (torch.get_default_dtype(),) * len(self.shapes)
+        args = tuple(torch.empty(s, dtype=d, device="meta") for s, d in zip(self.shapes, dtypes))
+        return Inputs(args, {}, list(self.shapes))
+
+    def _key(self) -> tuple:
+        data = None if self.data is None else tuple(map(id, self.data))
+        return (self.shapes, self.dtypes, data, tuple((k, id(v)) for k, v in self.kwargs.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, InputSpec) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+
+API_HINT = "pass input_shape, e.g. summarize(model, (1, 3, 224, 224)), or input_data"
+
+
+def choose_input(
+    model: nn.Module,
+    given: InputSpec | None = None,
+    fallback: InputSpec | None = None,
+    *,
+    name: str | None = None,
+    hint: str | None = None,
+) -> InputSpec:
+    """The one place a default input is chosen: what the caller gave, else the entry
+    point's configured default (``fallback``: a Sphinx or pytest setting), else the
+    model's own ``default_input_shape``. ``hint`` is the fix to name when there is
+    none (an option of the caller's); without one the API's own advice is given."""
+    chosen = given or fallback or default_input(model)
+    if chosen is not None:
+        return chosen
+    if hint is None:
+        raise InputShapeError(f"no input given: {API_HINT}")
+    raise UsageError(f"model {name or type(model).__name__!r} has no default input shape; {hint}")
+
+
+def default_input(model: Any) -> InputSpec | None:
+    """The model's own ``default_input_shape`` (one shape or a list) as a spec, or None."""
+    default = getattr(model, "default_input_shape", None)
+    if default is None:
+        return None
+    return InputSpec.of(default, where=f"{type(model).__name__}.default_input_shape")
+
+
 def parse_shape(value: Any, where: str = "input_shape") -> Shape:
     """A shape from a tuple/list of ints or a string like ``1,3,224,224`` or ``1x3x224x224``."""
     if isinstance(value, str):
-        sep = "," if "," in value else "x"
-        parts = [p.strip() for p in value.strip().split(sep)]
-        try:
-            value = [int(p) for p in parts]
-        except ValueError:
-            raise InputShapeError(
-                f"{where} {value!r} is not a list of integers; write it as N,C,H,W, e.g. 1,3,224,224"
-            ) from None
+        value = _shape_from_text(value, where)
     if isinstance(value, torch.Size):
         value = tuple(value)
     if not isinstance(value, (tuple, list)) or not value:
-        raise InputShapeError(
+        raise InputSpecError(
             f"{where} must be a non-empty tuple of positive ints such as (1, 3, 224, 224), got {value!r}"
         )
     for dim in value:
         if isinstance(dim, bool) or not isinstance(dim, int):
-            raise InputShapeError(
+            raise InputSpecError(
                 f"{where} {tuple(value)!r} holds {dim!r} ({type(dim).__name__}); every size must be an int"
             )
         if dim <= 0:
-            raise InputShapeError(
+            raise InputSpecError(
                 f"{where} {tuple(value)!r} has a size of {dim}; every size must be a positive int"
             )
     return tuple(value)
+
+
+def _shape_from_text(text: str, where: str) -> list[int]:
+    body = text.strip().strip("[]()").strip()
+    sep = "," if "," in body else "x"
+    tokens = [p.strip() for p in body.split(sep)]
+    if tokens and tokens[-1] == "" and sep == ",":  # "(1, 3)," or a trailing comma
+        tokens.pop()
+    for token in tokens:
+        if not token.isdigit():
+            shown = f"{token!r} is not a positive integer" if token else "a size is missing"
+            raise InputSpecError(
+                f"{where} {text!r} is not a list of integers ({shown}); "
+                f"write it as N,C,H,W, e.g. {_example(where)}"
+            )
+    return [int(t) for t in tokens]
+
+
+def _example(where: str) -> str:
+    if where.startswith("--"):
+        return f"{where} 1,3,224,224"
+    if where.startswith(":"):
+        return f"{where} 1,3,224,224"
+    return "1,3,224,224"
 
 
 def _is_shape_list(value: Any) -> bool:
@@ -79,62 +264,43 @@ def _is_shape_list(value: Any) -> bool:
     )
 
 
-def build_inputs(
-    model: nn.Module,
-    input_shape: Any = None,
-    input_data: Any = None,
-    dtype: torch.dtype | Sequence[torch.dtype] | None = None,
-) -> Inputs:
-    """Meta inputs from ``input_shape`` (one shape or a list of shapes) or ``input_data``."""
-    if input_shape is None and input_data is None:
-        default = getattr(model, "default_input_shape", None)
-        if default is None:
-            raise InputShapeError(
-                "no input given: pass input_shape, e.g. summarize(model, (1, 3, 224, 224)), or input_data"
-            )
-        input_shape = default
-    if input_shape is not None and input_data is not None:
-        raise OptionError("pass input_shape or input_data, not both")
-
-    if input_data is not None:
-        if isinstance(input_data, dict):
-            args, kwargs = (), dict(input_data)
-        elif isinstance(input_data, (list, tuple)):
-            args, kwargs = tuple(input_data), {}
-        else:
-            args, kwargs = (input_data,), {}
-        meta = lambda v: (  # noqa: E731
-            torch.empty_like(v, device="meta", memory_format=torch.preserve_format)
-            if isinstance(v, torch.Tensor)
-            else v
-        )
-        shapes = [tuple(t.shape) for t in _tensors((args, kwargs))]
-        if not shapes:
-            raise InputShapeError(f"input_data holds no tensor (got {type(input_data).__name__})")
-        return Inputs(tree_map(meta, args), tree_map(meta, kwargs), shapes, args, kwargs)
-
-    shapes = (
-        [parse_shape(s, f"input_shape[{i}]") for i, s in enumerate(input_shape)]
-        if _is_shape_list(input_shape)
-        else [parse_shape(input_shape)]
-    )
-    dtypes = _dtypes(dtype, len(shapes))
-    args = tuple(torch.empty(s, dtype=d, device="meta") for s, d in zip(shapes, dtypes))
-    return Inputs(args, {}, shapes)
-
-
-def _dtypes(dtype: Any, n: int) -> list[torch.dtype]:
+def _api_dtypes(dtype: Any, n: int) -> tuple[torch.dtype, ...] | None:
+    """``dtype=`` of the API: a torch.dtype for every input, or one per input."""
     if dtype is None:
-        return [torch.get_default_dtype()] * n
+        return None
     if isinstance(dtype, torch.dtype):
-        return [dtype] * n
+        return (dtype,) * n
     if (
         isinstance(dtype, (list, tuple))
         and len(dtype) == n
         and all(isinstance(d, torch.dtype) for d in dtype)
     ):
-        return list(dtype)
+        return tuple(dtype)
     raise OptionError(f"dtype must be a torch.dtype or a list of {n} of them, got {dtype!r}")
+
+
+def _dtypes(value: Any, n: int, where: str) -> tuple[torch.dtype, ...] | None:
+    """Dtypes from text (``float32`` or ``float32;int64``) or torch dtypes."""
+    if not isinstance(value, str):
+        return _api_dtypes(value, n)
+    names = [v.strip() for v in value.replace(",", ";").split(";") if v.strip()]
+    dtypes = [_dtype(name, where) for name in names]
+    if len(dtypes) == 1:
+        return (dtypes[0],) * n
+    if len(dtypes) != n:
+        raise InputSpecError(
+            f"{where} {value!r} names {len(dtypes)} dtypes for {n} inputs; give one for all or one per input"
+        )
+    return tuple(dtypes)
+
+
+def _dtype(name: str, where: str) -> torch.dtype:
+    value = getattr(torch, name.removeprefix("torch."), None)
+    if not isinstance(value, torch.dtype):
+        raise InputSpecError(
+            f"{where} {name!r} is not a torch dtype; use e.g. float32, float16, bfloat16, int64"
+        )
+    return value
 
 
 def _tensors(value: Any) -> list[torch.Tensor]:

@@ -13,7 +13,7 @@ from torch.utils._pytree import tree_flatten
 from cnninspect.analyses.receptive import attach
 from cnninspect.engine.guard import ModelGuard
 from cnninspect.engine.hookpass import needs_real_values
-from cnninspect.engine.inputs import build_inputs, check_arity, concrete_defaults
+from cnninspect.engine.inputs import InputSpec, check_arity, choose_input, concrete_defaults
 from cnninspect.engine.inventory import inventory
 from cnninspect.engine.ops.macs import COSTS, Cost, is_container_constructor
 from cnninspect.engine.ops.registry import op_key
@@ -37,13 +37,14 @@ def summarize(
 ) -> Summary:
     """Summarise ``model`` for an input of ``input_shape`` without running its arithmetic.
 
-    ``input_shape`` is one shape or a list of shapes (one per positional input);
+    ``input_shape`` is one shape or a list of shapes (one per positional input),
+    shape text such as ``"1,3,32,32;1,10"`` or an :class:`~cnninspect.engine.inputs.InputSpec`;
     ``input_data`` takes real tensors, a tuple of them or a dict of keyword inputs
-    instead. ``device`` is used only by the hook fallback, if a model's forward
-    needs real values. With ``debug=True`` the torch/fx error stays attached and
-    is raised as-is rather than as a one-line cnninspect error. A later summary of
-    the same model reuses its fx trace while its module tree, train/eval modes and
-    module settings are unchanged.
+    instead; given neither, the model's ``default_input_shape``. ``device`` is used
+    only by the hook fallback, if a model's forward needs real values. With
+    ``debug=True`` the torch/fx error stays attached and is raised as-is rather than
+    as a one-line cnninspect error. A later summary of the same model reuses its fx
+    trace while its module tree, train/eval modes and module settings are unchanged.
     """
     if not isinstance(model, nn.Module):
         raise ModelError(
@@ -62,9 +63,8 @@ def summarize(
         inner = unwrap(model, wrappers)
         if inner is not model:
             model, tree = inner, inventory(inner)
-        records, output, method, warnings, opaque, inputs = _records(
-            model, tree, input_shape, input_data, dtype, device
-        )
+        spec = choose_input(model, InputSpec.of(input_shape, input_data, dtype))
+        records, output, method, warnings, opaque, inputs = _records(model, tree, spec, device)
         warnings[:0] = wrappers
         summary, rows = _assemble(model, tree, records, output, method, warnings, opaque, inputs.shapes)
         if receptive_field:
@@ -100,8 +100,8 @@ def unwrap(model: nn.Module, notes: list[str]) -> nn.Module:
             return model
 
 
-def _records(model, tree, input_shape, input_data, dtype, device):
-    inputs = build_inputs(model, input_shape, input_data, dtype)
+def _records(model, tree, spec, device):
+    inputs = spec.build()
     check_arity(model, len(inputs.args), inputs.kwargs)
     warnings: list[str] = []
     device = device if device is not None else tree.device

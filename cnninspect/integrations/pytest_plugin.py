@@ -224,7 +224,14 @@ def _marker_kwargs(node: pytest.Item) -> dict[str, Any]:
     return merged
 
 
+INPUT_HINT = (
+    "pass input_shape (to the call, the arch_budget marker or the budget table) "
+    "or --arch-input-shape, e.g. --arch-input-shape 1,3,224,224"
+)
+
+
 def _run_budget(model: Any, budget: Budget, who: str) -> Summary:
+    from cnninspect.engine.inputs import choose_input
     from cnninspect.engine.summary import summarize
 
     if not budget.limits:
@@ -234,17 +241,13 @@ def _run_budget(model: Any, budget: Budget, who: str) -> Summary:
             pytrace=False,
         )
     try:
+        name = model if isinstance(model, str) else None
         if isinstance(model, str):
             from cnninspect.integrations.spec import load_model
 
-            loaded = load_model(model)
-            model = loaded.model
-            shape = (
-                budget.input_shape if budget.input_shape is not None else loaded.default_input_shape
-            )
-        else:
-            shape = budget.input_shape
-        summary = summarize(model, shape)
+            model = load_model(model).model
+        inputs = choose_input(model, budget.input_shape, name=name, hint=INPUT_HINT)
+        summary = summarize(model, inputs)
         message = evaluate(summary, budget)
     except CnnInspectError as exc:
         raise _failure(f"{who}: {exc}") from None

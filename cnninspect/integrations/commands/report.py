@@ -10,9 +10,13 @@ import argparse
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cnninspect.errors import InputShapeError, ModelError, OptionError
-from cnninspect.integrations.commands.common import add_model_arguments
+from cnninspect.errors import ModelError, OptionError
+from cnninspect.integrations.commands.common import CLI_HINT, add_model_arguments
+
+if TYPE_CHECKING:
+    from cnninspect.engine.inputs import InputSpec
 
 HELP = "write a Sphinx report (layers, receptive fields, FC vs conv, a comparison) for models; --build makes HTML"
 
@@ -29,13 +33,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.dtype:
         raise OptionError("cnninspect report summarises float32 inputs; drop --dtype (it is for cnninspect summary)")
-    shapes = _shapes_per_model(args.model, args.input_shape)
+    inputs = _inputs_per_model(args.model, args.input_shape)
     kwargs = analysis.parse_kwargs(args.kwargs)
     models = []
-    for spec, shape in zip(args.model, shapes):
+    for spec, given in zip(args.model, inputs):
         # load and summarise first, so a bad model is one clear error before anything is written
-        hint = "pass --input-shape N,C,H,W, e.g. --input-shape 1,3,224,224 (once for all models or once per model)"
-        models.append(analysis.analyse(spec, shape, None, kwargs, args.device, shape_hint=hint))
+        hint = f"{CLI_HINT} (once for all models or once per model)"
+        models.append(analysis.analyse(spec, given, None, kwargs, args.device, shape_hint=hint))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     slugs = _slugs([m.spec for m in models])
@@ -56,21 +60,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shapes_per_model(specs: list[str], given: list[str] | None) -> list[list[tuple[int, ...]] | None]:
-    """One --input-shape for every model, or one per model in order; none: each model's own."""
-    from cnninspect.engine.inputs import parse_shape
+def _inputs_per_model(specs: list[str], given: list[str] | None) -> list[InputSpec | None]:
+    """One --input-shape for every model, or one per model in order (``1,3,8,8;1,10`` for a
+    model with two inputs); none: each model's own."""
+    from cnninspect.engine.inputs import InputSpec
 
     if not given:
         return [None] * len(specs)
-    try:
-        parsed = [parse_shape(s, "--input-shape") for s in given]
-    except InputShapeError as exc:
-        exc.from_option = True  # a malformed option is a usage error (exit 2)
-        raise
+    parsed = [InputSpec.parse(text, where="--input-shape") for text in given]
     if len(parsed) == 1:
-        return [[parsed[0]]] * len(specs)
+        return parsed * len(specs)
     if len(parsed) == len(specs):
-        return [[p] for p in parsed]
+        return parsed
     raise OptionError(
         f"got {len(parsed)} --input-shape values for {len(specs)} models; give one for all models or one per model"
     )
@@ -95,7 +96,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def _shape_text(m) -> str:
-    return "; ".join(",".join(str(d) for d in s) for s in m.input_shapes)
+    return m.inputs.text().replace(";", "; ")
 
 
 def _conf(title: str, device: str | None) -> str:

@@ -17,6 +17,7 @@ from cnninspect.errors import OptionError
 
 if TYPE_CHECKING:
     from cnninspect.analyses.fc import FcComparison
+    from cnninspect.engine.inputs import InputSpec
 
 Shape = tuple[int, ...]
 
@@ -28,12 +29,12 @@ class Analysed:
     spec: str
     model: Any
     summary: Any
-    input_shapes: list[Shape]
+    inputs: InputSpec
     source_file: str | None
 
     @property
-    def input_arg(self) -> Shape | list[Shape]:
-        return self.input_shapes[0] if len(self.input_shapes) == 1 else self.input_shapes
+    def input_shapes(self) -> list[Shape]:
+        return list(self.inputs.shapes)
 
 
 # One build's summaries (several directives often show one model); cleared when a build starts,
@@ -45,17 +46,17 @@ def clear_cache(*_: Any) -> None:
     _CACHE.clear()
 
 
-def parse_shapes(text: Any, where: str) -> list[Shape] | None:
-    """``1,3,32,32`` or ``1x3x32x32``; several inputs separated by ``;``. None when not given."""
-    from cnninspect.engine.inputs import parse_shape
+def parse_shapes(text: Any, where: str) -> InputSpec | None:
+    """``:input-shape:`` text (``1,3,32,32``; several inputs separated by ``;``) or the
+    ``cnninspect_input_shape`` config value (text, a shape or a list of shapes) as an
+    input spec; None when not given."""
+    from cnninspect.engine.inputs import InputSpec
 
     if text is None or text == "":
         return None
-    if isinstance(text, (tuple, list)) and text and isinstance(text[0], (tuple, list, str)):
-        return [parse_shape(t, where) for t in text]
     if isinstance(text, str):
-        return [parse_shape(part.strip(), where) for part in text.split(";") if part.strip()]
-    return [parse_shape(text, where)]
+        return InputSpec.parse(text, where=where)
+    return InputSpec.of(text, where=where)
 
 
 def parse_kwargs(text: str | None) -> dict[str, Any]:
@@ -74,26 +75,24 @@ def _mtime(path: str | None) -> float | None:
 _SHAPE_HINT = "add ':input-shape: 1,3,224,224' to the directive or set cnninspect_input_shape in conf.py"
 
 
-def analyse(spec: str, shapes: list[Shape] | None, default_shapes: list[Shape] | None,
+def analyse(spec: str, inputs: InputSpec | None, default_inputs: InputSpec | None,
             kwargs: dict[str, Any], device: str | None, shape_hint: str = _SHAPE_HINT) -> Analysed:  # fmt: skip
-    """Load ``spec`` and summarise it; the directive's shape wins over the config's, then the model's.
+    """Load ``spec`` and summarise it; the directive's input wins over the config's, then the model's.
 
     ``shape_hint`` is the fix the error names when no shape is known (the CLI names its option).
     """
+    from cnninspect.engine.inputs import choose_input
     from cnninspect.engine.summary import summarize
     from cnninspect.integrations.spec import load_model
 
-    key = (spec, json.dumps(shapes), json.dumps(default_shapes), json.dumps(kwargs, sort_keys=True), device)
+    key = (spec, inputs, default_inputs, json.dumps(kwargs, sort_keys=True), device)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] == _mtime(hit[1].source_file):
         return hit[1]
     loaded = load_model(spec, kwargs)
-    use = shapes or default_shapes or ([tuple(loaded.default_input_shape)] if loaded.default_input_shape else None)
-    if use is None:
-        raise OptionError(f"model {spec!r} has no default input shape; {shape_hint}")
-    arg = use[0] if len(use) == 1 else use
-    summary = summarize(loaded.model, arg, device=device)
-    result = Analysed(spec, loaded.model, summary, [tuple(s) for s in use], loaded.source_file)
+    use = choose_input(loaded.model, inputs, default_inputs, name=spec, hint=shape_hint)
+    summary = summarize(loaded.model, use, device=device)
+    result = Analysed(spec, loaded.model, summary, use, loaded.source_file)
     _CACHE[key] = (_mtime(loaded.source_file), result)
     return result
 
