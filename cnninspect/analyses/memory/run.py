@@ -1,0 +1,120 @@
+"""One replay of a model on meta tensors: the setup in, a :class:`MemoryLog` out."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils._pytree import tree_flatten
+
+from cnninspect.analyses.memory.amp import MetaAutocast
+from cnninspect.analyses.memory.replay import (
+    BACKWARD,
+    BUFFER,
+    INPUT,
+    PARAM,
+    MemoryLog,
+    MetaState,
+    Recorder,
+    recording,
+    run_trace,
+    storage_key,
+)
+from cnninspect.engine.guard import ModelGuard
+from cnninspect.engine.inputs import InputSpec, concrete_defaults
+from cnninspect.engine.inventory import inventory
+from cnninspect.engine.trace import UntraceableError, structure_key, trace
+from cnninspect.errors import InputShapeError, ModelError
+
+
+def replay(
+    model: nn.Module,
+    spec: InputSpec,
+    *,
+    train: bool,
+    dtype: torch.dtype | None = None,
+    amp: torch.dtype | None = None,
+) -> tuple[MemoryLog, MetaState]:
+    """Run ``model`` on meta inputs of ``spec`` (train: forward and backward of ``sum(output)``).
+
+    The model is put in train or eval mode for the run and left exactly as found.
+    """
+    tree = inventory(model)
+    guard = ModelGuard(model, tree)
+    try:
+        model.train(train)
+        inputs = spec.build()
+        args = tuple(_cast(a, dtype) for a in inputs.args)
+        kwargs = {k: _cast(v, dtype) for k, v in inputs.kwargs.items()}
+        state = MetaState(model, dtype)
+        log = MemoryLog(rows=[])
+        rec = Recorder(log)
+        for t in state.by_id.values():
+            rec.register(t, PARAM if isinstance(t, nn.Parameter) else BUFFER)
+        for t in tree_flatten((args, kwargs))[0]:
+            if isinstance(t, torch.Tensor):
+                rec.register(t, INPUT)
+        autocast = MetaAutocast(amp) if amp is not None else contextlib.nullcontext()
+        with recording(rec, train), autocast:
+            output = _forward(model, tree, state, args, kwargs, rec)
+            if train:
+                _backward(output, log, rec)
+        _pin(log, output, state)
+        return log, state
+    except (ModelError, InputShapeError):
+        raise
+    except Exception as exc:
+        raise ModelError(
+            f"{type(model).__name__} could not run on meta tensors for the memory report "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+            "memory needs a forward that does not read tensor values"
+        ) from exc
+    finally:
+        guard.restore()
+
+
+def _forward(model, tree, state, args, kwargs, rec) -> Any:
+    log = rec.log
+    concrete = concrete_defaults(model, len(args), kwargs) or None
+    try:
+        tr = trace(model, concrete_args=concrete, key=structure_key(tree, concrete))
+    except UntraceableError:  # one row for the whole model: totals stay exact
+        rec.row = 0
+        out = state.call(model, args, kwargs)
+        log.rows, log.output_bytes = [type(model).__name__], [_nbytes(out)]
+        return out
+    out, log.rows, log.output_bytes = run_trace(tr, state, args, kwargs, rec)
+    return out
+
+
+def _backward(output: Any, log: MemoryLog, rec: Recorder) -> None:
+    """Backward from ``sum(output)``: the loss a training step reduces to, at no memory cost."""
+    leaves = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor) and t.requires_grad]
+    if not leaves:
+        raise ModelError("the model's output does not require grad: there is nothing to train")
+    rec.phase, rec.row = BACKWARD, len(log.rows)
+    log.backward_from = log.ops
+    loss = sum(t.float().sum() for t in leaves)
+    loss.backward()
+
+
+def _pin(log: MemoryLog, output: Any, state: MetaState) -> None:
+    """Outputs and parameter gradients outlive the step."""
+    for t in tree_flatten(output)[0]:
+        if isinstance(t, torch.Tensor):
+            log.pinned.add(storage_key(t))
+    for p in state.params():
+        if p.grad is not None:
+            log.pinned.add(storage_key(p.grad))
+
+
+def _cast(value: Any, dtype: torch.dtype | None) -> Any:
+    if dtype is not None and isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value.to(dtype)
+    return value
+
+
+def _nbytes(value: Any) -> int:
+    return sum(t.nbytes for t in tree_flatten(value)[0] if isinstance(t, torch.Tensor))
