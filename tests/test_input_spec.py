@@ -165,6 +165,15 @@ def test_dtype_text_reaches_the_trace_and_the_forward():
         cnninspect.summarize(model, "3,8;3")  # float ids: the model's own refusal
 
 
+@pytest.mark.parametrize("command", ["summary", "fc", "verify"])
+def test_cli_dtype_goes_down_with_the_shapes(capsys, command):
+    spec = f"{__name__}:Tagger"
+    assert main([command, spec, "--input-shape", "3,8;3", "--dtype", "float32;int64"]) == 0
+    capsys.readouterr()
+    assert main([command, spec, "--input-shape", "3,8;3"]) == 1  # float ids: Embedding refuses them
+    assert "Embedding" in capsys.readouterr().err
+
+
 def test_usage_errors_have_their_own_class():
     assert issubclass(InputSpecError, UsageError) and issubclass(InputSpecError, InputShapeError)
     assert issubclass(OptionError, UsageError)

@@ -59,10 +59,6 @@ class ModelInput:
         """One shape or a list of shapes, for callers that take the pre-InputSpec form."""
         return self.inputs.input_shape
 
-    @property
-    def dtype(self) -> Any:
-        return list(self.inputs.dtypes) if self.inputs.dtypes else None
-
 
 def parse_input(args: argparse.Namespace) -> InputSpec | None:
     """``--input-shape`` (repeated: one per input) and ``--dtype`` as one spec; None when no shape."""

@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from cnninspect.analyses.fc import chapter_comparisons, compare_fc, position_sensitivity
 
     mi = load(args)
-    print(compare_fc(mi.model, mi.input_shape, dtype=mi.dtype, debug=args.debug).to_text())
+    print(compare_fc(mi.model, mi.inputs, debug=args.debug).to_text())
     if not args.no_chapter:
         print()
         print(chapter_comparisons().to_text())

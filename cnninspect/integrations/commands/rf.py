@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from cnninspect.renderers.text import _jsonable, fmt_axes
 
     mi = load(args)
-    report = receptive_field(mi.model, mi.input_shape, dtype=mi.dtype, device=args.device)
+    report = receptive_field(mi.model, mi.inputs, device=args.device)
     unit = _unit(args.unit)
     node = args.node or (report.output.name if report.output is not None else None)
     if args.node is not None and args.node not in report.fields:

@@ -29,9 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from cnninspect.engine.summary import summarize
 
     mi = load(args)
-    summary = summarize(
-        mi.model, mi.input_shape, dtype=mi.dtype, device=args.device, debug=args.debug
-    )
+    summary = summarize(mi.model, mi.inputs, device=args.device, debug=args.debug)
     if args.columns and "fc_params" in args.columns:
         from cnninspect.analyses.fc import with_fc_params
 

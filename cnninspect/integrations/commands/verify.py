@@ -31,8 +31,7 @@ def run(args: argparse.Namespace) -> int:
     mi = load(args)
     report = verify(
         mi.model,
-        mi.input_shape,
-        dtype=mi.dtype,
+        mi.inputs,
         device=args.device or "cpu",
         mode=None if args.mode == "as-is" else args.mode,
         flop_counter=not args.no_flop_counter,
