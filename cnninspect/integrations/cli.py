@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "report": "cnninspect.integrations.commands.report",
     "verify": "cnninspect.integrations.commands.verify",
     "fc": "cnninspect.integrations.commands.fc",
+    "lint": "cnninspect.integrations.commands.lint",
     "chapter": "cnninspect.integrations.commands.chapter",
 }
 

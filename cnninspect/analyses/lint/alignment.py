@@ -1,0 +1,105 @@
+"""CNN3xx: grids that do not line up -- merged paths with different jumps or offsets, and
+transposed convolutions that cover their output unevenly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from cnninspect.analyses.lint.context import TRANSPOSED_KINDS, LintContext, fmt_size
+from cnninspect.analyses.lint.findings import Finding
+from cnninspect.analyses.lint.registry import rule
+
+MERGES = frozenset({"add", "iadd", "sub", "mul", "imul", "cat", "concat", "stack", "add_", "mul_", "sub_"})
+
+
+def _fmt(values) -> str:
+    return "x".join(str(v) for v in values)
+
+
+def _grid(ctx: LintContext, name: str):
+    """The (jump, start) of a merge input with a spatial grid; None for broadcast or global inputs."""
+    if not name.startswith("input:"):
+        row = ctx.rows.get(name)
+        shape = row.output_shape if row is not None else None
+        if not isinstance(shape, tuple) or len(shape) < 3 or not any(d != 1 for d in shape[2:]):
+            return None
+    f = ctx.field(name)
+    if f is None or f.is_global or f.unknown or f.jump is None or f.start is None:
+        return None
+    return f.jump, f.start
+
+
+@rule(
+    "CNN301", "misaligned-merge",
+    summary="an add, cat or mul of paths whose grids disagree: different jumps, or offsets apart",
+    why="Unit i of each input must describe the same place of the image for an elementwise merge to "
+        "mean anything. Different jumps mean unit i sits at different places; equal jumps with "
+        "different starts shift one map against the other, by a fraction of a pixel for even kernels "
+        "with 'same' padding or for transposed convolutions.",
+    reference="Araujo, Norris & Sim, Computing Receptive Fields of CNNs, Distill 2019 (alignment of "
+              "paths); Odena, Dumoulin & Olah, Deconvolution and Checkerboard Artifacts, Distill 2016.",
+    fix="use odd kernels with padding (k-1)/2, the same stride on every path, or crop/pad one "
+        "path by the offset the message gives",
+)  # fmt: skip
+def misaligned_merge(ctx: LintContext) -> Iterator[Finding]:
+    for row in ctx.summary.layers:
+        if row.kind not in MERGES or len(row.inputs) < 2:
+            continue
+        grids = [(name, _grid(ctx, name)) for name in dict.fromkeys(row.inputs)]
+        grids = [(name, g) for name, g in grids if g is not None]
+        if len(grids) < 2:
+            continue
+        (first, (jump0, start0)), rest = grids[0], grids[1:]
+        where = ctx.where(row)
+        for other, (jump, start) in rest:
+            if len(jump) != len(jump0):
+                continue
+            a, b = _label(ctx, first), _label(ctx, other)
+            if jump != jump0:
+                message = f"{where} ({row.kind}) merges {a} (jump {_fmt(jump0)}) with {b} (jump {_fmt(jump)})"
+            elif start != start0:
+                shift = tuple(s - t for s, t in zip(start, start0))
+                message = (
+                    f"{where} ({row.kind}) merges {a} and {b}, whose grids are offset by "
+                    f"{_fmt(shift)} input pixels (starts {_fmt(start0)} and {_fmt(start)})"
+                )
+            else:
+                continue
+            yield Finding(
+                "CNN301", where, message, (row.name, first, other),
+                {"jumps": [list(jump0), list(jump)], "starts": [list(start0), list(start)]},
+            )  # fmt: skip
+            break
+
+
+def _label(ctx: LintContext, name: str) -> str:
+    row = ctx.rows.get(name)
+    return ctx.where(row) if row is not None else name
+
+
+@rule(
+    "CNN302", "checkerboard-transposed-conv",
+    summary="a transposed convolution whose kernel size is not divisible by its stride",
+    why="Each output pixel then receives a different number of kernel taps depending on its position "
+        "modulo the stride (uneven overlap), which paints a checkerboard onto the output that training "
+        "has to fight.",
+    reference="Odena, Dumoulin & Olah, Deconvolution and Checkerboard Artifacts, Distill 2016.",
+    fix="make the kernel a multiple of the stride (k=4, s=2), or upsample (nearest/bilinear) and "
+        "then apply a stride-1 convolution",
+)  # fmt: skip
+def checkerboard(ctx: LintContext) -> Iterator[Finding]:
+    for row in ctx.summary.layers:
+        if row.kind not in TRANSPOSED_KINDS or row.kernel_size is None or row.stride is None:
+            continue
+        k, s = row.kernel_size, row.stride
+        bad = [(kk, ss) for kk, ss in zip(k, s) if ss > 1 and kk % ss]
+        if not bad:
+            continue
+        where = ctx.where(row)
+        counts = sorted({-(-kk // ss) for kk, ss in bad} | {kk // ss for kk, ss in bad})
+        yield Finding(
+            "CNN302", where,
+            f"{where} ({row.kind} {fmt_size(k)}, stride {fmt_size(s)}): kernel not divisible by "
+            f"the stride, so output pixels get {' or '.join(map(str, counts))} taps per axis",
+            (row.name,), {"kernel": list(k), "stride": list(s)},
+        )  # fmt: skip

@@ -1,0 +1,172 @@
+"""What every rule reads: the summary's rows as a graph, the model's modules and the options.
+
+Built once per lint from one summary (no second trace): rows by name, who consumes
+each row, and the module behind each module row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnninspect.engine.records import Layer, Summary
+
+CONV_KINDS = frozenset({"Conv1d", "Conv2d", "Conv3d"})
+TRANSPOSED_KINDS = frozenset({"ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"})
+LINEAR_KINDS = frozenset({"Linear"})
+BATCHNORM_KINDS = frozenset({"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"})
+INSTANCENORM_KINDS = frozenset({"InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"})
+DROPOUT_KINDS = frozenset({"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "dropout"})
+# ops that pass values through unchanged (no arithmetic, no geometry): chains may cross them
+PASS_THROUGH = frozenset(
+    {"Identity", "Flatten", "flatten", "view", "reshape", "contiguous", "clone", "squeeze", "unsqueeze"}
+    | DROPOUT_KINDS
+)
+HALF_DTYPES = {"float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+               "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LintOptions:
+    """Settings some rules read.
+
+    ``object_size``: the smallest object the model must see whole (pixels per spatial
+    axis, or one int for all); the receptive-field rule compares with the input size
+    when it is None. ``precision``: the dtype the model will run in (``bfloat16``,
+    ``float16``); None reads the model's own parameter dtype. ``dominant_share``: the
+    share of all parameters above which one dense layer is reported.
+    """
+
+    object_size: tuple[int, ...] | int | None = None
+    precision: str | None = None
+    dominant_share: float = 0.5
+
+
+class LintContext:
+    """The summary as a graph of rows, with the modules behind them."""
+
+    def __init__(self, summary: Summary, model: nn.Module, options: LintOptions) -> None:
+        self.summary = summary
+        self.model = model
+        self.options = options
+        self.cache: dict[str, Any] = {}  # what several rules of one family share
+        self.rows: dict[str, Layer] = {row.name: row for row in summary.layers}
+        self.consumers: dict[str, list[str]] = {}
+        for row in summary.layers:
+            for source in row.inputs:
+                self.consumers.setdefault(source, []).append(row.name)
+
+    @cached_property
+    def modules(self) -> dict[str, nn.Module]:
+        return dict(self.model.named_modules())
+
+    @cached_property
+    def parameters(self) -> list[tuple[str, nn.Parameter]]:
+        """Every (name, parameter), shared ones under each name, from one walk of the modules."""
+        return [
+            (f"{path}.{n}" if path else n, p)
+            for path, m in self.modules.items()
+            for n, p in m._parameters.items()
+            if p is not None
+        ]
+
+    @cached_property
+    def buffers(self) -> list[tuple[str, torch.Tensor]]:
+        return [
+            (f"{path}.{n}" if path else n, b)
+            for path, m in self.modules.items()
+            for n, b in m._buffers.items()
+            if b is not None
+        ]
+
+    @property
+    def rf(self) -> Any:
+        return self.summary.receptive_field
+
+    def module(self, row: Layer) -> nn.Module | None:
+        return None if row.module_path is None else self.modules.get(row.module_path)
+
+    def where(self, row: Layer) -> str:
+        """The name a finding uses for a row: its module path, or its op name."""
+        return row.module_path if row.module_path is not None else row.name
+
+    def source(self, row: Layer) -> Layer | None:
+        """The one row feeding ``row``; None for the model input or several inputs."""
+        if len(row.inputs) != 1:
+            return None
+        return self.rows.get(row.inputs[0])
+
+    def only_consumer(self, name: str) -> Layer | None:
+        """The one row reading ``name``'s output; None if several do (or it is the output)."""
+        readers = self.consumers.get(name, [])
+        if len(readers) != 1 or name in self.outputs:
+            return None
+        return self.rows[readers[0]]
+
+    @cached_property
+    def outputs(self) -> set[str]:
+        """Rows nothing reads: the model's outputs (an output can matter beyond the model)."""
+        return {row.name for row in self.summary.layers if row.name not in self.consumers}
+
+    def back_through(self, row: Layer, passable: frozenset[str]) -> tuple[Layer | None, list[Layer]]:
+        """Walk up from ``row``'s input across single-input, single-consumer rows of ``passable`` kinds.
+
+        Returns the first row that is not passable (None at the model input or a merge)
+        and the rows crossed, nearest first.
+        """
+        crossed: list[Layer] = []
+        current = self.source(row)
+        while current is not None and current.kind in passable:
+            if len(self.consumers.get(current.name, [])) != 1:
+                return None, crossed
+            crossed.append(current)
+            current = self.source(current)
+        return current, crossed
+
+    def field(self, name: str) -> Any:
+        """The receptive field of a row or of ``input:x`` (size 1, jump 1, start 0)."""
+        report = self.rf
+        if report is None:
+            return None
+        if name.startswith("input:"):
+            n = len(report.input_size)
+            return _InputField((1,) * n, (1,) * n, (0,) * n)
+        return report.fields.get(name)
+
+    @cached_property
+    def half_precision(self) -> torch.dtype | None:
+        """The fp16/bf16 dtype the model runs in, from the options or its parameters."""
+        if self.options.precision is not None:
+            return HALF_DTYPES.get(self.options.precision.lower())
+        for p in self.model.parameters():
+            return p.dtype if p.dtype in (torch.float16, torch.bfloat16) else None
+        return None
+
+
+@dataclass(frozen=True)
+class _InputField:
+    size: tuple[int, ...]
+    jump: tuple[int, ...]
+    start: tuple[int, ...]
+    is_global: bool = False
+    unknown: bool = False
+
+
+def spatial(shape: Any) -> tuple[int, ...] | None:
+    """The spatial sizes of an (N, C, *spatial) output; None for anything else."""
+    if isinstance(shape, tuple) and len(shape) >= 3 and all(isinstance(d, int) for d in shape):
+        return shape[2:]
+    return None
+
+
+def fmt_params(n: int) -> str:
+    """A parameter count as people read it: 1,792 / 2.36 M."""
+    return f"{n / 1e6:.2f} M" if n >= 1_000_000 else f"{n:,}"
+
+
+def fmt_size(values: Any) -> str:
+    return "x".join(str(v) for v in values)

@@ -1,0 +1,214 @@
+"""CNN2xx: input pixels no output unit reads -- skipped between windows, dropped at the border,
+or outside the output's receptive field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+
+from cnninspect.analyses.lint.context import LintContext, fmt_size
+from cnninspect.analyses.lint.findings import Finding
+from cnninspect.analyses.lint.registry import rule
+
+AXES = "HW"
+
+
+def _axis_name(i: int, n: int) -> str:
+    return ("D", "H", "W")[3 - n + i] if n <= 3 else f"axis {i}"
+
+
+def _int_window(w) -> tuple[int, int, int, int] | None:
+    """(stride, lo, hi, step) of an integer window; None for fractional ones (upsampling)."""
+    if w is None:
+        return None
+    if type(w.stride) is int and type(w.lo) is int and type(w.hi) is int:
+        return w.stride, w.lo, w.hi, w.step
+    values = [Fraction(w.stride), Fraction(w.lo), Fraction(w.hi)]
+    if any(v.denominator != 1 for v in values):
+        return None
+    return int(w.stride), int(w.lo), int(w.hi), int(w.step)
+
+
+def _windows(ctx: LintContext) -> Iterator[tuple[str, object, tuple[int, ...]]]:
+    """Every single-input windowed node of the receptive-field graph, with its input's sizes."""
+    report = ctx.rf
+    if report is None:
+        return
+    for name, node in report.nodes.items():
+        if node.kind != "spatial" or len(node.inputs) != 1 or name not in ctx.rows:
+            continue
+        if all(w is None for w in node.windows) or node.sizes is None:
+            continue
+        source = node.inputs[0]
+        sizes = report.input_size if source.startswith("input:") else report.nodes[source].sizes
+        if sizes is None or len(sizes) != len(node.windows):
+            continue
+        yield name, node, tuple(sizes)
+
+
+def _describe(row) -> str:
+    parts = [row.kind]
+    if row.kernel_size is not None:
+        k = row.kernel_size if isinstance(row.kernel_size, tuple) else (row.kernel_size,)
+        parts.append(fmt_size(k))
+    if row.stride is not None:
+        s = row.stride if isinstance(row.stride, tuple) else (row.stride,)
+        parts.append(f"stride {fmt_size(s)}")
+    return " ".join(parts)
+
+
+@rule(
+    "CNN201", "skipped-pixels",
+    summary="a window smaller than its stride: input pixels between windows are never read",
+    why="With kernel k < stride s (e.g. a 1x1 stride-2 conv) each window starts s pixels after the "
+        "last one ended, so (s-k)/s of the input along that axis is never read by this layer. "
+        "ResNet's strided 1x1 shortcut reads 1/4 of its input; the block's 3x3 branch reads the rest. "
+        "Where no other path reads them, that information is lost.",
+    reference="He et al., Bag of Tricks for Image Classification, CVPR 2019, section 4.1 "
+              "(ResNet-D: 'the 1x1 convolution with stride 2 ignores three-quarters of the input').",
+    fix="make the kernel at least the stride, or pool first (ResNet-D: 2x2 average pool, then a "
+        "stride-1 1x1 conv)",
+)  # fmt: skip
+def skipped_pixels(ctx: LintContext) -> Iterator[Finding]:
+    for name, node, sizes in _windows(ctx):
+        covered = period = 1
+        for w in node.windows:
+            iw = _int_window(w)
+            if iw is None or iw[0] < 2:
+                continue
+            s, lo, hi, step = iw
+            if hi - lo + 1 >= s and step == 1:
+                continue
+            covered *= len({(lo + t * step) % s for t in range((hi - lo) // step + 1)})
+            period *= s
+        if covered >= period:
+            continue
+        read = Fraction(covered, period)
+        row = ctx.rows[name]
+        where = ctx.where(row)
+        others = [ctx.where(ctx.rows[c]) for c in ctx.consumers.get(node.inputs[0], []) if c != name]
+        also = f"; {', '.join(others)} also read{'s' if len(others) == 1 else ''} that input" if others else ""
+        yield Finding(
+            "CNN201", where,
+            f"{where} ({_describe(row)}) reads {read} of its {fmt_size(sizes)} input's pixels: "
+            f"{1 - read} are never read by it{also}",
+            (name,), {"read_fraction": float(read), "other_readers": others},
+        )  # fmt: skip
+
+
+def _dropped(n: int, m: int, w: tuple[int, int, int, int]) -> tuple[int, int]:
+    """Input rows before the first window and after the last one, for input n and output m.
+
+    After the last window only rows a further window would have read count: with a kernel
+    smaller than the stride the rows in the gaps are skipped anyway (that is CNN201).
+    """
+    s, lo, hi, _ = w
+    last = (m - 1) * s + hi
+    after = sum(1 for r in range(last + 1, n) if (r - lo) % s <= hi - lo)
+    return max(0, lo), after
+
+
+def _clean_sizes(n: int, m: int, w: tuple[int, int, int, int], pad: int | None) -> list[int] | None:
+    """The nearest input sizes around ``n`` that drop nothing, when the output-size formula
+    ``floor((n + 2p - span)/s) + 1`` reproduces this layer's own output (symmetric padding)."""
+    s, lo, hi, _ = w
+    if pad is None:
+        return None
+    out = lambda size: (size + 2 * pad - (hi - lo + 1)) // s + 1  # noqa: E731
+    if out(n) != m:
+        return None
+    ok = [c for c in range(max(1, n - 2 * s), n + 2 * s + 1) if out(c) >= 1 and _dropped(c, out(c), w) == (0, 0)]
+    below = [c for c in ok if c < n][-1:]
+    above = [c for c in ok if c > n][:1]
+    return below + above
+
+
+@rule(
+    "CNN202", "dropped-border",
+    summary="the floor in the output-size formula drops the input's last rows or columns",
+    why="out = floor((n + 2p - k)/s) + 1: when (n + 2p - k) is not a multiple of s the last window "
+        "ends before the input does, and the rows after it are read by no output unit of this layer. "
+        "The model silently ignores part of the image's border for this input size.",
+    reference="Dumoulin & Visin, A guide to convolution arithmetic for deep learning, 2016, "
+              "relationship 5 (the floor and the ignored bottom/right units).",
+    fix="use an input size that the layer tiles exactly (the message names the nearest), or pad, "
+        "or use ceil_mode=True for pooling",
+)  # fmt: skip
+def dropped_border(ctx: LintContext) -> Iterator[Finding]:
+    for name, node, sizes in _windows(ctx):
+        row = ctx.rows[name]
+        lost = []
+        for i, (w, n, m) in enumerate(zip(node.windows, sizes, node.sizes)):
+            iw = _int_window(w)
+            if iw is None or iw[0] < 2:
+                continue
+            before, after = _dropped(n, m, iw)
+            if before or after:
+                pad = row.padding[i] if isinstance(row.padding, tuple) and len(row.padding) == len(sizes) else None
+                if isinstance(row.padding, int):
+                    pad = row.padding
+                lost.append((i, before, after, n, _clean_sizes(n, m, iw, pad)))
+        if not lost:
+            continue
+        where = ctx.where(row)
+        parts = []
+        for i, before, after, n, clean in lost:
+            axis = _axis_name(i, len(sizes))
+            text = f"{axis}: the last {after} of {n}" if after else f"{axis}: the first {before} of {n}"
+            if clean:
+                text += f" (sizes {' and '.join(map(str, clean))} drop none)"
+            parts.append(text)
+        yield Finding(
+            "CNN202", where,
+            f"{where} ({_describe(row)}) never reads part of its {fmt_size(sizes)} input's border: "
+            + "; ".join(parts),
+            (name,),
+            {"dropped": {_axis_name(i, len(sizes)): [b, a] for i, b, a, _, _ in lost}},
+        )  # fmt: skip
+
+
+@rule(
+    "CNN203", "small-receptive-field",
+    summary="the output's receptive field is smaller than the declared object size (or the input)",
+    why="A unit can only respond to what its receptive field covers: an object larger than the "
+        "field is never seen whole by any single unit of the last feature map. The message names the "
+        "layer where the field first covers the target, if any does.",
+    reference="Luo et al., Understanding the Effective Receptive Field in Deep CNNs, NeurIPS 2016; "
+              "Araujo, Norris & Sim, Computing Receptive Fields of CNNs, Distill 2019.",
+    fix="add depth, stride or dilation before the last feature map, or declare the object size "
+        "you need (object-size) instead of the whole input",
+)  # fmt: skip
+def small_receptive_field(ctx: LintContext) -> Iterator[Finding]:
+    report = ctx.rf
+    out = report.output if report is not None else None
+    if out is None or out.is_global or out.unknown or out.size is None:
+        return
+    target, what = _target(ctx, len(out.size))
+    if all(s >= t for s, t in zip(out.size, target)):
+        return
+    first = next(
+        (f for f in report.fields.values()
+         if f.is_global or (f.size is not None and all(s >= t for s, t in zip(f.size, target)))),
+        None,
+    )  # fmt: skip
+    where = ctx.where(ctx.rows[out.name]) if out.name in ctx.rows else out.name
+    if first is None:
+        tail = "no layer's field covers it"
+    else:
+        at = ctx.where(ctx.rows[first.name]) if first.name in ctx.rows else first.name
+        tail = f"first covered at {at}" + (" (global)" if first.is_global else f" ({fmt_size(first.size)})")
+    yield Finding(
+        "CNN203", where,
+        f"output feature map {where} has a {fmt_size(out.size)} receptive field, smaller than "
+        f"the {what} {fmt_size(target)}; {tail}",
+        (out.name,), {"size": [float(s) for s in out.size], "target": list(target)},
+    )  # fmt: skip
+
+
+def _target(ctx: LintContext, n: int) -> tuple[tuple[int, ...], str]:
+    size = ctx.options.object_size
+    if size is None:
+        return tuple(ctx.rf.input_size), "input"
+    if isinstance(size, int):
+        return (size,) * n, "object size"
+    return tuple(size), "object size"

@@ -1,0 +1,61 @@
+"""The lint's records: a :class:`Rule` (what is checked, why, the fix) and a :class:`Finding`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cnninspect.analyses.lint.context import LintContext
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a rule found: its code, the layer it names and a one-line message.
+
+    ``path`` is where the finding lives in the module tree (the module path, or the
+    row name of a functional op): suppression patterns and baselines match it.
+    ``data`` holds the figures behind the message, for JSON output.
+    """
+
+    code: str
+    path: str
+    message: str
+    layers: tuple[str, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "path": self.path,
+            "message": self.message,
+            "layers": list(self.layers),
+            "data": self.data,
+        }
+
+
+Check = Callable[["LintContext"], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A check with a stable code (``CNN101``), like a ruff rule: what, why, reference, fix."""
+
+    code: str
+    name: str  # kebab-case, e.g. "bias-before-norm"
+    summary: str  # what it finds, one line
+    why: str  # why it matters
+    reference: str  # where the why comes from
+    fix: str  # what to do
+    check: Check = field(compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "summary": self.summary,
+            "why": self.why,
+            "reference": self.reference,
+            "fix": self.fix,
+        }

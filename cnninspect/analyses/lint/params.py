@@ -1,0 +1,270 @@
+"""CNN1xx: parameters that do no work -- removed by a norm, never used, or one layer holding most."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from cnninspect.analyses.lint.context import (
+    BATCHNORM_KINDS,
+    CONV_KINDS,
+    INSTANCENORM_KINDS,
+    LINEAR_KINDS,
+    PASS_THROUGH,
+    TRANSPOSED_KINDS,
+    LintContext,
+    fmt_params,
+    fmt_size,
+    spatial,
+)
+from cnninspect.analyses.lint.findings import Finding
+from cnninspect.analyses.lint.registry import rule
+
+
+def _removes_bias(ctx: LintContext, producer: str, norm_row) -> bool:
+    """Whether ``norm_row`` subtracts a per-channel mean over every position of each channel."""
+    if norm_row.kind in BATCHNORM_KINDS or norm_row.kind in INSTANCENORM_KINDS:
+        return True
+    if norm_row.kind == "GroupNorm":
+        norm = ctx.module(norm_row)
+        return norm is not None and norm.num_groups == norm.num_channels
+    return False
+
+
+@rule(
+    "CNN101", "bias-before-norm",
+    summary="a conv or linear bias directly followed by a normalisation that subtracts it again",
+    why="BatchNorm (and InstanceNorm, GroupNorm with one channel per group) subtracts each channel's "
+        "mean, and a bias only shifts that mean: it cancels exactly and its parameters never change "
+        "the output. The norm's own beta is the shift that survives.",
+    reference="Ioffe & Szegedy, Batch Normalization, ICML 2015, section 3.2 ('the bias b can be ignored').",
+    fix="build the layer with bias=False",
+)  # fmt: skip
+def bias_before_norm(ctx: LintContext) -> Iterator[Finding]:
+    for row in ctx.summary.layers:
+        if row.kind not in CONV_KINDS | TRANSPOSED_KINDS | LINEAR_KINDS:
+            continue
+        module = ctx.module(row)
+        bias = getattr(module, "bias", None)
+        if bias is None:
+            continue
+        norm = ctx.only_consumer(row.name)
+        if norm is None or not _removes_bias(ctx, row.name, norm):
+            continue
+        if row.kind in LINEAR_KINDS and not (
+            isinstance(row.output_shape, tuple) and len(row.output_shape) == 2
+        ):
+            continue  # BatchNorm1d on (N, L, F) normalises L, not the features the bias shifts
+        where, norm_at = ctx.where(row), ctx.where(norm)
+        yield Finding(
+            "CNN101", where,
+            f"{where} ({row.kind}) has a bias that {norm_at} ({norm.kind}) subtracts again: "
+            f"{bias.numel():,} wasted parameters",
+            (row.name, norm.name), {"wasted_params": bias.numel()},
+        )  # fmt: skip
+
+
+@rule(
+    "CNN102", "dominant-dense-layer",
+    summary="one dense layer holds most of the model's parameters reading a flattened feature map",
+    why="A dense layer on a flattened CxHxW map needs a weight per position: it holds most of the "
+        "model (VGG-16's fc6: 74 %) and ties the classifier to the input size. Global average pooling "
+        "first keeps one weight per channel; that is the chapter's FC-vs-conv lesson.",
+    reference="Lin, Chen & Yan, Network in Network, ICLR 2014 (global average pooling); "
+              "Szegedy et al., Going Deeper with Convolutions, CVPR 2015; `cnninspect fc`.",
+    fix="pool globally (nn.AdaptiveAvgPool2d(1)) before flattening, or replace the layer by a 1x1 conv",
+)  # fmt: skip
+def dominant_dense_layer(ctx: LintContext) -> Iterator[Finding]:
+    total = ctx.summary.total_params
+    for row in ctx.summary.layers:
+        if row.kind not in LINEAR_KINDS or not total:
+            continue
+        module = ctx.module(row)
+        weight = getattr(module, "weight", None)
+        if weight is None or weight.numel() < ctx.options.dominant_share * total:
+            continue
+        origin, _ = ctx.back_through(row, PASS_THROUGH)
+        grid = spatial(origin.output_shape) if origin is not None else None
+        if grid is None or math.prod(grid) <= 1:
+            continue
+        channels = origin.output_shape[1]
+        if channels * math.prod(grid) != module.in_features:
+            continue
+        pooled = channels * module.out_features
+        where = ctx.where(row)
+        yield Finding(
+            "CNN102", where,
+            f"{where} (Linear {module.in_features:,}->{module.out_features:,}) holds "
+            f"{fmt_params(weight.numel())} of {fmt_params(total)} parameters "
+            f"({100 * weight.numel() / total:.0f} %) reading {ctx.where(origin)}'s "
+            f"{channels}x{fmt_size(grid)} map flattened; global average pooling first makes it "
+            f"{channels}->{module.out_features}: {fmt_params(pooled)} weights "
+            f"({weight.numel() / pooled:.0f}x fewer)",
+            (row.name, origin.name),
+            {"params": weight.numel(), "share": weight.numel() / total, "pooled_params": pooled},
+        )  # fmt: skip
+
+
+def _attribute_reads(model: nn.Module) -> set[str] | None:
+    """The attributes the traced forward reads directly (``get_attr``), from the trace the
+    summary just made and cached; None when the summary did not come from an fx trace."""
+    from cnninspect.engine import trace
+
+    hit = trace._CACHE.get(model)
+    return None if hit is None else {n.target for n in hit[1] if n.op == "get_attr"}
+
+
+def _called(ctx: LintContext) -> set[str]:
+    called = {row.module_path for row in ctx.summary.layers if row.module_path is not None}
+    return called | set(ctx.summary.opaque)
+
+
+def _under(path: str, roots: set[str]) -> bool:
+    """Whether ``path`` is one of ``roots`` or inside one of them."""
+    if "" in roots:
+        return True
+    parts = path.split(".")
+    return any(".".join(parts[:i]) in roots for i in range(1, len(parts) + 1))
+
+
+class _Usage:
+    """Which parameters, buffers and modules the forward reaches."""
+
+    def __init__(self, ctx: LintContext) -> None:
+        self.called = _called(ctx)
+        self.reads = _attribute_reads(ctx.model)
+        # parents come before children in named_modules: one pass marks every called subtree
+        self.inside: dict[str, bool] = {}
+        whole = "" in self.called
+        for path in ctx.modules:
+            parent = path.rpartition(".")[0]
+            self.inside[path] = whole or path in self.called or (bool(path) and self.inside.get(parent, False))
+        used_ids = {id(p) for name, p in ctx.parameters if self.uses(name)}
+        seen: set[int] = set()
+        self.unused = []
+        for name, p in ctx.parameters:
+            if id(p) not in used_ids and id(p) not in seen:
+                seen.add(id(p))
+                self.unused.append((name, p))
+        # modules the forward reaches: those called, their ancestors and the owners of used params
+        owners = {name.rpartition(".")[0] for name, p in ctx.parameters if id(p) in used_ids}
+        live = set()
+        for path in self.called | owners:
+            parts = path.split(".") if path else []
+            live.update(".".join(parts[:i]) for i in range(len(parts) + 1))
+        self.live = live
+
+    def uses(self, name: str) -> bool:
+        owner = name.rpartition(".")[0]
+        return self.inside.get(owner, False) or (self.reads is not None and name in self.reads)
+
+
+def usage(ctx: LintContext) -> _Usage:
+    """The usage of ``ctx``'s model, worked out once for the rules that read it."""
+    if "usage" not in ctx.cache:
+        ctx.cache["usage"] = _Usage(ctx)
+    return ctx.cache["usage"]
+
+
+@rule(
+    "CNN103", "unused-parameters",
+    summary="modules or parameters the forward never uses",
+    why="They are saved, loaded, counted in the model's size and handed to the optimiser (weight "
+        "decay still moves them), yet no output depends on them. Often a leftover from an edit, or "
+        "a training-only branch (an auxiliary classifier) that eval mode skips.",
+    reference="PyTorch DistributedDataParallel docs: find_unused_parameters exists because of them.",
+    fix="delete the module, or call it; for a training-only branch, lint the model in train() mode",
+)  # fmt: skip
+def unused_parameters(ctx: LintContext) -> Iterator[Finding]:
+    if ctx.summary.method not in ("fx", "fx (with opaque modules)", "hooks"):
+        return
+    used = usage(ctx)
+    mode = "train" if ctx.model.training else "eval"
+    reported: list[str] = []
+    reported_set: set[str] = set()
+    for path, module in ctx.modules.items():
+        if not path or path in used.live or _under(path, reported_set):
+            continue
+        count = sum(p.numel() for p in module.parameters())
+        if count == 0 and (list(module.children()) or not _is_layer(module)):
+            continue
+        reported.append(path)
+        reported_set.add(path)
+        yield Finding(
+            "CNN103", path,
+            f"{path} ({type(module).__name__}, {count:,} parameters) is never called by forward "
+            f"in {mode} mode",
+            (), {"params": count, "mode": mode},
+        )  # fmt: skip
+    if used.reads is None:
+        return  # loose parameters read by attribute are only known from an fx trace
+    for name, p in used.unused:
+        if _under(name.rpartition(".")[0], reported_set):
+            continue
+        yield Finding(
+            "CNN103", name,
+            f"parameter {name} ({fmt_size(p.shape)}, {p.numel():,} values) is never read by forward "
+            f"in {mode} mode",
+            (), {"params": p.numel(), "mode": mode},
+        )  # fmt: skip
+
+
+def _is_layer(module: nn.Module) -> bool:
+    """A leaf that computes something (not a bare container such as an empty ModuleList)."""
+    return not isinstance(module, (nn.ModuleList, nn.ModuleDict, nn.Sequential))
+
+
+@rule(
+    "CNN104", "stale-buffer",
+    summary="a buffer the forward never reads, or BatchNorm statistics never updated for trained weights",
+    why="A buffer nobody reads is state that is saved and loaded for nothing, and usually a sign "
+        "that code and checkpoint disagree. A BatchNorm in eval mode whose running statistics are "
+        "still the initial mean 0 / variance 1 while its affine weights have moved normalises with "
+        "statistics of no data: the classic 'accuracy collapses in eval mode' bug.",
+    reference="PyTorch docs, torch.nn.BatchNorm2d (running_mean/running_var, track_running_stats); "
+              "Ioffe & Szegedy 2015, section 3.1 (inference uses population statistics).",
+    fix="delete the buffer; for BatchNorm, run training batches in train() mode (or load the "
+        "checkpoint's running statistics) before evaluating",
+)  # fmt: skip
+def stale_buffer(ctx: LintContext) -> Iterator[Finding]:
+    yield from _untrained_statistics(ctx)
+    used = usage(ctx)
+    if used.reads is None:
+        return
+    for name, buf in ctx.buffers:
+        owner = name.rpartition(".")[0]
+        if owner not in used.live:
+            continue  # inside a module never called: CNN103 reports the module
+        if used.inside.get(owner, False) or name in used.reads:
+            continue
+        yield Finding(
+            "CNN104", name,
+            f"buffer {name} ({fmt_size(buf.shape) or 'scalar'}) is never read by forward",
+            (), {"numel": buf.numel()},
+        )  # fmt: skip
+
+
+def _untrained_statistics(ctx: LintContext) -> Iterator[Finding]:
+    for row in ctx.summary.layers:
+        if row.kind not in BATCHNORM_KINDS or row.call_index != 1:
+            continue
+        bn = ctx.module(row)
+        if bn is None or bn.training or bn.running_mean is None or not bn.affine:
+            continue
+        if bn.weight.is_meta or bn.running_mean.is_meta:
+            continue
+        tracked = bn.num_batches_tracked
+        if tracked is not None and int(tracked) != 0:
+            continue  # statistics have been updated (or loaded with a count)
+        moved = not (bool(torch.all(bn.weight == 1)) and bool(torch.all(bn.bias == 0)))
+        if moved and bool(torch.all(bn.running_mean == 0)) and bool(torch.all(bn.running_var == 1)):
+            where = ctx.where(row)
+            yield Finding(
+                "CNN104", where,
+                f"{where} ({row.kind}) is in eval mode with trained weights but running statistics "
+                "still at their initial mean 0 / variance 1",
+                (row.name,), {},
+            )  # fmt: skip
