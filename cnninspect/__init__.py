@@ -31,6 +31,7 @@ _EXPORTS = {
     "chapter_comparisons": "cnninspect.analyses.fc",
     "position_sensitivity": "cnninspect.analyses.fc",
     "record_forward": "cnninspect.engine.hooks",
+    "lint": "cnninspect.analyses.lint",
     "torchinfo_summary": "cnninspect.integrations.torchinfo",
 }
 
