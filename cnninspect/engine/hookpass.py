@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnninspect.engine.compat import tree_map
 from cnninspect.engine.guard import ModelGuard
 from cnninspect.engine.inputs import Inputs
 from cnninspect.engine.ops.registry import Call
@@ -192,8 +193,6 @@ def _real_forward(model: nn.Module, inputs: Inputs, device: Any) -> Any:
 
 
 def _detach(out: Any) -> Any:
-    from torch.utils._pytree import tree_map
-
     return tree_map(lambda v: meta_like(v) if isinstance(v, torch.Tensor) else v, out)
 
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._pytree import tree_flatten
 
+from cnninspect.engine.compat import tree_flatten
 from cnninspect.errors import ModelError, OptionError
 
 Shape = tuple[int, ...]

@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._pytree import tree_map
 
+from cnninspect.engine.compat import tree_map
 from cnninspect.errors import InputShapeError, InputSpecError, OptionError, UsageError
 
 Shape = tuple[int, ...]

@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._pytree import tree_map
 
+from cnninspect.engine.compat import tree_map
 from cnninspect.engine.ops.registry import Call, kind_of, op_key
 from cnninspect.engine.ops.shapes import SHAPES
 from cnninspect.engine.trace import Node, Trace

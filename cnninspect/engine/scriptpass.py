@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnninspect.engine import compat
 from cnninspect.engine.ops.registry import Call
 from cnninspect.engine.propagate import NodeFailure, NodeRecord, has_tensor, to_meta
 from cnninspect.errors import ModelError
@@ -253,7 +254,7 @@ def _bind(node, values: list) -> tuple[tuple, dict]:
         return tuple(values), {}
     if schema == "(no schema)":
         return tuple(values), {}
-    arguments = torch._C.parse_schema(schema).arguments
+    arguments = compat.parse_schema(schema).arguments
     args, kwargs = [], {}
     for argument, value in zip(arguments, values):
         if argument.kwarg_only:

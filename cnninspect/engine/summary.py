@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import gc
 import re
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._pytree import tree_flatten
 
 from cnninspect.analyses.receptive import attach
+from cnninspect.engine.compat import tree_flatten
+from cnninspect.engine.gcpause import collection_paused
 from cnninspect.engine.guard import ModelGuard
 from cnninspect.engine.hookpass import needs_real_values
 from cnninspect.engine.inputs import InputSpec, check_arity, choose_input, concrete_defaults
@@ -51,10 +51,11 @@ def summarize(
             f"summarize() needs a torch.nn.Module, got {type(model).__name__}; "
             "pass the model instance, e.g. summarize(MyNet(), (1, 3, 32, 32))"
         )
-    collecting = gc.isenabled()
-    # a summary makes many short-lived objects and no garbage cycles worth a pause; each
-    # full collection would walk the whole model, so a deep one would cost more than linear
-    gc.disable()
+    with collection_paused():  # see cnninspect.engine.gcpause for what it earns and its scope
+        return _summarize(model, input_shape, input_data, dtype, device, receptive_field, debug)
+
+
+def _summarize(model, input_shape, input_data, dtype, device, receptive_field, debug) -> Summary:
     guard = None
     try:
         tree = inventory(model)
@@ -77,8 +78,6 @@ def summarize(
     finally:
         if guard is not None:
             guard.restore()
-        if collecting:
-            gc.enable()
 
 
 def unwrap(model: nn.Module, notes: list[str]) -> nn.Module:

@@ -14,19 +14,16 @@ retried, so one awkward block never hides the rest of the model.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import fx, nn
-from torch.fx import _symbolic_trace as _fx_tracing
-from torch.fx.graph import _Namespace  # fx's unique-name rules: functional ops keep fx's names
 from torch.fx.proxy import Proxy
 
+from cnninspect.engine import compat
 from cnninspect.engine.inventory import Inventory
 
 # Modules from torch.nn whose forward we trace through: they only hold other modules.
@@ -67,9 +64,7 @@ class Trace:
 
 _ATOMS = (int, float, bool, str, type(None))
 # values fx stores as attributes rather than inline (tensors, TorchScript objects...)
-_CONSTANT_TYPES: tuple[type, ...] = getattr(
-    _fx_tracing, "_constant_attribute_types", (torch.Tensor, torch.ScriptObject)
-)
+_CONSTANT_TYPES: tuple[type, ...] = compat.CONSTANT_ATTRIBUTE_TYPES
 
 
 class _Tracer(fx.Tracer):
@@ -79,7 +74,7 @@ class _Tracer(fx.Tracer):
         self.failed_in: list[str] = []  # innermost traced-through module first
         self.nodes: list[Node] = []
         self.constants: dict[str, torch.Tensor] = {}
-        self._names = _Namespace()
+        self._names = compat.Namespace()  # fx's unique-name rules
         self._candidates: dict[Any, str] = {}  # target -> fx's base name for it
         self._attributes: dict[int, str] | None = None  # id of a held value -> its name
         self._scope = ""
@@ -103,10 +98,10 @@ class _Tracer(fx.Tracer):
         try:
             base = self._candidates.get(target)
             if base is None:
-                base = self._candidates[target] = self.graph._target_to_str(target)
+                base = self._candidates[target] = compat.target_to_str(self.graph, target)
             return base
         except TypeError:  # an unhashable callable
-            return self.graph._target_to_str(target)
+            return compat.target_to_str(self.graph, target)
 
     def create_arg(self, a: Any) -> Any:
         # the common cases first; everything else (parameters, constants, dtypes...) as fx does
@@ -248,7 +243,8 @@ def _trace(root: nn.Module, concrete_args: dict | None, max_retries: int) -> Tra
     for _ in range(max_retries):
         tracer = _Tracer(set(opaque))
         try:
-            with _without_fx_attribute_index():
+            # fx's eager index of constant attributes is skipped: create_arg indexes on first use
+            with compat.fx_attribute_index_skipped():
                 tracer.trace(root, concrete_args=concrete_args)
         except Exception as exc:  # fx raises many kinds: TraceError, TypeError, RuntimeError...
             last_error = exc
@@ -259,26 +255,6 @@ def _trace(root: nn.Module, concrete_args: dict | None, max_retries: int) -> Tra
             continue
         return Trace(root, tracer.nodes, opaque, tracer.constants)
     raise UntraceableError(f"gave up after isolating {len(opaque)} modules: {last_error}")
-
-
-@contextlib.contextmanager
-def _without_fx_attribute_index() -> Iterator[None]:
-    """Skip the index of constant attributes fx builds at the start of every trace.
-
-    fx checks each attribute of each module against ``_constant_attribute_types`` (a third
-    of tracing a MobileNet); with that tuple empty for the duration the walk finds nothing,
-    and ``_Tracer.create_arg`` handles those types itself, indexing attributes on first use.
-    A torch without that module global keeps fx's walk.
-    """
-    if not hasattr(_fx_tracing, "_constant_attribute_types"):
-        yield
-        return
-    saved = _fx_tracing._constant_attribute_types
-    _fx_tracing._constant_attribute_types = ()
-    try:
-        yield
-    finally:
-        _fx_tracing._constant_attribute_types = saved
 
 
 class UntraceableError(Exception):

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
-from torch.utils._pytree import tree_flatten
 
+from cnninspect.engine.compat import tree_flatten
 from cnninspect.engine.inputs import InputSpec
 from cnninspect.engine.module_tree import tree_totals
 from cnninspect.errors import InputSpecError, ModelError, OptionError

@@ -17,9 +17,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 
+from cnninspect.engine.compat import TorchDispatchMode, tree_flatten
 from cnninspect.engine.trace import Node, Trace
 
 INPUT, PARAM, BUFFER, FORWARD, BACKWARD = "input", "param", "buffer", "forward", "backward"

@@ -7,7 +7,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._pytree import tree_flatten
 
 from cnninspect.analyses.memory.amp import MetaAutocast
 from cnninspect.analyses.memory.replay import (
@@ -22,6 +21,7 @@ from cnninspect.analyses.memory.replay import (
     run_trace,
     storage_key,
 )
+from cnninspect.engine.compat import tree_flatten
 from cnninspect.engine.guard import ModelGuard
 from cnninspect.engine.inputs import InputSpec, concrete_defaults
 from cnninspect.engine.inventory import inventory

@@ -1,0 +1,95 @@
+"""Every torch-private name cnninspect uses, in one place.
+
+torch may rename or drop a private name in any release. Importing them here, and only
+here, means such a change breaks one small module -- and ``tests/test_rows.py`` imports
+each name and says which one moved -- instead of surfacing as an odd failure deep in a
+pass. Public torch API is imported where it is used, as usual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch.fx import _symbolic_trace as _fx_symbolic_trace
+from torch.fx.graph import _Namespace as Namespace  # fx's unique-name rules ("add", "add_1")
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
+
+# torch.ops.aten schema strings -> argument lists (the TorchScript pass binds keywords with it)
+parse_schema: Callable[[str], Any] = torch._C.parse_schema
+# the function ``torch._assert`` that traced forwards call; rules are keyed by it
+torch_assert: Callable[..., Any] = torch._assert
+# which attention kernel the CPU would pick for given inputs (the memory analysis asks it)
+fused_sdp_choice: Callable[..., Any] = torch._fused_sdp_choice
+
+# nn.Module's private attributes read directly on hot paths (a dict lookup instead of a walk)
+MODULE_ATTRIBUTES = ("_modules", "_parameters", "_buffers", "_forward_hooks", "_forward_pre_hooks")
+# where torch.compile's OptimizedModule keeps the module it wraps
+COMPILED_ORIGINAL = "_orig_mod"
+
+# fx's module global: the types it stores as attributes rather than inline (tensors, script objects)
+_FX_CONSTANT_TYPES_NAME = "_constant_attribute_types"
+CONSTANT_ATTRIBUTE_TYPES: tuple[type, ...] = getattr(
+    _fx_symbolic_trace, _FX_CONSTANT_TYPES_NAME, (torch.Tensor, torch.ScriptObject)
+)
+
+
+def target_to_str(graph: torch.fx.Graph, target: Any) -> str:
+    """fx's base name for a call target (``conv2d``, ``add``): ``Graph._target_to_str``."""
+    return graph._target_to_str(target)
+
+
+_skipping = threading.local()
+_swap_lock = threading.Lock()
+_swap_depth = 0
+
+
+class _ConstantTypesMeta(type):
+    def __instancecheck__(cls, obj: Any) -> bool:
+        if getattr(_skipping, "active", False):
+            return False
+        return isinstance(obj, CONSTANT_ATTRIBUTE_TYPES)
+
+
+class _ConstantTypesOutsideOurTrace(metaclass=_ConstantTypesMeta):
+    """Stands in for fx's tuple while some thread is inside :func:`fx_attribute_index_skipped`:
+    every other thread's ``isinstance`` check answers exactly as fx's own tuple would."""
+
+
+@contextlib.contextmanager
+def fx_attribute_index_skipped() -> Iterator[None]:
+    """Skip, in this thread only, the index of constant attributes fx builds at each trace.
+
+    fx checks each attribute of each module against a module global (a third of tracing a
+    MobileNet). While any thread is inside this context the global is a type that answers
+    "no" for the threads inside it and defers to fx's own tuple for every other thread, so a
+    concurrent fx trace elsewhere sees no difference. A torch without that global keeps fx's walk.
+    """
+    global _swap_depth
+    if not hasattr(_fx_symbolic_trace, _FX_CONSTANT_TYPES_NAME):
+        yield
+        return
+    with _swap_lock:
+        if _swap_depth == 0:
+            setattr(_fx_symbolic_trace, _FX_CONSTANT_TYPES_NAME, _ConstantTypesOutsideOurTrace)
+        _swap_depth += 1
+    outer, _skipping.active = getattr(_skipping, "active", False), True
+    try:
+        yield
+    finally:
+        _skipping.active = outer
+        with _swap_lock:
+            _swap_depth -= 1
+            if _swap_depth == 0:
+                setattr(_fx_symbolic_trace, _FX_CONSTANT_TYPES_NAME, CONSTANT_ATTRIBUTE_TYPES)
+
+
+__all__ = [
+    "Namespace", "TorchDispatchMode", "tree_flatten", "tree_map", "tree_unflatten", "parse_schema",
+    "torch_assert", "fused_sdp_choice", "MODULE_ATTRIBUTES", "COMPILED_ORIGINAL", "CONSTANT_ATTRIBUTE_TYPES",
+    "target_to_str", "fx_attribute_index_skipped",
+]  # fmt: skip
