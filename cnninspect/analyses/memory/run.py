@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from cnninspect.analyses.memory.amp import MetaAutocast
+from cnninspect.analyses.memory.kernels import cpu_kernels
 from cnninspect.analyses.memory.replay import (
     BACKWARD,
     BUFFER,
@@ -57,7 +58,7 @@ def replay(
             if isinstance(t, torch.Tensor):
                 rec.register(t, INPUT)
         autocast = MetaAutocast(amp) if amp is not None else contextlib.nullcontext()
-        with recording(rec, train), autocast:
+        with recording(rec, train), cpu_kernels(), autocast:
             output = _forward(model, tree, state, args, kwargs, rec)
             if train:
                 _backward(output, log, rec)
