@@ -33,6 +33,7 @@ _EXPORTS = {
     "record_forward": "cnninspect.engine.hooks",
     "lint": "cnninspect.analyses.lint",
     "torchinfo_summary": "cnninspect.integrations.torchinfo",
+    "register_op": "cnninspect.engine.ops.catalogue",
 }
 
 __all__ = ["__version__", *_EXPORTS]

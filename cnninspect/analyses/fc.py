@@ -133,7 +133,7 @@ def annotate(summary: Summary) -> list[FcRow]:
             in_shape = shapes.get(source)
         if in_shape is None:
             continue
-        dims = int(layer.kind[-2])
+        dims = len(layer.kernel_size) if layer.kernel_size else len(layer.output_shape) - 2
         sample_in = in_shape[1:] if len(in_shape) == dims + 2 else in_shape
         sample_out = layer.output_shape[1:] if len(layer.output_shape) == dims + 2 else layer.output_shape
         if layer.num_params == 0:  # a second call of a shared conv: its weights are counted once

@@ -18,7 +18,6 @@ quantity that only the trace can speak for is *not checked* -- never "passed".
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -29,6 +28,9 @@ from torch import nn
 from cnninspect import reference as ref
 from cnninspect.engine.hooks import ForwardRecording, HookRecord, record_forward
 from cnninspect.engine.inputs import InputSpec, choose_input
+from cnninspect.engine.ops.catalogue import CATALOGUE, entry_for_module
+from cnninspect.engine.ops.formulas import Formula, Seen
+from cnninspect.engine.ops.receptive import keep
 from cnninspect.engine.records import Layer, Summary
 
 SOURCES = ("trace", "reference", "hooks", "flop_counter", "gradient")
@@ -260,7 +262,7 @@ def _compare(
                         macs["reference"] = formula.macs
                 if with_flops and rec.call == 1 and recording.flops is not None:
                     counted = recording.flops.get(path, 0)
-                    if not counted and not isinstance(module, _MATMUL_MODULES):
+                    if not counted and not _counted_by_torch(module):
                         blind[path] = macs_by_path[path]
                     else:
                         if calls_by_path[path] == 1:
@@ -331,128 +333,29 @@ def _shape_list(shape: Any) -> list[Shape]:
 
 # --- the reference formulas, per module type -----------------------------------------------
 
-_MATMUL_MODULES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-
-_SHAPE_KEEPING = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
-    nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Softplus, nn.Softmax,
-    nn.LogSoftmax, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.Identity,
-    nn.Softsign, nn.Tanhshrink, nn.Threshold,
-)  # fmt: skip
-
-
-@dataclass
-class Formula:
-    shape: list[Shape] | None = None
-    params: int | None = None
-    macs: int | None = None
-
-
 def _reference(module: nn.Module, rec: HookRecord) -> Formula | None:
-    """The chapter's formulas for ``module`` given the input it really received."""
-    if not rec.input_shapes:
+    """The chapter's formulas for ``module`` given the input it really received: its
+    catalogue entry's, so only while the module runs the forward the entry describes."""
+    entry = entry_for_module(module)
+    if entry is None or entry.reference is None or not rec.input_shapes:
         return None
-    x = rec.input_shapes[0]
-    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-        dims = len(module.kernel_size)
-        spatial = [
-            int(ref.conv_output_size(n, k, s, module.padding if isinstance(module.padding, str) else p, d))
-            for n, k, s, p, d in zip(
-                x[-dims:], module.kernel_size, module.stride,
-                module.padding if not isinstance(module.padding, str) else module.kernel_size,
-                module.dilation,
-            )
-        ]  # fmt: skip
-        lead = x[:-dims - 1]
-        out = (*lead, module.out_channels, *spatial)
-        params = ref.conv_params(
-            module.in_channels, module.out_channels, tuple(module.kernel_size), module.groups, module.bias is not None, dims
-        )
-        macs = ref.conv_macs(math.prod(out), module.in_channels, tuple(module.kernel_size), module.groups, dims)
-        return Formula([out], int(params), int(macs))
-    if isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
-        dims = len(module.kernel_size)
-        params = int(
-            ref.conv_transpose_params(
-                module.in_channels, module.out_channels, tuple(module.kernel_size), module.groups, module.bias is not None, dims
-            )
-        )
-        if rec.arg_count > 1:  # an explicit output_size decides the shape
-            return Formula(None, params, None)
-        spatial = [
-            int(ref.conv_transpose_output_size(n, k, s, p, op, d))
-            for n, k, s, p, op, d in zip(
-                x[-dims:], module.kernel_size, module.stride, module.padding, module.output_padding, module.dilation
-            )
-        ]
-        out = (*x[:-dims - 1], module.out_channels, *spatial)
-        macs = ref.conv_transpose_macs(math.prod(x), module.out_channels, tuple(module.kernel_size), module.groups, dims)
-        return Formula([out], params, int(macs))
-    if isinstance(module, nn.Linear):
-        out = (*x[:-1], module.out_features)
-        params = ref.linear_params(module.in_features, module.out_features, module.bias is not None)
-        return Formula([out], int(params), int(ref.linear_macs(math.prod(out), module.in_features)))
-    if isinstance(module, nn.modules.batchnorm._BatchNorm):
-        return Formula([x], int(ref.batch_norm_params(module.num_features, module.affine)), 0)
-    if isinstance(module, nn.LayerNorm):
-        n = math.prod(module.normalized_shape)
-        bias = getattr(module, "bias", None) is not None
-        return Formula([x], int(ref.layer_norm_params(n, module.elementwise_affine, bias)), 0)
-    if isinstance(module, nn.GroupNorm):
-        return Formula([x], int(ref.batch_norm_params(module.num_channels, module.affine)), 0)
-    if isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)):
-        dims = int(type(module).__name__[-2])
-
-        def axes(v: Any) -> tuple[int, ...]:
-            return tuple(v) if isinstance(v, (tuple, list)) else (v,) * dims
-
-        k = axes(module.kernel_size)
-        s = axes(module.stride if module.stride is not None else module.kernel_size)
-        spatial = [
-            int(ref.pool_output_size(n, kk, ss, pp, dd, module.ceil_mode))
-            for n, kk, ss, pp, dd in zip(x[-dims:], k, s, axes(module.padding), axes(getattr(module, "dilation", 1)))
-        ]
-        out = (*x[:-dims], *spatial)
-        shapes = [out, out] if getattr(module, "return_indices", False) else [out]
-        return Formula(shapes, 0, 0)
-    if isinstance(
-        module,
-        (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
-         nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d),
-    ):  # fmt: skip
-        dims = int(type(module).__name__[-2])
-        size = module.output_size if isinstance(module.output_size, (tuple, list)) else (module.output_size,) * dims
-        out = (*x[:-dims], *(n if o is None else o for n, o in zip(x[-dims:], size)))
-        shapes = [out, out] if getattr(module, "return_indices", False) else [out]
-        return Formula(shapes, 0, 0)
-    if isinstance(module, nn.Flatten):
-        rank = len(x)
-        start, end = module.start_dim % rank, module.end_dim % rank
-        out = (*x[:start], math.prod(x[start : end + 1]), *x[end + 1 :])
-        return Formula([out], 0, 0)
-    if isinstance(module, nn.PReLU):
-        return Formula([x], module.num_parameters, 0)
-    if isinstance(module, nn.Embedding):
-        return Formula([(*x, module.embedding_dim)], module.num_embeddings * module.embedding_dim, 0)
-    if type(module) in _SHAPE_KEEPING or isinstance(module, _SHAPE_KEEPING):
-        return Formula([x], 0, 0)
-    return None
+    return entry.reference(module, Seen(list(rec.input_shapes), rec.arg_count))
 
 
-_UNARY_KINDS = {
-    "relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "dropout",
-    "leaky_relu", "elu", "mish", "softmax", "log_softmax", "neg", "abs", "exp", "contiguous", "clone",
-}  # fmt: skip
-_BROADCAST_KINDS = {"add", "sub", "mul", "div", "truediv"}
+def _counted_by_torch(module: nn.Module | None) -> bool:
+    """Whether torch's flop counter costs this layer's kernels: then a zero there is a mismatch."""
+    entry = entry_for_module(module) if module is not None else None
+    return entry is not None and entry.counted_by_torch
 
 
 def _functional_reference(layer: Layer, shapes: dict[str, list[Shape]], summary: Summary) -> Formula | None:
-    """Elementwise functions and methods: the output shape follows from the input shapes.
+    """Functions and methods: the formula of the row's op, fed the shapes of the rows feeding it.
 
     The inputs here are the traced rows feeding this one (hooks cannot see a
     function call), so this checks the op's own rule, not its inputs.
     """
-    if layer.kind not in _UNARY_KINDS and layer.kind not in _BROADCAST_KINDS:
+    entry = CATALOGUE.for_kind(layer.kind)
+    if entry is None or entry.reference is None:
         return None
     ins: list[Shape] = []
     for name in layer.inputs:
@@ -464,25 +367,10 @@ def _functional_reference(layer: Layer, shapes: dict[str, list[Shape]], summary:
             ins.append(shapes[name][0])
         else:
             return None
-    if layer.kind in _UNARY_KINDS and len(ins) == 1:
-        return Formula([ins[0]], 0, 0)
-    if layer.kind in _BROADCAST_KINDS and len(ins) == 2:
-        import numpy as np
-
-        try:
-            return Formula([tuple(int(d) for d in np.broadcast_shapes(*ins))], 0, 0)
-        except ValueError:
-            return None
-    return None
+    return entry.reference(None, Seen(ins, len(ins)))
 
 
 # --- receptive fields ----------------------------------------------------------------------
-
-_GEOMETRY_FREE_FUNCTIONS = {
-    "relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "dropout",
-    "leaky_relu", "elu", "mish", "contiguous", "clone",
-}  # fmt: skip
-
 
 def _rf_value(rf: Any) -> Any:
     """An analytic receptive field as comparable per-axis tuples, or None if it is not a plain one."""
@@ -504,31 +392,13 @@ def _chain_reference(layer: Layer, layers: dict[str, Layer], modules: dict[str, 
     node: Layer | None = layer
     while node is not None:
         module = modules.get(node.module_path) if _is_module_row(node) else None
-        if module is not None and isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-            if len(module.kernel_size) != dims:
+        entry = entry_for_module(module) if module is not None else CATALOGUE.for_kind(node.kind)
+        if entry is not None and module is not None and entry.chain_step is not None:
+            step = entry.chain_step(module, dims)
+            if step is None:
                 return None
-            if isinstance(module.padding, str):
-                pads = tuple(
-                    0 if module.padding == "valid" else (d * (k - 1)) // 2
-                    for k, d in zip(module.kernel_size, module.dilation)
-                )
-            else:
-                pads = tuple(module.padding)
-            steps.append((tuple(module.kernel_size), tuple(module.stride), pads, tuple(module.dilation)))
-        elif module is not None and isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)):
-            if int(type(module).__name__[-2]) != dims:
-                return None
-
-            def axes(v: Any) -> tuple[int, ...]:
-                return tuple(v) if isinstance(v, (tuple, list)) else (v,) * dims
-
-            stride = module.stride if module.stride is not None else module.kernel_size
-            steps.append(
-                (axes(module.kernel_size), axes(stride), axes(module.padding), axes(getattr(module, "dilation", 1)))
-            )
-        elif module is not None and (isinstance(module, _SHAPE_KEEPING) or isinstance(module, nn.modules.batchnorm._BatchNorm)):
-            pass
-        elif module is None and node.kind in _GEOMETRY_FREE_FUNCTIONS:
+            steps.append(step)
+        elif entry is not None and entry.receptive is keep:
             pass
         else:
             return None

@@ -25,6 +25,7 @@ from torch.fx.proxy import Proxy
 
 from cnninspect.engine import compat
 from cnninspect.engine.inventory import Inventory
+from cnninspect.engine.ops.catalogue import has_rule
 
 # Modules from torch.nn whose forward we trace through: they only hold other modules.
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
@@ -148,13 +149,16 @@ class _Tracer(fx.Tracer):
         return super().getattr(attr, attr_val, parameter_proxy_cache)
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        """torch's layers, and modules the op catalogue describes: a rule applies only to the
+        forward it was written for, so a subclass that overrides ``forward`` is traced through."""
         if qualname in self.opaque:
             return True
         if isinstance(m, _CONTAINERS):
             return False
-        return type(m).__module__.startswith(("torch.nn", "torch.ao.nn")) or isinstance(
-            m, torch.jit.ScriptModule
-        )
+        cls = type(m)
+        if cls.__module__.startswith(("torch.nn", "torch.ao.nn")) or isinstance(m, torch.jit.ScriptModule):
+            return True
+        return has_rule(cls)
 
     def call_module(self, m, forward, args, kwargs):
         qualname = self.submodule_paths.get(m) if self.submodule_paths else None
@@ -195,6 +199,11 @@ _SIMPLE = (bool, int, float, str, type(None))
 # root module -> (structure key, nodes, opaque, constants): weak keys, and values that hold
 # no reference to the model, so a cached trace never keeps a model alive
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def forget_traces() -> None:
+    """Drop every cached trace: after the op catalogue changes, a module may be a leaf now."""
+    _CACHE.clear()
 
 
 def structure_key(tree: Inventory, concrete_args: dict | None) -> tuple:

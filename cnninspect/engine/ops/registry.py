@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -88,51 +89,102 @@ def kind_of(op: str, target: Any, module: nn.Module | None = None) -> str:
     return name.removesuffix("_") if name.endswith("_") and not name.startswith("_") else name
 
 
+_CACHEABLE = (type, str, types.FunctionType, types.BuiltinFunctionType)
+
+
+def forward_owner(cls: type) -> type | None:
+    """The class in ``cls``'s MRO whose ``forward`` it runs."""
+    for base in cls.__mro__:
+        if "forward" in base.__dict__:
+            return base
+    return None
+
+
+def runs_forward_of(cls: type, base: type) -> bool:
+    """Whether ``cls`` runs the forward a rule written for ``base`` describes.
+
+    A subclass that overrides ``forward`` (timm's ``Conv2dSame`` pads first) runs other
+    code, so its parent's rule would be silently wrong. torch's own subclasses are the
+    exception: they are the implementations the rules were written against (the
+    quantized convolutions, ``SyncBatchNorm``).
+    """
+    owner = forward_owner(cls)
+    return owner is None or issubclass(base, owner) or owner.__module__.startswith("torch.")
+
+
+def dotted(obj: Any) -> str:
+    """``package.module.Name``: how rules name what their package does not import."""
+    return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
+
+
 class Registry(Generic[R]):
-    """op key -> rule. Module classes are looked up along their MRO."""
+    """op key -> rule. Module classes are looked up along their MRO.
+
+    Derived answers (MRO walks, dotted names, misses) live in a cache of their own,
+    never in the rule table, and any registration clears it: a rule registered for a
+    class reaches the subclasses looked up before it.
+    """
 
     def __init__(self, quantity: str) -> None:
         self.quantity = quantity
-        self._rules: dict[Any, Callable[[Call], R]] = {}
-        self._misses: set[Any] = set()  # keys known to have no rule (cleared by register)
+        self._rules: dict[Any, Callable[..., R]] = {}
+        self._cache: dict[Any, Callable[..., R] | None] = {}
 
-    def register(self, *keys: Any) -> Callable[[Callable[[Call], R]], Callable[[Call], R]]:
-        def decorate(fn: Callable[[Call], R]) -> Callable[[Call], R]:
+    def register(self, *keys: Any) -> Callable[[Callable[..., R]], Callable[..., R]]:
+        def decorate(fn: Callable[..., R]) -> Callable[..., R]:
             for key in keys:
                 self._rules[key] = fn
-            self._misses.clear()
+            self._cache.clear()
             return fn
 
         return decorate
 
-    def lookup(self, key: Any) -> Callable[[Call], R] | None:
+    def unregister(self, *keys: Any) -> None:
+        for key in keys:
+            self._rules.pop(key, None)
+        self._cache.clear()
+
+    def lookup(self, key: Any) -> Callable[..., R] | None:
         try:
             rule = self._rules.get(key)
-            if rule is not None or key in self._misses:
+            if rule is not None:
                 return rule
+            return self._cache[key]
+        except KeyError:
+            rule = self._derive(key)
+            if isinstance(key, _CACHEABLE):  # never a module instance: the cache must not keep models alive
+                self._cache[key] = rule
+            return rule
         except TypeError:  # an unhashable target
             return None
-        if callable(key) and not isinstance(key, type):
+
+    def _derive(self, key: Any) -> Callable[..., R] | None:
+        if not isinstance(key, type):
             # third-party functions are registered by dotted name, so that the rule
             # table need not import their package (torchvision) to exist
-            rule = self._rules.get(
-                f"{getattr(key, '__module__', '')}.{getattr(key, '__qualname__', '')}"
-            )
-        if rule is None and isinstance(key, type):
-            for base in key.__mro__:
-                # by class, or by dotted name for classes whose package we do not import
-                rule = self._rules.get(base) or self._rules.get(
-                    f"{base.__module__}.{base.__qualname__}"
-                )
-                if rule is not None:
-                    self._rules[key] = rule  # cache the MRO walk
-                    break
-        if rule is None:
-            self._misses.add(key)
-        return rule
+            return self._rules.get(dotted(key)) if callable(key) else None
+        for base in key.__mro__:
+            # by class, or by dotted name for classes whose package we do not import
+            rule = self._rules.get(base) or self._rules.get(dotted(base))
+            if rule is not None:
+                return rule if runs_forward_of(key, base) else None
+        return None
 
     def __contains__(self, key: Any) -> bool:
         return self.lookup(key) is not None
 
     def keys(self) -> list[Any]:
         return list(self._rules)
+
+
+def spelled(module_rule: Callable[..., Any] | None, function_rule: Callable[..., Any] | None) -> Callable[..., Any]:
+    """One rule for an op's module and functional spellings, which read their settings
+    from different places (the module's attributes, the call's arguments)."""
+
+    def rule(call: Call, *rest: Any) -> Any:
+        chosen = module_rule if call.module is not None else function_rule
+        return None if chosen is None else chosen(call, *rest)
+
+    rule.__name__ = getattr(module_rule or function_rule, "__name__", "rule")
+    rule.__doc__ = (module_rule or function_rule).__doc__
+    return rule

@@ -9,16 +9,14 @@ and what it expected. Ops without a rule are executed on the meta device instead
 from __future__ import annotations
 
 import math
-import operator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnninspect.engine.ops.registry import Call, Registry
+from cnninspect.engine.ops.ranks import adaptive_rank, pool_rank
+from cnninspect.engine.ops.registry import Call
 from cnninspect.errors import InputShapeError
-
-SHAPES: Registry[torch.Tensor] = Registry("output shape")
 
 
 def meta(shape, dtype: torch.dtype) -> torch.Tensor:
@@ -58,7 +56,6 @@ def _check_size(sizes: list[int], shape, what: str) -> None:
             )
 
 
-@SHAPES.register(nn.Conv1d, nn.Conv2d, nn.Conv3d)
 def conv(call: Call) -> torch.Tensor:
     m = call.module
     x = call.args[0]
@@ -84,7 +81,6 @@ def conv(call: Call) -> torch.Tensor:
     return meta(lead + tuple(out), x.dtype)
 
 
-@SHAPES.register(nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 def conv_transpose(call: Call) -> torch.Tensor | None:
     m = call.module
     if len(call.args) > 1 or call.kwargs:
@@ -108,7 +104,6 @@ def conv_transpose(call: Call) -> torch.Tensor | None:
     return meta(lead + tuple(out), x.dtype)
 
 
-@SHAPES.register(nn.Linear)
 def linear(call: Call) -> torch.Tensor:
     m = call.module
     x = call.args[0]
@@ -123,7 +118,6 @@ def linear(call: Call) -> torch.Tensor:
 _BN_RANKS = ((nn.BatchNorm1d, (2, 3)), (nn.BatchNorm2d, (4,)), (nn.BatchNorm3d, (5,)))
 
 
-@SHAPES.register(nn.modules.batchnorm._BatchNorm)
 def batch_norm(call: Call) -> torch.Tensor:
     m = call.module
     x = call.args[0]
@@ -140,25 +134,10 @@ def batch_norm(call: Call) -> torch.Tensor:
     return x
 
 
-def _same(call: Call) -> torch.Tensor:
+def same(call: Call) -> torch.Tensor:
     return call.args[0] if call.args else next(iter(call.kwargs.values()))
 
 
-_SAME_MODULES = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
-    nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Softplus, nn.PReLU,
-    nn.Softmax, nn.LogSoftmax, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
-    nn.AlphaDropout, nn.Identity, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm, nn.RMSNorm,
-    nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d, nn.Softmax2d,
-)  # fmt: skip
-SHAPES.register(*_SAME_MODULES)(_same)
-SHAPES.register(
-    F.relu, torch.relu, F.relu6, F.gelu, F.silu, F.hardswish, F.hardsigmoid, F.sigmoid,
-    torch.sigmoid, F.tanh, torch.tanh, F.dropout, F.leaky_relu, F.elu, F.mish,
-    "method:relu", "method:sigmoid", "method:tanh", F.layer_norm, F.group_norm, F.softmax,
-    torch.softmax, "method:softmax", F.hardtanh, F.dropout2d, F.batch_norm,
-    "torchvision.ops.stochastic_depth.stochastic_depth",
-)(_same)  # fmt: skip
 
 
 def _broadcast(a: tuple, b: tuple) -> tuple[int, ...] | None:
@@ -172,10 +151,6 @@ def _broadcast(a: tuple, b: tuple) -> tuple[int, ...] | None:
     return tuple(reversed(out))
 
 
-@SHAPES.register(
-    operator.add, operator.sub, operator.mul, operator.truediv, operator.iadd, operator.imul,
-    torch.add, torch.sub, torch.mul, torch.div, "method:add", "method:sub", "method:mul", "method:div",
-)  # fmt: skip
 def elementwise_binary(call: Call) -> torch.Tensor | None:
     """Broadcasting arithmetic. Only the plain cases: dtype promotion across a 0-d tensor or an
     int tensor with a float scalar is left to the meta kernel, which knows torch's rules."""
@@ -209,11 +184,10 @@ def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
     return out
 
 
-@SHAPES.register(nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
 def pool(call: Call) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     m = call.module
     x = call.args[0]
-    dims = int(type(m).__name__[-2])
+    dims = pool_rank(m)
     _, shape = _spatial_input(x, dims, type(m).__name__)
     k = _ntuple(m.kernel_size, dims)
     s = _ntuple(m.stride if m.stride is not None else m.kernel_size, dims)
@@ -235,16 +209,12 @@ def pool(call: Call) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     return result
 
 
-@SHAPES.register(
-    nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
-    nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
-)  # fmt: skip
 def adaptive_pool(call: Call) -> torch.Tensor | None:
     m = call.module
     if getattr(m, "return_indices", False):
         return None
     x = call.args[0]
-    dims = int(type(m).__name__[-2])
+    dims = adaptive_rank(m)
     _, shape = _spatial_input(x, dims, type(m).__name__)
     size = _ntuple(m.output_size, dims)
     out = tuple(n if o is None else o for n, o in zip(shape[-dims:], size))
@@ -259,14 +229,12 @@ def _flatten_shape(shape, start: int, end: int) -> tuple[int, ...]:
     return tuple(shape[:start]) + (math.prod(shape[start : end + 1]),) + tuple(shape[end + 1 :])
 
 
-@SHAPES.register(nn.Flatten)
 def flatten_module(call: Call) -> torch.Tensor:
     m = call.module
     x = call.args[0]
     return meta(_flatten_shape(x.shape, m.start_dim, m.end_dim), x.dtype)
 
 
-@SHAPES.register(torch.flatten, "method:flatten")
 def flatten(call: Call) -> torch.Tensor:
     x = call.args[0]
     start = call.arg(1, "start_dim", 0)
@@ -274,7 +242,6 @@ def flatten(call: Call) -> torch.Tensor:
     return meta(_flatten_shape(x.shape, start, end), x.dtype)
 
 
-@SHAPES.register(torch.permute, "method:permute")
 def permute(call: Call) -> torch.Tensor | None:
     x = call.args[0]
     dims = call.args[1:] if call.op == "call_method" else (call.arg(1, "dims"),)
@@ -290,7 +257,6 @@ def permute(call: Call) -> torch.Tensor | None:
     return meta(tuple(x.shape[d] for d in dims), x.dtype)
 
 
-@SHAPES.register(torch.cat, torch.concat)
 def cat(call: Call) -> torch.Tensor | None:
     tensors = call.arg(0, "tensors")
     dim = call.arg(1, "dim", 0)
@@ -317,17 +283,19 @@ def cat(call: Call) -> torch.Tensor | None:
     return meta(shape, first.dtype)
 
 
-@SHAPES.register(F.adaptive_avg_pool2d, F.adaptive_max_pool2d)
 def adaptive_pool_functional(call: Call) -> torch.Tensor | tuple | None:
+    """The 2-D functions only: their rank is known from which function was called."""
     x = call.args[0]
-    size = _ntuple(call.arg(1, "output_size"), 2)
-    if call.arg(2, "return_indices", False) or x.dim() not in (3, 4):
+    if call.target not in _ADAPTIVE_2D or call.arg(2, "return_indices", False) or x.dim() not in (3, 4):
         return None
+    size = _ntuple(call.arg(1, "output_size"), 2)
     out = tuple(n if o is None else o for n, o in zip(x.shape[-2:], size))
     return meta(tuple(x.shape[:-2]) + out, x.dtype)
 
 
-@SHAPES.register(nn.MultiheadAttention)
+_ADAPTIVE_2D = (F.adaptive_avg_pool2d, F.adaptive_max_pool2d)
+
+
 def multihead_attention(call: Call) -> tuple | None:
     """(attention output, weights or None) in the layout the layer was built for."""
     m = call.module
@@ -351,3 +319,11 @@ def multihead_attention(call: Call) -> tuple | None:
         q_len, kv_len, lead = q.shape[0], k.shape[0], (q.shape[1],)
     heads = () if average else (m.num_heads,)
     return out, meta(lead + heads + (q_len, kv_len), q.dtype)
+
+
+def __getattr__(name: str):
+    if name == "SHAPES":  # the view of the op catalogue, built once the rules above exist
+        from cnninspect.engine.ops.catalogue import SHAPES
+
+        return SHAPES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
