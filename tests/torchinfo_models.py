@@ -618,3 +618,32 @@ class ParameterB(ParameterA):
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 6, 3)
+
+
+class LayerWithRidiculouslyLongNameAndDoesntDoAnything(nn.Module):
+    """An identity with a class name longer than torchinfo's 40-character name column."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.identity = nn.Identity()
+
+    def forward(self, x: Any) -> Any:
+        return self.identity(x)
+
+
+class EdgeCaseModel(nn.Module):
+    """A conv and a long-named identity; flags make forward fail or return odd values."""
+
+    def __init__(
+        self, throw_error: bool = False, return_str: bool = False, return_class: bool = False
+    ) -> None:
+        super().__init__()
+        self.throw_error, self.return_str, self.return_class = throw_error, return_str, return_class
+        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
+        self.model = LayerWithRidiculouslyLongNameAndDoesntDoAnything()
+
+    def forward(self, x: torch.Tensor) -> Any:
+        x = self.model("string output" if self.return_str else self.conv1(x))
+        if self.throw_error:
+            x = self.conv1(x)  # 10 channels into a 1-channel conv
+        return self.model(EdgeCaseModel) if self.return_class else x
