@@ -12,8 +12,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnninspect.engine.compat import tree_flatten, tree_map
 from cnninspect.engine.guard import ModelGuard
 from cnninspect.engine.inputs import Inputs
+from cnninspect.engine.ops.catalogue import has_rule
 from cnninspect.engine.ops.registry import Call
 from cnninspect.engine.propagate import MetaState, NodeRecord, has_tensor, meta_like
 from cnninspect.errors import InputShapeError, ModelError
@@ -24,7 +26,7 @@ def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
     for name, m in model.named_modules():
         children = list(m.children())
         if not children or (
-            type(m).__module__.startswith(("torch.nn", "torch.ao.nn"))
+            (type(m).__module__.startswith(("torch.nn", "torch.ao.nn")) or has_rule(type(m)))
             and not isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict))
         ):
             if any(name.startswith(o + ".") for o, _ in out):
@@ -192,13 +194,9 @@ def _real_forward(model: nn.Module, inputs: Inputs, device: Any) -> Any:
 
 
 def _detach(out: Any) -> Any:
-    from torch.utils._pytree import tree_map
-
     try:
         return tree_map(lambda v: meta_like(v) if isinstance(v, torch.Tensor) else v, out)
     except ValueError:  # a PackedSequence refuses meta batch sizes: keep its tensors, as a tuple
-        from torch.utils._pytree import tree_flatten
-
         return tuple(meta_like(v) if isinstance(v, torch.Tensor) else v for v in tree_flatten(out)[0])
 
 
