@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from reach import Reach
 from torch import nn
 
 from cnninspect import reference as ref
@@ -65,63 +66,83 @@ def test_calculators_are_vectorised():
     assert ref.pool_output_size([5, 6, 7], 2, ceil_mode=[False, False, True]).tolist() == [2, 3, 4]
 
 
-@seeded(150)
-@given(
-    n=st.integers(1, 40),
-    k=st.integers(1, 6),
-    s=st.integers(1, 4),
-    p=st.integers(0, 3),
-    d=st.integers(1, 3),
-    ceil=st.booleans(),
-    pool=st.sampled_from(["max", "avg"]),
-)
-def test_pool_output_size_matches_torch(n, k, s, p, d, ceil, pool):
-    if p > k // 2 or (pool == "avg" and d != 1):
-        return  # torch refuses these configurations
-    if n + 2 * p < d * (k - 1) + 1:
-        return  # the window does not fit
-    layer = nn.MaxPool1d(k, s, p, d, ceil_mode=ceil) if pool == "max" else nn.AvgPool1d(k, s, p, ceil_mode=ceil)
-    want = layer(torch.zeros(1, 1, n)).shape[-1]
-    assert ref.pool_output_size(n, k, s, p, d, ceil) == want
+@st.composite
+def pool_configs(draw):
+    """Only configurations torch accepts: padding <= k/2, no dilation for average pools, a window that fits."""
+    pool = draw(st.sampled_from(["max", "avg"]))
+    k = draw(st.integers(1, 6))
+    p = draw(st.integers(0, k // 2))
+    d = draw(st.integers(1, 3)) if pool == "max" else 1
+    n = draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), 40))
+    return n, k, draw(st.integers(1, 4)), p, d, draw(st.booleans()), pool
 
 
-@seeded(100)
-@given(
-    n=st.integers(1, 30),
-    k=st.integers(1, 5),
-    s=st.integers(1, 3),
-    p=st.integers(0, 3),
-    d=st.integers(1, 3),
-    mode=st.sampled_from(["number", "same", "valid"]),
-)
-def test_conv_output_size_matches_torch(n, k, s, p, d, mode):
-    padding = p if mode == "number" else mode
-    if mode == "same" and s != 1:
-        return  # torch allows "same" only at stride 1
-    if n + 2 * (p if mode == "number" else 0) < d * (k - 1) + 1 and mode != "same":
-        return
-    want = F.conv1d(torch.zeros(1, 1, n), torch.zeros(1, 1, k), stride=s, padding=padding, dilation=d).shape[-1]
-    assert ref.conv_output_size(n, k, s, padding, d) == want
+def test_pool_output_size_matches_torch():
+    reach = Reach()
 
-
-@seeded(100)
-@given(
-    n=st.integers(1, 12),
-    k=st.integers(1, 5),
-    s=st.integers(1, 3),
-    p=st.integers(0, 2),
-    d=st.integers(1, 2),
-    op=st.integers(0, 2),
-)
-def test_conv_transpose_output_size_matches_torch(n, k, s, p, d, op):
-    if op >= max(s, d):
-        return  # torch: output_padding must be smaller than stride or dilation
-    layer = nn.ConvTranspose1d(1, 1, k, s, p, op, dilation=d)
-    try:
+    @seeded(150)
+    @given(pool_configs())
+    def check(case):
+        n, k, s, p, d, ceil, pool = case
+        layer = nn.MaxPool1d(k, s, p, d, ceil_mode=ceil) if pool == "max" else nn.AvgPool1d(k, s, p, ceil_mode=ceil)
         want = layer(torch.zeros(1, 1, n)).shape[-1]
-    except RuntimeError:
-        return  # non-positive output
-    assert ref.conv_transpose_output_size(n, k, s, p, op, d) == want
+        assert ref.pool_output_size(n, k, s, p, d, ceil) == want
+        reach.hit("compared", *(["ceil_mode"] if ceil else []), *(["dilated"] if d > 1 else []))
+
+    check()
+    reach.require(compared=150, ceil_mode=50, dilated=30)
+
+
+@st.composite
+def conv_configs(draw):
+    """Valid 1-D convolutions: "same" only at stride 1, and an input at least as wide as the padded window."""
+    mode = draw(st.sampled_from(["number", "same", "valid"]))
+    k, d = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    s = 1 if mode == "same" else draw(st.integers(1, 3))
+    p = draw(st.integers(0, 3)) if mode == "number" else 0
+    low = 1 if mode == "same" else max(1, d * (k - 1) + 1 - 2 * p)
+    n = draw(st.integers(low, 30))
+    return n, k, s, p if mode == "number" else mode, d
+
+
+def test_conv_output_size_matches_torch():
+    reach = Reach()
+
+    @seeded(100)
+    @given(conv_configs())
+    def check(case):
+        n, k, s, padding, d = case
+        want = F.conv1d(torch.zeros(1, 1, n), torch.zeros(1, 1, k), stride=s, padding=padding, dilation=d)
+        assert ref.conv_output_size(n, k, s, padding, d) == want.shape[-1]
+        reach.hit("compared", padding if isinstance(padding, str) else "numeric padding")
+
+    check()
+    reach.require(compared=100, same=15, valid=15)
+
+
+@st.composite
+def conv_transpose_configs(draw):
+    """output_padding below max(stride, dilation), as torch demands, and a positive output size."""
+    k, s, d = draw(st.integers(1, 5)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    p, op = draw(st.integers(0, 2)), draw(st.integers(0, max(s, d) - 1))
+    n = draw(st.integers(1, 12))
+    assume((n - 1) * s - 2 * p + d * (k - 1) + op + 1 > 0)
+    return n, k, s, p, d, op
+
+
+def test_conv_transpose_output_size_matches_torch():
+    reach = Reach()
+
+    @seeded(100)
+    @given(conv_transpose_configs())
+    def check(case):
+        n, k, s, p, d, op = case
+        want = nn.ConvTranspose1d(1, 1, k, s, p, op, dilation=d)(torch.zeros(1, 1, n)).shape[-1]
+        assert ref.conv_transpose_output_size(n, k, s, p, op, d) == want
+        reach.hit("compared", *(["output_padding"] if op else []))
+
+    check()
+    reach.require(compared=100, output_padding=25)
 
 
 # --- parameter counts -----------------------------------------------------------------------
@@ -267,8 +288,7 @@ def test_conv2d_edge_kernel_on_a_step():
     seed=st.integers(0, 2**16),
 )
 def test_conv2d_matches_torch(n, groups, cin_per, cout_per, h, w, kh, kw, sh, sw, ph, pw, dh, dw, bias, same, seed):
-    if h + 2 * ph < dh * (kh - 1) + 1 or w + 2 * pw < dw * (kw - 1) + 1:
-        return
+    assume(h + 2 * ph >= dh * (kh - 1) + 1 and w + 2 * pw >= dw * (kw - 1) + 1)  # the window fits
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, groups * cin_per, h, w))
     weight = rng.normal(size=(groups * cout_per, cin_per, kh, kw))
