@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnninspect.engine.records import Layer, Summary
 from cnninspect.errors import OptionError
-from cnninspect.renderers.text import fmt_shape, human, thousands
+from cnninspect.units import fmt_shape, human, thousands
 
 if TYPE_CHECKING:  # torch loads only when a budget is checked
     from cnninspect.engine.inputs import InputSpec

@@ -32,6 +32,8 @@ from cnninspect.engine.ops.catalogue import CATALOGUE, entry_for_module
 from cnninspect.engine.ops.formulas import Formula, Seen
 from cnninspect.engine.ops.receptive import keep
 from cnninspect.engine.records import Layer, Summary
+from cnninspect.units import fmt_number as _fmt_num
+from cnninspect.units import fmt_shape as _fmt_shape
 
 SOURCES = ("trace", "reference", "hooks", "flop_counter", "gradient")
 QUANTITIES = ("output_shape", "params", "macs", "receptive_field", "rf_region")
@@ -551,10 +553,6 @@ def _regions(units: list[tuple[int, ...]], regions: list[Any]) -> dict[tuple[int
 # --- presentation --------------------------------------------------------------------------
 
 
-def _fmt_shape(shape: Any) -> str:
-    return "x".join(str(d) for d in shape) if shape else "scalar"
-
-
 def _fmt_value(quantity: str, value: Any) -> str:
     if quantity == "output_shape":
         if isinstance(value, list):
@@ -577,14 +575,6 @@ def _fmt_region(region: Any) -> str:
     if region is None:
         return "none"
     return " x ".join(f"{a}..{b}" for a, b in region)
-
-
-def _fmt_num(value: Any) -> str:
-    if isinstance(value, Fraction):
-        return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 def _cell(check: Check | None) -> str:
