@@ -1,0 +1,66 @@
+"""From two replays (training, inference) to a :class:`MemoryReport`."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cnninspect.analyses.memory.liveness import peaks, saved_by_row
+from cnninspect.analyses.memory.replay import BUFFER, INPUT, PARAM, MemoryLog
+from cnninspect.analyses.memory.report import OPTIMIZERS, MemoryReport, RowMemory
+from cnninspect.analyses.memory.run import replay
+from cnninspect.engine.inputs import InputSpec
+
+_STEP_TENSOR_BYTES = 4  # Adam's per-parameter ``step`` counter: a float32 scalar
+
+
+def build_report(
+    model: nn.Module,
+    spec: InputSpec,
+    optimizer: str,
+    dtype: torch.dtype | None,
+    amp: torch.dtype | None,
+) -> MemoryReport:
+    train, state = replay(model, spec, train=True, dtype=dtype, amp=amp)
+    infer, _ = replay(model, spec, train=False, dtype=dtype, amp=amp)
+    base = {origin: _bytes(train, origin) for origin in (PARAM, BUFFER, INPUT)}
+    trainable = [p for p in state.params() if p.requires_grad]
+    grads = sum(p.numel() * p.element_size() for p in trainable)
+    state_bytes = OPTIMIZERS[optimizer] * grads
+    if optimizer.startswith("adam"):
+        state_bytes += _STEP_TENSOR_BYTES * len(trainable)
+    # the single-tensor Adam of a CPU step makes two temporaries of one parameter's size
+    transient = 2 * max((p.numel() * p.element_size() for p in trainable), default=0)
+    held = sum(base.values())
+    train_peaks, infer_peaks = peaks(train), peaks(infer)
+    saved = saved_by_row(train, len(train.rows))
+    rows = [RowMemory(n, o, s) for n, o, s in zip(train.rows, train.output_bytes, saved, strict=True)]
+    return MemoryReport(
+        model_name=type(model).__name__,
+        batch_size=spec.shapes[0][0] if spec.shapes and spec.shapes[0] else None,
+        dtype=str(dtype or _model_dtype(state)).replace("torch.", ""),
+        optimizer=optimizer,
+        amp=str(amp).replace("torch.", "") if amp is not None else None,
+        rows=rows,
+        param_bytes=base[PARAM],
+        buffer_bytes=base[BUFFER],
+        input_bytes=base[INPUT],
+        gradient_bytes=grads,
+        optimizer_bytes=state_bytes,
+        activation_bytes=sum(saved),
+        inference_peak=held + infer_peaks.forward,
+        forward_peak=held + state_bytes + train_peaks.forward,
+        backward_peak=held + state_bytes + train_peaks.backward,
+        step_peak=held + grads + state_bytes + (transient if optimizer.startswith("adam") else 0),
+    )
+
+
+def _bytes(log: MemoryLog, origin: str) -> int:
+    return sum(st.nbytes for st in log.storages.values() if st.origin == origin)
+
+
+def _model_dtype(state) -> torch.dtype:
+    for t in state.by_id.values():
+        if t.is_floating_point():
+            return t.dtype
+    return torch.get_default_dtype()
