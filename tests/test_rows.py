@@ -293,6 +293,7 @@ _PRIVATE = [
     ("torch.fx.graph", "_Namespace"),
     ("torch.fx.graph.Graph", "_target_to_str"),
     ("torch._C", "parse_schema"),
+    ("torch._C", "TensorBase"),
     ("torch", "_assert"),
     ("torch", "_fused_sdp_choice"),
 ]
@@ -331,7 +332,7 @@ def test_compat_hands_out_torchs_own_objects():
 
     assert compat.tree_flatten is _pytree.tree_flatten and compat.tree_map is _pytree.tree_map
     assert compat.Namespace is _Namespace and compat.parse_schema is torch._C.parse_schema
-    assert compat.torch_assert is torch._assert
+    assert compat.torch_assert is torch._assert and compat.TensorBase is torch._C.TensorBase
     assert compat.target_to_str(Graph(), torch.add) == "add"
     compiled_attr = compat.COMPILED_ORIGINAL
     wrapped = torch.compile(nn.Linear(1, 1))  # compiles lazily: building the wrapper is cheap

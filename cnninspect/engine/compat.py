@@ -23,6 +23,8 @@ from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
 parse_schema: Callable[[str], Any] = torch._C.parse_schema
 # the function ``torch._assert`` that traced forwards call; rules are keyed by it
 torch_assert: Callable[..., Any] = torch._assert
+# the C base class of torch.Tensor: its methods are the tensor's own (not Python overrides)
+TensorBase: type = torch._C.TensorBase
 # which attention kernel the CPU would pick for given inputs (the memory analysis asks it)
 fused_sdp_choice: Callable[..., Any] = torch._fused_sdp_choice
 
@@ -90,6 +92,6 @@ def fx_attribute_index_skipped() -> Iterator[None]:
 
 __all__ = [
     "Namespace", "TorchDispatchMode", "tree_flatten", "tree_map", "tree_unflatten", "parse_schema",
-    "torch_assert", "fused_sdp_choice", "MODULE_ATTRIBUTES", "COMPILED_ORIGINAL", "CONSTANT_ATTRIBUTE_TYPES",
+    "torch_assert", "TensorBase", "fused_sdp_choice", "MODULE_ATTRIBUTES", "COMPILED_ORIGINAL", "CONSTANT_ATTRIBUTE_TYPES",
     "target_to_str", "fx_attribute_index_skipped",
 ]  # fmt: skip
