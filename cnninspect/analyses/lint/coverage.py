@@ -147,6 +147,8 @@ def dropped_border(ctx: LintContext) -> Iterator[Finding]:
                 pad = row.padding[i] if isinstance(row.padding, tuple) and len(row.padding) == len(sizes) else None
                 if isinstance(row.padding, int):
                     pad = row.padding
+                if pad is None and row.padding is None:
+                    pad = -iw[1]  # a functional op: assume symmetric padding, checked by _clean_sizes
                 lost.append((i, before, after, n, _clean_sizes(n, m, iw, pad)))
         if not lost:
             continue

@@ -189,8 +189,8 @@ def unused_parameters(ctx: LintContext) -> Iterator[Finding]:
         if not path or path in used.live or _under(path, reported_set):
             continue
         count = sum(p.numel() for p in module.parameters())
-        if count == 0 and (list(module.children()) or not _is_layer(module)):
-            continue
+        if count == 0:
+            continue  # a module without parameters may be traced through: no row shows its calls
         reported.append(path)
         reported_set.add(path)
         yield Finding(
@@ -210,11 +210,6 @@ def unused_parameters(ctx: LintContext) -> Iterator[Finding]:
             f"in {mode} mode",
             (), {"params": p.numel(), "mode": mode},
         )  # fmt: skip
-
-
-def _is_layer(module: nn.Module) -> bool:
-    """A leaf that computes something (not a bare container such as an empty ModuleList)."""
-    return not isinstance(module, (nn.ModuleList, nn.ModuleDict, nn.Sequential))
 
 
 @rule(

@@ -1,0 +1,270 @@
+"""Each lint rule on a model that triggers it and a near-identical one that does not.
+
+The figures in the messages are proven against independent sources: gradients of a real
+forward (which input pixels an output reads), a real forward with the bias changed, the
+composition of two layers' real weights, torch's own parameter counts.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from lint_models import Biased, Clean, Residual, SameMerge, Unused, stack
+from torch import nn
+
+from cnninspect.analyses.lint import lint
+from cnninspect.chapter.models import SimpleCNN
+
+
+def codes(model: nn.Module, shape, **kw) -> list[str]:
+    return [f.code for f in lint(model, shape, **kw).findings]
+
+
+def read_mask(model: nn.Module, shape) -> torch.Tensor:
+    """Input pixels some output value depends on: the non-zero input gradient of sum(output)
+    through a float64 copy with positive weights (so no two taps cancel)."""
+    m = model.double().eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.rand_like(p) + 0.1)
+    x = torch.rand(shape, dtype=torch.float64, requires_grad=True)
+    m(x).sum().backward()
+    return x.grad[0, 0] != 0
+
+
+def test_clean_model_is_clean():
+    report = lint(Clean().eval(), (1, 3, 32, 32))
+    assert report.ok, report.to_text()
+
+
+# --------------------------------------------------------------------------- CNN101
+
+
+def test_bias_before_batchnorm_is_wasted():
+    report = lint(Biased().train(), (4, 3, 32, 32), select=["CNN101"])
+    [f] = report.findings
+    assert f.path == "features.0" and f.data["wasted_params"] == 16
+    # independent: in training mode the output does not change when the bias does
+    model = Biased().train()
+    x = torch.randn(4, 3, 32, 32)
+    before = model.features[:2](x)
+    with torch.no_grad():
+        model.features[0].bias.add_(torch.randn(16) * 5)
+    assert torch.allclose(model.features[:2](x), before, atol=1e-4)
+    assert codes(Clean(), (1, 3, 32, 32), select=["CNN101"]) == []
+
+
+def test_linear_bias_before_layernorm_is_kept():
+    # LayerNorm subtracts the mean over the features, not each feature's own mean: the bias stays
+    assert codes(stack(nn.Linear(8, 8), nn.LayerNorm(8)), (2, 8), select=["CNN101"]) == []
+    assert codes(stack(nn.Linear(8, 8), nn.BatchNorm1d(8)), (2, 8), select=["CNN101"]) == ["CNN101"]
+
+
+# --------------------------------------------------------------------------- CNN102
+
+
+def test_dominant_dense_layer_is_the_chapters_fc1():
+    model = SimpleCNN()
+    [f] = lint(model, (1, 1, 28, 28), select=["CNN102"]).findings
+    total = sum(p.numel() for p in model.parameters())
+    assert f.path == "fc1" and f.data["params"] == model.fc1.weight.numel() == 3136 * 128
+    assert f.data["share"] == pytest.approx(model.fc1.weight.numel() / total)
+    assert f.data["pooled_params"] == 64 * 128
+    pooled = stack(nn.Conv2d(1, 64, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 4096))
+    assert codes(pooled, (1, 1, 28, 28), select=["CNN102"]) == []
+
+
+# --------------------------------------------------------------------------- CNN103 / CNN104
+
+
+def test_unused_module_parameter_and_buffer():
+    report = lint(Unused(use=False), (2, 8), select=["CNN103", "CNN104"])
+    assert sorted((f.code, f.path) for f in report.findings) == [
+        ("CNN103", "extra"), ("CNN103", "scale"), ("CNN104", "mask"),
+    ]  # fmt: skip
+    # independent: after backward, exactly those parameters have no gradient
+    model = Unused(use=False)
+    model(torch.randn(2, 8)).sum().backward()
+    assert sorted(n for n, p in model.named_parameters() if p.grad is None) == ["extra.bias", "extra.weight", "scale"]
+    assert codes(Unused(use=True), (2, 8), select=["CNN103", "CNN104"]) == []
+
+
+def test_batchnorm_statistics_never_updated():
+    model = Clean().eval()
+    with torch.no_grad():
+        model.features[1].weight.mul_(2)  # "trained" weights, statistics still initial
+    assert [f.path for f in lint(model, (1, 3, 32, 32), select=["CNN104"]).findings] == ["features.1"]
+    model.train()
+    model(torch.randn(2, 3, 32, 32))  # one training batch updates the statistics
+    assert codes(model.eval(), (1, 3, 32, 32), select=["CNN104"]) == []
+
+
+# --------------------------------------------------------------------------- CNN201 / CNN202
+
+
+def test_strided_1x1_shortcut_skips_three_quarters():
+    [f] = lint(Residual(k=1), (1, 8, 16, 16), select=["CNN201"]).findings
+    assert f.path == "shortcut" and f.data["read_fraction"] == 0.25 and f.data["other_readers"] == ["conv"]
+    assert read_mask(nn.Conv2d(8, 8, 1, stride=2), (1, 8, 16, 16)).double().mean() == 0.25
+    assert codes(Residual(k=3), (1, 8, 16, 16), select=["CNN201"]) == []
+
+
+def test_floor_drops_the_border_and_names_clean_sizes():
+    model = nn.Conv2d(1, 1, 3, stride=2)
+    [f] = lint(model, (1, 1, 16, 16), select=["CNN202"]).findings
+    assert f.data["dropped"] == {"H": [0, 1], "W": [0, 1]}
+    mask = read_mask(nn.Conv2d(1, 1, 3, stride=2), (1, 1, 16, 16))
+    assert not mask[-1].any() and not mask[:, -1].any() and mask[:-1, :-1].all()
+    assert "sizes 15 and 17 drop none" in f.message
+    for size in (15, 17):
+        assert read_mask(nn.Conv2d(1, 1, 3, stride=2), (1, 1, size, size)).all()
+        assert codes(model, (1, 1, size, size), select=["CNN202"]) == []
+
+
+def test_gaps_of_a_strided_1x1_are_not_a_dropped_border():
+    # 1x1 stride 2 on 16 leaves row 15 unread, but it is one of the skipped rows (CNN201), not a border
+    assert codes(nn.Conv2d(1, 1, 1, stride=2), (1, 1, 16, 16), select=["CNN201", "CNN202"]) == ["CNN201"]
+
+
+# --------------------------------------------------------------------------- CNN203
+
+
+def test_receptive_field_against_object_size():
+    model = stack(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU())  # field 5
+    [f] = lint(model, (1, 1, 32, 32), select=["CNN203"], object_size=7).findings
+    assert f.data["size"] == [5.0, 5.0] and "no layer's field covers it" in f.message
+    # independent: one output unit's gradient footprint is 5x5
+    grad = read_mask(nn.Sequential(*model[:3]), (1, 1, 32, 32))
+    assert grad.sum() > 0
+    m = nn.Sequential(*model[:3]).double()
+    x = torch.rand(1, 1, 32, 32, dtype=torch.float64, requires_grad=True)
+    m(x)[0, 0, 10, 10].backward()
+    rows, cols = (x.grad[0, 0] != 0).nonzero(as_tuple=True)
+    assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (5, 5)
+    assert codes(model, (1, 1, 32, 32), select=["CNN203"], object_size=5) == []
+
+
+def test_receptive_field_against_the_input_names_where_it_is_covered():
+    f = lint(SimpleCNN(), (1, 1, 28, 28), select=["CNN203"]).findings[0]
+    assert f.data["size"] == [10.0, 10.0] and "first covered at" in f.message
+
+
+# --------------------------------------------------------------------------- CNN301 / CNN302
+
+
+def test_even_same_conv_shifts_the_grid_by_half_a_pixel():
+    [f] = lint(SameMerge(2), (1, 1, 9, 9), select=["CNN301"]).findings
+    (start_x, _), (start_conv, _) = f.data["starts"]
+    shift = start_conv - start_x
+    assert abs(shift) == 0.5
+    # independent: an impulse at row 4 through an all-ones even 'same' conv, read as a map whose
+    # unit i sits at input row i + shift, has its centre of mass back at row 4
+    conv = nn.Conv2d(1, 1, 2, padding="same", bias=False)
+    nn.init.ones_(conv.weight)
+    x = torch.zeros(1, 1, 9, 9)
+    x[0, 0, 4, 4] = 1
+    with torch.no_grad():
+        y = conv(x)[0, 0]
+    rows = torch.arange(9.0) + float(shift)
+    assert float((y.sum(1) * rows).sum() / y.sum()) == pytest.approx(4.0)
+    assert codes(SameMerge(3), (1, 1, 9, 9), select=["CNN301"]) == []
+
+
+def test_strided_paths_merged_at_different_jumps():
+    class TwoJumps(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Conv2d(1, 1, 9)  # 16 -> 8, jump 1
+            self.b = nn.Conv2d(1, 1, 3, stride=2, padding=1)  # 16 -> 8, jump 2
+
+        def forward(self, x):
+            return self.a(x) + self.b(x)
+
+    [f] = lint(TwoJumps(), (1, 1, 16, 16), select=["CNN301"]).findings
+    assert f.data["jumps"] == [[1, 1], [2, 2]]
+    # independent: unit 7 of each path reads different input rows
+    for conv, rows in ((nn.Conv2d(1, 1, 9), (7, 15)), (nn.Conv2d(1, 1, 3, stride=2, padding=1), (13, 15))):
+        x = torch.rand(1, 1, 16, 16, requires_grad=True)
+        conv(x)[0, 0, 7, 7].backward()
+        hit = (x.grad[0, 0].abs().sum(1) != 0).nonzero().flatten()
+        assert (int(hit.min()), int(hit.max())) == rows
+
+
+def test_transposed_conv_kernel_not_divisible_by_stride():
+    [f] = lint(stack(nn.ConvTranspose2d(1, 1, 3, stride=2)), (1, 1, 8, 8), select=["CNN302"]).findings
+    assert "1 or 2 taps" in f.message
+
+    def interior(k: int) -> torch.Tensor:  # independent: overlap counts with all-ones weights
+        t = nn.ConvTranspose2d(1, 1, k, stride=2, bias=False)
+        nn.init.ones_(t.weight)
+        return t(torch.ones(1, 1, 8, 8))[0, 0, 4:-4, 4:-4]
+
+    assert interior(3).unique().numel() > 1  # a checkerboard
+    assert interior(4).unique().numel() == 1
+    assert codes(stack(nn.ConvTranspose2d(1, 1, 4, stride=2)), (1, 1, 8, 8), select=["CNN302"]) == []
+
+
+# --------------------------------------------------------------------------- CNN401
+
+
+def test_stacked_linears_collapse_into_one():
+    model = stack(nn.Linear(64, 64), nn.Dropout(0.1), nn.Linear(64, 10))
+    [f] = lint(model, (2, 64), select=["CNN401"]).findings
+    assert f.data == {"pair_weights": 64 * 64 + 64 * 10, "merged_weights": 64 * 10}
+    # independent: one Linear with the product of the weights gives the same output
+    model.eval()
+    a, b = model[0], model[2]
+    merged = nn.Linear(64, 10)
+    with torch.no_grad():
+        merged.weight.copy_(b.weight @ a.weight)
+        merged.bias.copy_(b.weight @ a.bias + b.bias)
+    x = torch.randn(5, 64)
+    assert torch.allclose(model(x), merged(x), atol=1e-5)
+    assert codes(stack(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)), (2, 64), select=["CNN401"]) == []
+    # a bottleneck is a cheaper low-rank factorisation: not reported
+    assert codes(stack(nn.Linear(64, 8), nn.Linear(8, 64)), (2, 64), select=["CNN401"]) == []
+
+
+def test_conv_then_pointwise_conv_collapse_into_one_conv():
+    model = stack(nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.Conv2d(8, 8, 1))
+    [f] = lint(model.eval(), (1, 8, 12, 12), select=["CNN401"]).findings
+    assert f.data == {"pair_weights": 8 * 8 * 9 + 8 * 8, "merged_weights": 8 * 8 * 9}
+    # independent: the composition is one 3x3 conv (weights multiplied through the BN's affine map)
+    model.eval()
+    conv, bn, point = model
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    w = torch.einsum("om,mikl->oikl", point.weight[:, :, 0, 0] * scale, conv.weight)
+    shift = bn.bias - bn.running_mean * scale
+    bias = point.weight[:, :, 0, 0] @ (conv.bias * scale + shift) + point.bias
+    x = torch.randn(1, 8, 12, 12)
+    assert torch.allclose(model(x), F.conv2d(x, w, bias, padding=1), atol=1e-5)
+    relu = stack(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 1))
+    assert codes(relu, (1, 8, 12, 12), select=["CNN401"]) == []
+    # stacked 3x3s are cheaper than the 5x5 they equal: a factorisation, not reported
+    assert codes(stack(nn.Conv2d(8, 8, 3), nn.Conv2d(8, 8, 3)), (1, 8, 12, 12), select=["CNN401"]) == []
+
+
+# --------------------------------------------------------------------------- CNN402 / CNN501
+
+
+def test_batchnorm_after_dropout():
+    bad = stack(nn.Linear(8, 8), nn.ReLU(), nn.Dropout(0.5), nn.BatchNorm1d(8))
+    assert codes(bad, (4, 8), select=["CNN402"]) == ["CNN402"]
+    # independent: the variance BatchNorm sees differs between train and eval
+    x = torch.randn(20000, 8)
+    drop = nn.Dropout(0.5)
+    assert drop.train()(x).var() == pytest.approx(2 * x.var(), rel=0.1)
+    assert drop.eval()(x).var() == pytest.approx(x.var())
+    good = stack(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5))
+    assert codes(good, (4, 8), select=["CNN402"]) == []
+
+
+def test_tensor_core_channels_only_in_half_precision():
+    odd = stack(nn.Conv2d(3, 30, 3), nn.ReLU(), nn.Conv2d(30, 32, 3))
+    report = lint(odd, (1, 3, 16, 16), select=["CNN501"], precision="bfloat16")
+    assert [(f.path, f.data) for f in report.findings] == [("0", {"in": 3, "out": 30}), ("2", {"in": 30, "out": 32})]
+    assert codes(odd, (1, 3, 16, 16), select=["CNN501"]) == []  # float32: tensor cores do not apply
+    even = stack(nn.Conv2d(3, 32, 3), nn.ReLU(), nn.Conv2d(32, 32, 3))
+    assert codes(even, (1, 3, 16, 16), select=["CNN501"], precision="float16") == []
+    assert codes(odd.to(torch.bfloat16), (1, 3, 16, 16), select=["CNN501"], dtype=torch.bfloat16) == ["CNN501", "CNN501"]
