@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "fc": "cnninspect.integrations.commands.fc",
     "lint": "cnninspect.integrations.commands.lint",
     "chapter": "cnninspect.integrations.commands.chapter",
+    "memory": "cnninspect.integrations.commands.memory",
 }
 
 USAGE_ERROR = 2

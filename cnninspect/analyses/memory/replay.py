@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+import cnninspect.engine.ops.catalogue  # noqa: F401 -- before trace, which it imports back
 from cnninspect.engine.compat import TorchDispatchMode, tree_flatten
 from cnninspect.engine.trace import Node, Trace
 

@@ -42,15 +42,24 @@ def largest_batch(
     ok, report = fits(1)
     if not ok:
         return 0, report
-    good, good_report, bad = 1, report, None
-    while bad is None and good < limit:
-        ok, report = fits(min(good * 2, limit))
-        if ok:
-            good, good_report = min(good * 2, limit), report
-        else:
-            bad = min(good * 2, limit)
-    while bad is not None and bad - good > 1:
-        mid = (good + bad) // 2
-        ok, report = fits(mid)
-        good, good_report, bad = (mid, report, bad) if ok else (good, good_report, mid)
+    # peaks grow affinely with the batch: aim from batches 1 and 2, then confirm around the aim
+    one = _value(report, peak)
+    ok2, report2 = fits(2)
+    if not ok2:
+        return 1, report
+    slope = max(_value(report2, peak) - one, 1)
+    good = min(limit, max(2, 1 + (limit_bytes - one) // slope))
+    ok, good_report = fits(good)
+    while not ok and good > 1:  # not affine after all: walk down by halving the overshoot
+        good = max(1, good - max(1, good // 8))
+        ok, good_report = fits(good)
+    while good < limit:
+        ok, report = fits(good + 1)
+        if not ok:
+            break
+        good, good_report = good + 1, report
     return good, good_report
+
+
+def _value(report, peak: str) -> int:
+    return report.train_peak if peak == "train" else report.inference_peak

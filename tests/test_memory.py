@@ -1,0 +1,159 @@
+"""Memory (issue 15): saved-for-backward bytes exactly as a real forward saves them, peaks
+within 10 % of a real CPU step, and the API, CLI and budget search around them.
+
+The references come from tests/memory_reference.py, which never reads cnninspect:
+``saved_tensors_hooks`` on a real CPU forward, and the allocator's events under
+``torch.profiler``. Inputs are small to keep the file fast; the figures do not depend
+on size (meta tensors), the references do.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision.models as M
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).parent))
+from memory_reference import (  # noqa: E402
+    measured_inference_peak,
+    measured_train_peak,
+    real_saved_bytes,
+)
+
+from cnninspect.analyses.memory import largest_batch, memory, parse_bytes  # noqa: E402
+from cnninspect.analyses.memory.liveness import saved_by_row  # noqa: E402
+from cnninspect.analyses.memory.run import replay  # noqa: E402
+from cnninspect.chapter.models import CustomCNN, SimpleCNN  # noqa: E402
+from cnninspect.engine.inputs import InputSpec  # noqa: E402
+from cnninspect.errors import OptionError  # noqa: E402
+
+
+class LSTMNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(16, 32, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(32, 5)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        return self.fc(y[:, -1])
+
+
+SAVED_CASES = {
+    "simple_cnn": (SimpleCNN, (2, 1, 28, 28)),
+    "custom_cnn": (CustomCNN, (2, 3, 32, 32)),
+    "resnet18": (M.resnet18, (2, 3, 64, 64)),
+    "resnet50": (M.resnet50, (1, 3, 64, 64)),
+    "densenet121": (M.densenet121, (1, 3, 64, 64)),
+    "mobilenet_v3_large": (M.mobilenet_v3_large, (2, 3, 64, 64)),
+    "efficientnet_b0": (M.efficientnet_b0, (1, 3, 64, 64)),
+    "convnext_tiny": (M.convnext_tiny, (1, 3, 64, 64)),
+    "vit_b_16": (lambda: M.vit_b_16(image_size=64), (1, 3, 64, 64)),
+    "swin_t": (M.swin_t, (1, 3, 64, 64)),
+    "lstm": (LSTMNet, (2, 7, 16)),
+    "vgg11": (M.vgg11, (1, 3, 64, 64)),
+    "googlenet": (lambda: M.googlenet(aux_logits=False, init_weights=False), (1, 3, 64, 64)),
+    "shufflenet_v2": (M.shufflenet_v2_x0_5, (1, 3, 64, 64)),
+    "squeezenet": (M.squeezenet1_0, (1, 3, 64, 64)),
+    "regnet_y_400mf": (M.regnet_y_400mf, (1, 3, 64, 64)),
+}
+
+
+@pytest.mark.parametrize("name", list(SAVED_CASES))
+def test_saved_bytes_equal_a_real_forward(name):
+    factory, shape = SAVED_CASES[name]
+    torch.manual_seed(0)
+    model = factory()
+    log, _ = replay(model, InputSpec.of(shape, None, None), train=True)
+    ours = sum(saved_by_row(log, len(log.rows)))
+    # oneDNN's LSTM kernel (CPU only) saves its own workspace; torch's reference
+    # kernel, which CUDA-less meta runs follow, is what the replay models
+    flags = torch.backends.mkldnn.flags(enabled=False) if name == "lstm" else _nothing()
+    with flags:
+        real = real_saved_bytes(model, torch.randn(shape))
+    assert ours == real
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+PEAK_CASES = {
+    "simple_cnn": (SimpleCNN, (64, 1, 28, 28)),
+    "vgg11": (M.vgg11, (1, 3, 64, 64)),
+    "alexnet": (M.alexnet, (1, 3, 64, 64)),
+    "squeezenet": (M.squeezenet1_0, (1, 3, 64, 64)),
+    "shufflenet_v2": (M.shufflenet_v2_x0_5, (1, 3, 64, 64)),
+    "resnet18": (M.resnet18, (8, 3, 96, 96)),
+    "mobilenet_v2": (M.mobilenet_v2, (1, 3, 64, 64)),
+    "googlenet": (lambda: M.googlenet(aux_logits=False, init_weights=False), (1, 3, 64, 64)),
+}
+
+
+@pytest.mark.parametrize("name", list(PEAK_CASES))
+def test_peaks_within_ten_percent_of_a_real_cpu_step(name):
+    factory, shape = PEAK_CASES[name]
+    torch.manual_seed(0)
+    model = factory()
+    report = memory(model, shape, optimizer="sgd")
+    x = torch.randn(shape)
+    assert report.inference_peak == pytest.approx(measured_inference_peak(model, x), rel=0.10)
+    assert report.train_peak == pytest.approx(measured_train_peak(model, x, "sgd"), rel=0.10)
+
+
+def test_adam_state_and_step_peak_match_a_real_step():
+    model = SimpleCNN()
+    report = memory(model, (2, 1, 28, 28), optimizer="adamw")
+    assert report.optimizer_bytes == 2 * report.param_bytes + 4 * len(list(model.parameters()))
+    measured = measured_train_peak(model, torch.randn(2, 1, 28, 28), "adamw")
+    assert report.train_peak == pytest.approx(measured, rel=0.10)
+
+
+def test_rows_and_totals_agree_and_the_model_is_left_as_found():
+    model = M.resnet18().eval()
+    report = memory(model, (1, 3, 64, 64), batch_size=4)
+    assert report.batch_size == 4
+    assert sum(r.saved_bytes for r in report.rows) == report.activation_bytes
+    assert report.row("conv1").output_bytes == 4 * 64 * 32 * 32 * 4  # a real conv1 output's bytes
+    assert report.param_bytes == sum(p.numel() * 4 for p in model.parameters())
+    assert not model.training and all(p.device.type == "cpu" for p in model.parameters())
+    assert "training-step peak" in report.to_text()
+    assert report.to_dict()["train_peak"] == report.train_peak
+
+
+def test_dtype_halves_parameters_and_activations():
+    full = memory(SimpleCNN(), (8, 1, 28, 28), optimizer="sgd")
+    half = memory(SimpleCNN(), (8, 1, 28, 28), optimizer="sgd", dtype="bfloat16")
+    assert half.param_bytes * 2 == full.param_bytes
+    assert half.activation_bytes < full.activation_bytes
+
+
+def test_largest_batch_fits_and_the_next_does_not():
+    budget = 64 * 2**20
+    best, report = largest_batch(SimpleCNN(), (1, 1, 28, 28), "64MiB", optimizer="sgd")
+    assert best > 1 and report.train_peak <= budget
+    assert memory(SimpleCNN(), (1, 1, 28, 28), batch_size=best + 1, optimizer="sgd").train_peak > budget
+
+
+def test_bad_options_name_the_fix():
+    with pytest.raises(OptionError, match="sgd, sgd-momentum, adam, adamw"):
+        memory(SimpleCNN(), optimizer="lion")
+    with pytest.raises(OptionError, match="24GiB"):
+        parse_bytes("lots")
+    assert parse_bytes("24GiB") == 24 * 2**30 and parse_bytes("1.5GB") == 1_500_000_000
+
+
+def test_cli_prints_the_breakdown_and_the_batch(capsys):
+    from cnninspect.integrations.cli import main
+
+    assert main(["memory", "simple-cnn", "--batch-size", "4", "--optimizer", "sgd", "--budget", "8MiB"]) == 0
+    out = capsys.readouterr().out
+    assert "activations saved for backward" in out and "largest batch that fits 8MiB" in out
