@@ -145,8 +145,13 @@ def test_receptive_field_against_object_size():
     assert codes(model, (1, 1, 32, 32), select=["CNN203"], object_size=5) == []
 
 
-def test_receptive_field_against_the_input_names_where_it_is_covered():
-    f = lint(SimpleCNN(), (1, 1, 28, 28), select=["CNN203"]).findings[0]
+def test_receptive_field_against_the_input_only_for_spatial_outputs():
+    dense = stack(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 3, padding=1))  # field 5
+    [f] = lint(dense, (1, 1, 32, 32), select=["CNN203"]).findings
+    assert f.data == {"size": [5.0, 5.0], "target": [32, 32]} and f.message.startswith("output ")
+    # SimpleCNN's head flattens: its output sees the whole input, so only an object size can fail it
+    assert codes(SimpleCNN(), (1, 1, 28, 28), select=["CNN203"]) == []
+    f = lint(SimpleCNN(), (1, 1, 28, 28), select=["CNN203"], object_size=12).findings[0]
     assert f.data["size"] == [10.0, 10.0] and "first covered at" in f.message
 
 

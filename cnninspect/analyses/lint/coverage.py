@@ -171,10 +171,13 @@ def dropped_border(ctx: LintContext) -> Iterator[Finding]:
 
 @rule(
     "CNN203", "small-receptive-field",
-    summary="the output's receptive field is smaller than the declared object size (or the input)",
+    summary="the last feature map's field is smaller than the declared object size, or a spatial "
+            "output's field smaller than the input",
     why="A unit can only respond to what its receptive field covers: an object larger than the "
-        "field is never seen whole by any single unit of the last feature map. The message names the "
-        "layer where the field first covers the target, if any does.",
+        "field is never seen whole by any single unit of the last feature map. Without a declared "
+        "object size the model's own outputs are compared with the input: a dense (per-pixel) "
+        "output whose units see less than the image; a head that pools or flattens globally "
+        "sees everything. The message names the layer where the field first covers the target.",
     reference="Luo et al., Understanding the Effective Receptive Field in Deep CNNs, NeurIPS 2016; "
               "Araujo, Norris & Sim, Computing Receptive Fields of CNNs, Distill 2019.",
     fix="add depth, stride or dilation before the last feature map, or declare the object size "
@@ -182,10 +185,19 @@ def dropped_border(ctx: LintContext) -> Iterator[Finding]:
 )  # fmt: skip
 def small_receptive_field(ctx: LintContext) -> Iterator[Finding]:
     report = ctx.rf
-    out = report.output if report is not None else None
-    if out is None or out.is_global or out.unknown or out.size is None:
+    if report is None or not report.fields:
         return
-    target, what = _target(ctx, len(out.size))
+    n = len(report.input_size)
+    target, what = _target(ctx, n)
+    if ctx.options.object_size is None:
+        # against the input: what the model's outputs see (a global head sees everything)
+        outs = [report.fields[r] for r in ctx.outputs if r in report.fields]
+        outs = [f for f in outs if not f.is_global and not f.unknown and f.size is not None]
+        out = min(outs, key=lambda f: tuple(f.size), default=None)
+    else:
+        out = report.output  # the last feature map: where objects have to be seen whole
+    if out is None or out.is_global or out.unknown or out.size is None or len(out.size) != n:
+        return
     if all(s >= t for s, t in zip(out.size, target)):
         return
     first = next(
@@ -199,9 +211,10 @@ def small_receptive_field(ctx: LintContext) -> Iterator[Finding]:
     else:
         at = ctx.where(ctx.rows[first.name]) if first.name in ctx.rows else first.name
         tail = f"first covered at {at}" + (" (global)" if first.is_global else f" ({fmt_size(first.size)})")
+    kind = "output" if ctx.options.object_size is None else "last feature map"
     yield Finding(
         "CNN203", where,
-        f"output feature map {where} has a {fmt_size(out.size)} receptive field, smaller than "
+        f"{kind} {where} has a {fmt_size(out.size)} receptive field, smaller than "
         f"the {what} {fmt_size(target)}; {tail}",
         (out.name,), {"size": [float(s) for s in out.size], "target": list(target)},
     )  # fmt: skip

@@ -108,13 +108,19 @@ def dominant_dense_layer(ctx: LintContext) -> Iterator[Finding]:
         )  # fmt: skip
 
 
-def _attribute_reads(model: nn.Module) -> set[str] | None:
-    """The attributes the traced forward reads directly (``get_attr``), from the trace the
-    summary just made and cached; None when the summary did not come from an fx trace."""
+def _attribute_reads(model: nn.Module) -> tuple[set[str], set[int]] | None:
+    """What the traced forward reads directly, from the trace the summary just made and
+    cached: the attribute names of its ``get_attr`` nodes, and the ids of the tensors it
+    holds as constants and of the tensors those are views of (a buffer read outside the
+    traced values, as ``self.index.view(-1)``, is kept that way). None
+    when the summary did not come from an fx trace."""
     from cnninspect.engine import trace
 
     hit = trace._CACHE.get(model)
-    return None if hit is None else {n.target for n in hit[1] if n.op == "get_attr"}
+    if hit is None:
+        return None
+    held = {id(t) for t in hit[3].values()} | {id(t._base) for t in hit[3].values() if t._base is not None}
+    return {n.target for n in hit[1] if n.op == "get_attr"}, held
 
 
 def _called(ctx: LintContext) -> set[str]:
@@ -135,14 +141,15 @@ class _Usage:
 
     def __init__(self, ctx: LintContext) -> None:
         self.called = _called(ctx)
-        self.reads = _attribute_reads(ctx.model)
+        found = _attribute_reads(ctx.model)
+        self.reads, self.constants = found if found is not None else (None, set())
         # parents come before children in named_modules: one pass marks every called subtree
         self.inside: dict[str, bool] = {}
         whole = "" in self.called
         for path in ctx.modules:
             parent = path.rpartition(".")[0]
             self.inside[path] = whole or path in self.called or (bool(path) and self.inside.get(parent, False))
-        used_ids = {id(p) for name, p in ctx.parameters if self.uses(name)}
+        used_ids = {id(p) for name, p in ctx.parameters if self.uses(name, p)}
         seen: set[int] = set()
         self.unused = []
         for name, p in ctx.parameters:
@@ -157,9 +164,11 @@ class _Usage:
             live.update(".".join(parts[:i]) for i in range(len(parts) + 1))
         self.live = live
 
-    def uses(self, name: str) -> bool:
+    def uses(self, name: str, value: torch.Tensor) -> bool:
         owner = name.rpartition(".")[0]
-        return self.inside.get(owner, False) or (self.reads is not None and name in self.reads)
+        if self.inside.get(owner, False):
+            return True
+        return self.reads is not None and (name in self.reads or id(value) in self.constants)
 
 
 def usage(ctx: LintContext) -> _Usage:
@@ -233,7 +242,7 @@ def stale_buffer(ctx: LintContext) -> Iterator[Finding]:
         owner = name.rpartition(".")[0]
         if owner not in used.live:
             continue  # inside a module never called: CNN103 reports the module
-        if used.inside.get(owner, False) or name in used.reads:
+        if used.uses(name, buf):
             continue
         yield Finding(
             "CNN104", name,
