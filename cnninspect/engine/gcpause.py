@@ -2,9 +2,10 @@
 
 A summary makes many short-lived objects and no garbage cycles worth a pause, but each full
 collection walks every object alive -- the whole model included -- so with collection on, a
-deep model's summary grows faster than linearly. Measured on 2026-12-01 (median of 9
-alternating pairs, first/repeat summary, collection on vs paused): resnet50 1.21x/1.03x slower,
-densenet121 1.10x/1.15x, mobilenet_v3_large 1.47x/1.20x, a 2,000-block conv stack 2.12x/1.98x.
+deep model's summary grows faster than linearly. ``benchmarks/gc_pause.py`` on 2026-12-01
+(median of 9 alternating pairs; two runs): with collection on, first and repeat summaries of
+resnet50, densenet121 and mobilenet_v3_large take 0.99-1.47x as long, and those of a
+2,000-block conv stack 1.98-2.33x.
 
 ``gc.disable()`` is process-wide, so it is used only while the calling thread is the only
 Python thread: another thread's allocations would otherwise go uncollected. With other
