@@ -4,6 +4,7 @@ transposed convolutions that cover their output unevenly."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from fractions import Fraction
 
 from cnninspect.analyses.lint.context import TRANSPOSED_KINDS, LintContext, fmt_size
 from cnninspect.analyses.lint.findings import Finding
@@ -59,9 +60,10 @@ def misaligned_merge(ctx: LintContext) -> Iterator[Finding]:
                 message = f"{where} ({row.kind}) merges {a} (jump {_fmt(jump0)}) with {b} (jump {_fmt(jump)})"
             elif start != start0:
                 shift = tuple(s - t for s, t in zip(start, start0))
+                units = tuple(Fraction(d) / Fraction(j) for d, j in zip(shift, jump))
                 message = (
                     f"{where} ({row.kind}) merges {a} and {b}, whose grids are offset by "
-                    f"{_fmt(shift)} input pixels (starts {_fmt(start0)} and {_fmt(start)})"
+                    f"{_fmt(shift)} input pixels ({_fmt(units)} of a unit at jump {_fmt(jump)})"
                 )
             else:
                 continue

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _NormBase
 
 from cnninspect.analyses.lint.context import (
     BATCHNORM_KINDS,
@@ -244,6 +245,8 @@ def stale_buffer(ctx: LintContext) -> Iterator[Finding]:
             continue  # inside a module never called: CNN103 reports the module
         if used.uses(name, buf):
             continue
+        if name.endswith("num_batches_tracked") and isinstance(ctx.modules.get(owner), _NormBase):
+            continue  # read only by a training forward with momentum=None: bookkeeping, not state
         yield Finding(
             "CNN104", name,
             f"buffer {name} ({fmt_size(buf.shape) or 'scalar'}) is never read by forward",
