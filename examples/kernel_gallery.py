@@ -1,7 +1,8 @@
-"""Classic hand-made kernels applied to a test image, and the activation functions.
+"""The chapter's kernel gallery: five hand-made kernels on its 6x7 test picture, and the activations.
 
-Section "Kernels": identity, Sobel x/y, blur and sharpen, each applied with
-padding 1 (same size) by cnninspect.renderers.viz; prints what each does to the image and
+Section "Kernels": identity, Sobel (vertical and horizontal edges), blur and sharpen,
+each applied at the picture's own size with a mirror-extended border, as the chapter
+does (cnninspect.chapter.pictures, NumPy only); prints what each does to the picture and
 writes kernels.png and activations.png.
 
     python examples/kernel_gallery.py [--out example-output]
@@ -12,7 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cnninspect import viz
+from cnninspect.chapter.pictures import chapter_image, chapter_kernels, gallery
+from cnninspect.renderers import viz
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,11 +23,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     out = Path(args.out)
 
-    image = viz.test_image(28)
-    print(f"test image {tuple(image.shape)}: sum {float(image.sum()):.1f}")
-    for name, result in viz.apply_kernels(image).items():
-        print(f"{name:>8}: min {float(result.min()):6.2f}  max {float(result.max()):6.2f}  sum {float(result.sum()):7.2f}")
-    viz.kernel_gallery(image, path=out / "kernels.png")
+    image = chapter_image()
+    print(f"test picture {image.shape[0]}x{image.shape[1]}: a square outline of 255s, sum {image.sum():.0f}")
+    for name, result in gallery().items():
+        print(f"{name:>22}: {result.shape[0]}x{result.shape[1]}  min {result.min():8.2f}  max {result.max():8.2f}"
+              f"  sum {result.sum():9.2f}")  # fmt: skip
+    viz.kernel_gallery(image, chapter_kernels(), border="symmetric", path=out / "kernels.png")
     viz.activation_functions(path=out / "activations.png")
     print(f"wrote {out / 'kernels.png'} and {out / 'activations.png'}")
 

@@ -1,9 +1,11 @@
-"""The convolution worked out by hand: slide, multiply, add -- then check against torch.
+"""The chapter's worked convolution, by hand: slide, multiply, add -- then check against torch.
 
-Section "How convolution works": a 5x5 input, a 3x3 vertical-edge kernel, no
-padding, stride 1, so the output is (5 - 3)/1 + 1 = 3 by 3. Each output value is
-the sum of the element-wise product of the kernel and the window under it
-(cross-correlation: deep-learning "convolution" does not flip the kernel).
+Section "How convolution works": the chapter's 5x5 image and its 3x3 edge kernel
+(8 in the centre, -1 around), no padding, stride 1, so the output is
+(5 - 3)/1 + 1 = 3 by 3. Each output value is the sum of the element-wise product
+of the kernel and the window under it (cross-correlation: deep-learning
+"convolution" does not flip the kernel). The chapter prints the right products
+for output [0,0] but a wrong sum (-13) and a wrong output; the real values follow.
 
     python examples/manual_convolution.py
 """
@@ -14,19 +16,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cnninspect.analyses.fc import EDGE_KERNEL as KERNEL  # the vertical-edge (Prewitt) kernel
 from cnninspect.analyses.reference import conv2d, conv_output_size
+from cnninspect.chapter import facts
+from cnninspect.chapter.pictures import worked_example
 
-IMAGE = np.array(
-    [
-        [3, 3, 2, 1, 0],
-        [0, 0, 1, 3, 1],
-        [3, 1, 2, 2, 3],
-        [2, 0, 0, 2, 2],
-        [2, 0, 0, 0, 1],
-    ],
-    dtype=np.float64,
-)
+IMAGE, KERNEL = worked_example()
 
 
 def by_hand(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -52,6 +46,8 @@ def main() -> None:
     torch_out = F.conv2d(torch.tensor(IMAGE)[None, None], torch.tensor(KERNEL)[None, None])[0, 0].numpy()
     print(f"cnninspect.analyses.reference.conv2d agrees: {np.array_equal(manual, reference)}")
     print(f"torch.nn.functional.conv2d agrees: {np.array_equal(manual, torch_out)}")
+    print(f"the chapter prints output[0,0] = {facts.PRINTED_SUM_00} and {[list(r) for r in facts.PRINTED_CONV_OUTPUT]}: "
+          "an erratum (`cnninspect chapter --errata` lists it)")  # fmt: skip
 
 
 if __name__ == "__main__":

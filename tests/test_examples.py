@@ -41,21 +41,29 @@ def test_fc_vs_cnn(capsys, monkeypatch):
 
 
 def test_manual_convolution(capsys, monkeypatch):
+    """The chapter's own 5x5 image and 8-centred edge kernel (figures.json, section 1.2)."""
     out = run("manual_convolution.py", capsys=capsys, monkeypatch=monkeypatch)
     assert "(5 - 3 + 2*0)/1 + 1 = 3" in out
-    # top-left window [[3,3,2],[0,0,1],[3,1,2]] against columns (1, 0, -1): (3+0+3) - (2+1+2) = 1
-    assert re.search(r"output\[0,0\] = .* = 1$", out, re.M)
+    # top-left window [[1,2,3],[4,5,6],[7,8,9]]: 8*5 - (1+2+3+4+6+7+8+9) = 40 - 40 = 0 (the chapter prints -13)
+    assert re.search(r"output\[0,0\] = .* = 0$", out, re.M)
+    # centre: window [[5,6,1],[8,9,2],[2,3,4]]: 8*9 - (5+6+1+8+2+2+3+4) = 72 - 31 = 41
+    assert re.search(r"\[ *27 +41 +-17\]", out)
     assert "reference.conv2d agrees: True" in out and "functional.conv2d agrees: True" in out
+    assert "the chapter prints output[0,0] = -13" in out and "erratum" in out
 
 
 def test_kernel_gallery(tmp_path, capsys, monkeypatch):
+    """The chapter's 6x7 picture and five kernels, same-size output with a mirrored border."""
     monkeypatch.chdir(tmp_path)  # default --out is ./example-output
     out = run("kernel_gallery.py", capsys=capsys, monkeypatch=monkeypatch)
-    # the test image: a 10x10 square of ones (rows/cols 7..16) and a 0.6 anti-diagonal (i, 27-i) of 28
-    # pixels; it crosses the square for i = 11..16, 6 pixels where 0.6 replaces 1
-    square, diag, overlap = 10 * 10, 28 * 0.6, 6
-    assert f"sum {square + diag - overlap * 1.0:.1f}" in out
-    assert re.search(r"identity: min +0\.00 +max +1\.00", out)
+    # the picture: a 4x4 square outline of 255s (12 pixels) in rows 1-4, columns 1-4
+    assert "test picture 6x7" in out and f"sum {12 * 255}" in out
+    assert re.search(r"identity: 6x7 +min +0\.00 +max +255\.00", out)
+    # blur's maximum: the 3x3 neighbourhoods of the outline's inner corner hold 5 lit pixels: 5*255/9
+    assert re.search(rf"blur: 6x7 .* max +{5 * 255 / 9:.2f}", out)
+    # a vertical Sobel on a mirrored border: the outline's left column (3 lit rows around it) gives
+    # 1+2+1 = 4 times 255 at its middle rows
+    assert re.search(rf"sobel_vertical_edges: 6x7 +min +-{4 * 255}\.00 +max +{4 * 255}\.00", out)
     for png in ("kernels.png", "activations.png"):
         img = np.asarray(Image.open(tmp_path / "example-output" / png).convert("L"), dtype=float)
         assert img.std() > 10

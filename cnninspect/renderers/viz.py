@@ -183,18 +183,34 @@ def _as_image(image: Any) -> Any:
     return x
 
 
-def apply_kernels(image: Any | None = None, kernels: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Each kernel cross-correlated with the image (padding 1: same size), as ``{name: (H, W) tensor}``."""
+BORDERS = ("zeros", "symmetric")
+
+
+def apply_kernels(
+    image: Any | None = None, kernels: dict[str, Any] | None = None, *, border: str = "zeros"
+) -> dict[str, Any]:
+    """Each kernel cross-correlated with the image at the image's size, as ``{name: (H, W) tensor}``.
+
+    ``border="zeros"`` pads with zeros (``nn.Conv2d``'s padding); ``"symmetric"`` mirrors the
+    border, edge pixel repeated, as the chapter's kernel gallery does.
+    """
     import torch
     import torch.nn.functional as F
 
+    if border not in BORDERS:
+        raise OptionError(f"border {border!r} is unknown; use one of {', '.join(BORDERS)}")
     x = _as_image(test_image() if image is None else image)
     out = {}
     for name, k in (kernels or KERNELS).items():
         kt = torch.as_tensor(k, dtype=torch.float32)
         if kt.dim() != 2 or kt.shape[0] != kt.shape[1] or kt.shape[0] % 2 == 0:
             raise InputShapeError(f"kernel {name!r} must be a square odd-sized 2-d array; got {tuple(kt.shape)}")
-        out[name] = F.conv2d(x, kt[None, None], padding=kt.shape[0] // 2)[0, 0]
+        if border == "symmetric":
+            from cnninspect.chapter.pictures import correlate_same
+
+            out[name] = torch.as_tensor(correlate_same(x[0, 0].double().numpy(), kt.double().numpy()))
+        else:
+            out[name] = F.conv2d(x, kt[None, None], padding=kt.shape[0] // 2)[0, 0]
     return out
 
 
@@ -202,12 +218,13 @@ def kernel_gallery(
     image: Any | None = None,
     kernels: dict[str, Any] | None = None,
     *,
+    border: str = "zeros",
     path: str | os.PathLike[str] | None = None,
 ) -> Any:
-    """The input, then each classic kernel and what it makes of the input."""
+    """The input, then each classic kernel and what it makes of the input (see :func:`apply_kernels`)."""
     x = _as_image(test_image() if image is None else image)
     kernels = kernels or KERNELS
-    results = apply_kernels(x, kernels)
+    results = apply_kernels(x, kernels, border=border)
     n = len(results)
     fig = _figure(2.2 * (n + 1), 4.6)
     ax = fig.add_subplot(2, n + 1, 1)
@@ -223,7 +240,7 @@ def kernel_gallery(
         kax.imshow(kt.numpy(), cmap="coolwarm", interpolation="nearest")
         for (r, c), v in _cells(kt):
             kax.text(c, r, f"{v:.2g}", ha="center", va="center", fontsize=7)
-        kax.set_title(name)
+        kax.set_title(name, fontsize=9)
         kax.set_axis_off()
         rax = fig.add_subplot(2, n + 1, n + 1 + i + 2)
         rax.imshow(result.numpy(), cmap="gray", interpolation="nearest")
@@ -373,6 +390,7 @@ __all__ = [
     "filters_before_after",
     "test_image",
     "apply_kernels",
+    "BORDERS",
     "kernel_gallery",
     "capture_feature_maps",
     "feature_maps",
