@@ -25,6 +25,8 @@ parse_schema: Callable[[str], Any] = torch._C.parse_schema
 torch_assert: Callable[..., Any] = torch._assert
 # the C base class of torch.Tensor: its methods are the tensor's own (not Python overrides)
 TensorBase: type = torch._C.TensorBase
+# the base of BatchNorm and InstanceNorm: the modules that own ``num_batches_tracked``
+NormBase: type = torch.nn.modules.batchnorm._NormBase
 # which attention kernel the CPU would pick for given inputs (the memory analysis asks it)
 fused_sdp_choice: Callable[..., Any] = torch._fused_sdp_choice
 
@@ -67,9 +69,11 @@ def fx_attribute_index_skipped() -> Iterator[None]:
     """Skip, in this thread only, the index of constant attributes fx builds at each trace.
 
     fx checks each attribute of each module against a module global (a third of tracing a
-    MobileNet). While any thread is inside this context the global is a type that answers
-    "no" for the threads inside it and defers to fx's own tuple for every other thread, so a
-    concurrent fx trace elsewhere sees no difference. A torch without that global keeps fx's walk.
+    MobileNet). While the calling thread is the only Python thread, the global is simply an
+    empty tuple (C-speed checks, and nobody else to see it). Otherwise it is a type that
+    answers "no" for the threads inside this context and defers to fx's own tuple for every
+    other thread, so a concurrent fx trace elsewhere sees no difference. A torch without that
+    global keeps fx's walk.
     """
     global _swap_depth
     if not hasattr(_fx_symbolic_trace, _FX_CONSTANT_TYPES_NAME):
@@ -77,7 +81,9 @@ def fx_attribute_index_skipped() -> Iterator[None]:
         return
     with _swap_lock:
         if _swap_depth == 0:
-            setattr(_fx_symbolic_trace, _FX_CONSTANT_TYPES_NAME, _ConstantTypesOutsideOurTrace)
+            alone = threading.active_count() == 1
+            stand_in = () if alone else _ConstantTypesOutsideOurTrace
+            setattr(_fx_symbolic_trace, _FX_CONSTANT_TYPES_NAME, stand_in)
         _swap_depth += 1
     outer, _skipping.active = getattr(_skipping, "active", False), True
     try:
@@ -92,6 +98,6 @@ def fx_attribute_index_skipped() -> Iterator[None]:
 
 __all__ = [
     "Namespace", "TorchDispatchMode", "tree_flatten", "tree_map", "tree_unflatten", "parse_schema",
-    "torch_assert", "TensorBase", "fused_sdp_choice", "MODULE_ATTRIBUTES", "COMPILED_ORIGINAL", "CONSTANT_ATTRIBUTE_TYPES",
+    "torch_assert", "TensorBase", "NormBase", "fused_sdp_choice", "MODULE_ATTRIBUTES", "COMPILED_ORIGINAL", "CONSTANT_ATTRIBUTE_TYPES",
     "target_to_str", "fx_attribute_index_skipped",
 ]  # fmt: skip

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import torch
 from torch import nn
-from torch.nn.modules.batchnorm import _NormBase
 
 from cnninspect.analyses.lint.context import (
     BATCHNORM_KINDS,
@@ -23,6 +22,7 @@ from cnninspect.analyses.lint.context import (
 )
 from cnninspect.analyses.lint.findings import Finding
 from cnninspect.analyses.lint.registry import rule
+from cnninspect.engine.compat import NormBase
 
 
 def _removes_bias(ctx: LintContext, producer: str, norm_row) -> bool:
@@ -245,7 +245,7 @@ def stale_buffer(ctx: LintContext) -> Iterator[Finding]:
             continue  # inside a module never called: CNN103 reports the module
         if used.uses(name, buf):
             continue
-        if name.endswith("num_batches_tracked") and isinstance(ctx.modules.get(owner), _NormBase):
+        if name.endswith("num_batches_tracked") and isinstance(ctx.modules.get(owner), NormBase):
             continue  # read only by a training forward with momentum=None: bookkeeping, not state
         yield Finding(
             "CNN104", name,
