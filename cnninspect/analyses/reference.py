@@ -171,18 +171,9 @@ def conv_params(
     return _scalar_or_array(cout * (cin // g) * k + np.where(np.asarray(bias, dtype=bool), cout, 0))
 
 
-def conv_transpose_params(
-    in_channels: ArrayLike,
-    out_channels: ArrayLike,
-    kernel_size: ArrayLike | tuple[int, ...],
-    groups: ArrayLike = 1,
-    bias: bool | ArrayLike = True,
-    dims: int = 2,
-) -> Any:
-    """A transposed convolution has the same count as the convolution it transposes."""
-    cin, cout, g = map(_int, (in_channels, out_channels, groups))
-    k = _int(kernel_elements(kernel_size, dims))
-    return _scalar_or_array(cin * (cout // g) * k + np.where(np.asarray(bias, dtype=bool), cout, 0))
+#: A transposed convolution has the same count as the convolution it transposes:
+#: ``in * (out/groups) * K + out`` is ``out * (in/groups) * K + out``.
+conv_transpose_params = conv_params
 
 
 def linear_params(
@@ -225,16 +216,10 @@ def conv_macs(
     return _scalar_or_array(_int(out_elements) * (_int(in_channels) // _int(groups)) * k)
 
 
-def conv_transpose_macs(
-    in_elements: ArrayLike,
-    out_channels: ArrayLike,
-    kernel_size: ArrayLike | tuple[int, ...],
-    groups: ArrayLike = 1,
-    dims: int = 2,
-) -> Any:
-    """Each input value is scattered into ``out/groups * K`` outputs."""
-    k = _int(kernel_elements(kernel_size, dims))
-    return _scalar_or_array(_int(in_elements) * (_int(out_channels) // _int(groups)) * k)
+#: A transposed convolution scatters each *input* value into ``out/groups * K`` outputs:
+#: ``conv_transpose_macs(in_elements, out_channels, kernel_size, groups, dims)`` is the
+#: count of the convolution it transposes, read with inputs and outputs swapped.
+conv_transpose_macs = conv_macs
 
 
 def linear_macs(out_elements: ArrayLike, in_features: ArrayLike) -> Any:

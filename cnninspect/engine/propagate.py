@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from cnninspect.engine.compat import tree_map
+from cnninspect.engine.inner_calls import InnerCalls
 from cnninspect.engine.ops.registry import Call, kind_of, op_key
 from cnninspect.engine.ops.shapes import SHAPES
 from cnninspect.engine.trace import Node, Trace
@@ -137,30 +138,45 @@ def _leaf_descendants(module: nn.Module) -> list[tuple[str, nn.Module]]:
 def run_module_on_meta(
     module: nn.Module, args: tuple, kwargs: dict, state: MetaState
 ) -> tuple[Any, list]:
-    """Run ``module`` on meta, recording the calls of its leaf descendants."""
+    """Run ``module`` on meta, recording the calls of its leaf descendants, and the torch
+    calls made where no cost rule covers them (:mod:`cnninspect.engine.inner_calls`)."""
     children: list[tuple[str, Call]] = []
-    handles = []
-    leaves = _leaf_descendants(module)
+    handles: list = []
+    recorder = InnerCalls()
+    recorder.enter("", module)
     try:
-        for name, child in leaves:
-
-            def hook(mod, a, kw, out, _name=name):
-                children.append(
-                    (_name, Call("call_module", mod, type(mod).__name__, a, kw, mod, out))
-                )
-
-            try:
-                handles.append(child.register_forward_hook(hook, with_kwargs=True))
-            except RuntimeError:  # ScriptModules take no hooks
-                pass
+        for name, child in _leaf_descendants(module):
+            handles += _hook_leaf(name, child, children, recorder)
+        state.for_module(module)  # made before recording: copying weights is no call of the model's
         # grad on: torch.nn's fused inference paths (TransformerEncoderLayer) skip the
         # submodule calls we count; with grad enabled they take the plain path
-        with torch.enable_grad():
+        with torch.enable_grad(), recorder:
             out = state.call(module, args, kwargs)
     finally:
         for h in handles:
             h.remove()
-    return out, children
+    return out, children + recorder.calls
+
+
+def _hook_leaf(name: str, child: nn.Module, children: list, recorder: InnerCalls) -> list:
+    """Hooks that record one call of ``child``, or the torch calls inside it when no rule costs it."""
+
+    def pre(mod, a, kw):
+        recorder.enter(name, mod)
+
+    def post(mod, a, kw, out):
+        if not recorder.leave().recorded:
+            children.append((name, Call("call_module", mod, type(mod).__name__, a, kw, mod, out)))
+
+    handles = []
+    try:
+        handles.append(child.register_forward_hook(post, with_kwargs=True))
+        handles.append(child.register_forward_pre_hook(pre, with_kwargs=True))
+    except RuntimeError:  # ScriptModules take no hooks
+        for h in handles:
+            h.remove()
+        return []
+    return handles
 
 
 def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], Any]:

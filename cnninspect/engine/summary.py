@@ -195,7 +195,7 @@ def cost_of(record: NodeRecord) -> tuple[Cost | None, list[str]]:
         macs = flops = 0
         unknown: list[str] = []
         for name, inner in record.children:
-            inner_rule = COSTS.lookup(type(inner.module))
+            inner_rule = COSTS.lookup(op_key(inner.op, inner.target, inner.module))
             if inner_rule is None:
                 unknown.append(f"{record.name}.{name} ({inner.kind})")
                 continue

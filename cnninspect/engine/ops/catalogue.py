@@ -152,10 +152,11 @@ def register_op(
 
         return decorate
     _check_keys(keys)
-    given = {"shape": shape, "cost": _as_cost(cost), "receptive": receptive, "reference": reference}
+    given = {"shape": shape, "cost": cost, "receptive": receptive, "reference": reference}
     for part, rule in given.items():
         if rule is not None and not callable(rule):
             raise OptionError(f"register_op: {part} must be a function, got {type(rule).__name__}")
+    given["cost"] = _as_cost(cost)
     reasons = {p: "not given to register_op" for p, r in given.items() if r is None}
     reasons.update(opt_out or {})
     entry = OpEntry(name or _describe(keys[0]), tuple(keys), **given, rank=rank, opt_out=reasons)

@@ -56,9 +56,8 @@ def _check_size(sizes: list[int], shape, what: str) -> None:
             )
 
 
-def conv(call: Call) -> torch.Tensor:
-    m = call.module
-    x = call.args[0]
+def _conv_input(m, x: torch.Tensor) -> tuple[bool, tuple[int, ...], int]:
+    """(batched, shape, spatial rank) of a convolution's input, its channels checked."""
     dims = len(m.kernel_size)
     batched, shape = _spatial_input(x, dims, type(m).__name__)
     channels = shape[1] if batched else shape[0]
@@ -67,6 +66,17 @@ def conv(call: Call) -> torch.Tensor:
             f"expects {m.in_channels} input channels (weight {_fmt(m.weight.shape)}) but the input "
             f"of shape {_fmt(shape)} has {channels}; give the input {m.in_channels} channels"
         )
+    return batched, shape, dims
+
+
+def _conv_output(m, x: torch.Tensor, batched: bool, shape: tuple[int, ...], out: list[int]) -> torch.Tensor:
+    lead = (shape[0], m.out_channels) if batched else (m.out_channels,)
+    return meta(lead + tuple(out), x.dtype)
+
+
+def conv(call: Call) -> torch.Tensor:
+    m, x = call.module, call.args[0]
+    batched, shape, dims = _conv_input(m, x)
     spatial = shape[-dims:]
     if m.padding == "same":
         out = list(spatial)
@@ -77,22 +87,14 @@ def conv(call: Call) -> torch.Tensor:
             for n, p, d, k, s in zip(spatial, pad, m.dilation, m.kernel_size, m.stride)
         ]
     _check_size(out, shape, f"{type(m).__name__} (kernel {m.kernel_size}, stride {m.stride})")
-    lead = (shape[0], m.out_channels) if batched else (m.out_channels,)
-    return meta(lead + tuple(out), x.dtype)
+    return _conv_output(m, x, batched, shape, out)
 
 
 def conv_transpose(call: Call) -> torch.Tensor | None:
-    m = call.module
+    m, x = call.module, call.args[0]
     if len(call.args) > 1 or call.kwargs:
         return None  # an explicit output_size: let the layer decide
-    x = call.args[0]
-    dims = len(m.kernel_size)
-    batched, shape = _spatial_input(x, dims, type(m).__name__)
-    channels = shape[1] if batched else shape[0]
-    if channels != m.in_channels:
-        raise InputShapeError(
-            f"expects {m.in_channels} input channels but the input of shape {_fmt(shape)} has {channels}"
-        )
+    batched, shape, dims = _conv_input(m, x)
     out = [
         (n - 1) * s - 2 * p + d * (k - 1) + op + 1
         for n, s, p, d, k, op in zip(
@@ -100,8 +102,7 @@ def conv_transpose(call: Call) -> torch.Tensor | None:
         )
     ]
     _check_size(out, shape, type(m).__name__)
-    lead = (shape[0], m.out_channels) if batched else (m.out_channels,)
-    return meta(lead + tuple(out), x.dtype)
+    return _conv_output(m, x, batched, shape, out)
 
 
 def linear(call: Call) -> torch.Tensor:

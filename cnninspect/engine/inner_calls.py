@@ -1,0 +1,86 @@
+"""The torch calls inside a module that no rule describes, recorded while it runs on meta.
+
+A module fx cannot trace (timm's ``Conv2dSame`` pads by the input's size) and that
+the op catalogue does not describe (its ``forward`` is not its parent's) still
+calls torch functions the catalogue knows (``F.pad``, ``F.conv2d``): recording
+them costs the module from those, instead of counting it as zero.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from cnninspect.engine import compat
+from cnninspect.engine.ops.catalogue import COSTS
+from cnninspect.engine.ops.registry import Call, kind_of
+
+_DUNDERS = {
+    "__getitem__": operator.getitem, "__add__": operator.add, "__radd__": operator.add,
+    "__iadd__": operator.iadd, "__sub__": operator.sub, "__rsub__": operator.sub,
+    "__mul__": operator.mul, "__rmul__": operator.mul, "__imul__": operator.imul,
+    "__truediv__": operator.truediv, "__matmul__": operator.matmul, "__neg__": operator.neg,
+    "__pow__": operator.pow,
+}  # fmt: skip
+
+
+def spelling(func: Any) -> tuple[str, Any] | None:
+    """(op, target) as the tracer would have recorded ``func``; None for what it would not."""
+    owner = getattr(func, "__objclass__", None)
+    if owner is None:
+        return "call_function", func
+    if not issubclass(owner, compat.TensorBase):
+        return None  # a property read (``x.shape``)
+    name = func.__name__
+    if name.startswith("__"):
+        target = _DUNDERS.get(name)
+        return ("call_function", target) if target is not None else None
+    return "call_method", name
+
+
+@dataclass
+class _Frame:
+    name: str
+    costed: bool  # the module has a cost rule: what runs inside it is its business
+    recorded: int = 0
+
+
+class InnerCalls(TorchFunctionMode):
+    """Records tensor-producing torch calls made while the innermost running module has no cost rule."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, Call]] = []
+        self.frames: list[_Frame] = []
+
+    def enter(self, name: str, module: nn.Module) -> None:
+        self.frames.append(_Frame(name, COSTS.lookup(type(module)) is not None))
+
+    def leave(self) -> _Frame:
+        return self.frames.pop()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        frame = self.frames[-1] if self.frames else None
+        if frame is None or frame.costed or not _has_tensor(out):
+            return out
+        spelled = spelling(func)
+        if spelled is not None:
+            op, target = spelled
+            kind = kind_of(op, target)
+            name = f"{frame.name}.{kind}" if frame.name else kind
+            self.calls.append((name, Call(op, target, kind, tuple(args), dict(kwargs), None, out)))
+            frame.recorded += 1
+        return out
+
+
+def _has_tensor(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return True
+    return isinstance(value, (tuple, list)) and any(isinstance(v, torch.Tensor) for v in value)
