@@ -546,3 +546,9 @@ def cnn_trainer(request: pytest.FixtureRequest) -> Any:
     except ImportError as exc:  # a trimmed install without the trainer
         pytest.skip(f"cnninspect.chapter.train cannot be imported here ({exc})")
     return Trainer(device=str(pick_device("auto")), data_dir=root)
+
+
+# --------------------------------------------------------------------------- architecture lint
+# The arch_lint fixture and marker and --arch-lint live in a module of their own; pytest
+# loads it with this plugin (cnninspect lint, issue 17).
+pytest_plugins = ["cnninspect.integrations.pytest_lint"]
