@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 import cnninspect.engine.ops.catalogue  # noqa: F401 -- before trace, which it imports back
+from cnninspect.analyses.memory.opcache import fresh_only, key_of, lookup, remember
 from cnninspect.engine.compat import TorchDispatchMode, tree_flatten
 from cnninspect.engine.trace import Node, Trace
 
@@ -72,7 +73,13 @@ class Recorder(TorchDispatchMode):
         return key
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
+        kwargs = kwargs or {}
+        key = key_of(func, args, kwargs) if fresh_only(func) else None
+        out = lookup(key) if key is not None else None
+        if out is None:
+            out = func(*args, **kwargs)
+            if key is not None:
+                remember(key, out)
         log, index = self.log, self.log.ops
         for t in tree_flatten((args, kwargs))[0]:
             if type(t) is torch.Tensor or isinstance(t, torch.Tensor):
