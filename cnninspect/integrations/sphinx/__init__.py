@@ -41,6 +41,9 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_directive("cnninspect-rf", ReceptiveFieldDirective)
     app.add_directive("cnninspect-fc", FCDirective)
     app.add_directive("cnninspect-compare", CompareDirective)
+    from cnninspect.integrations.sphinx.lint_directive import LintDirective  # issue 17
+
+    app.add_directive("cnninspect-lint", LintDirective)
     from cnninspect.integrations.sphinx.analysis import clear_cache
 
     app.connect("builder-inited", _add_css)
