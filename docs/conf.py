@@ -28,6 +28,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "cnninspect.integrations.sphinx",
     "cli_reference",
+    "chapter_replay",  # docs/_ext: `cnninspect chapter`'s output, computed at build time
 ]
 
 exclude_patterns = ["_build", "_cnninspect", "Thumbs.db", ".DS_Store"]
