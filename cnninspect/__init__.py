@@ -34,6 +34,7 @@ _EXPORTS = {
     "lint": "cnninspect.analyses.lint",
     "torchinfo_summary": "cnninspect.integrations.torchinfo",
     "register_op": "cnninspect.engine.ops.catalogue",
+    "memory": "cnninspect.analyses.memory",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -97,6 +97,8 @@ class Summary:
     module_kinds: dict[str, str] = field(default_factory=dict)  # module path -> class name, for folding
     receptive_field: ReceptiveFieldReport | None = None  # when computed
     rf_error: AnalysisFailure | None = None  # why the receptive-field analysis failed, if it did
+    # the model and InputSpec it was made from, for summary.memory(); not rendered or compared
+    source: Any = field(default=None, repr=False, compare=False)
 
     @property
     def non_trainable_params(self) -> int:
@@ -125,6 +127,18 @@ class Summary:
         raise KeyError(
             f"no layer named {name!r}; layers are: {', '.join(layer.name for layer in self.layers)}"
         )
+
+    def memory(
+        self,
+        batch_size: int | None = None,
+        optimizer: str = "adamw",
+        dtype: Any = None,
+        amp: str | None = None,
+    ) -> Any:
+        """The model's :class:`~cnninspect.analyses.memory.MemoryReport` for a training setup."""
+        from cnninspect.analyses.memory import memory_of_summary
+
+        return memory_of_summary(self, batch_size=batch_size, optimizer=optimizer, dtype=dtype, amp=amp)
 
     # Renderers live in cnninspect.renderers.text; these are the user's handles on them.
     def __str__(self) -> str:

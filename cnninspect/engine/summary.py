@@ -68,6 +68,7 @@ def _summarize(model, input_shape, input_data, dtype, device, receptive_field, d
         records, output, method, warnings, opaque, inputs = _records(model, tree, spec, device)
         warnings[:0] = wrappers
         summary, rows = _assemble(model, tree, records, output, method, warnings, opaque, inputs.shapes)
+        summary.source = (model, spec)
         if receptive_field:
             attach(summary, rows, inputs.shapes)
         return summary

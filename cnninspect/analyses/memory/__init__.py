@@ -16,9 +16,9 @@ from torch import nn
 
 from cnninspect.analyses.memory.report import AMP_DTYPES, OPTIMIZERS, MemoryReport, RowMemory
 from cnninspect.analyses.memory.search import largest_batch, parse_bytes
-from cnninspect.errors import OptionError
+from cnninspect.errors import ModelError, OptionError
 
-__all__ = ["memory", "largest_batch", "parse_bytes", "MemoryReport", "RowMemory", "OPTIMIZERS"]
+__all__ = ["memory", "memory_of_summary", "largest_batch", "parse_bytes", "MemoryReport", "RowMemory", "OPTIMIZERS"]
 
 _AMP = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
 
@@ -50,6 +50,17 @@ def memory(
             raise OptionError(f"batch_size must be a positive integer, got {batch_size}")
         spec = spec.with_batch(batch_size)
     return build_report(model, spec, optimizer, _dtype(dtype), amp_dtype)
+
+
+def memory_of_summary(summary: Any, **options: Any) -> MemoryReport:
+    """``summary.memory(...)``: the report for the model and input the summary was made from."""
+    if summary.source is None:
+        raise ModelError(
+            "this summary has no model attached (it was not made by summarize() in this process); "
+            "call cnninspect.memory(model, input_shape, ...) instead"
+        )
+    model, spec = summary.source
+    return memory(model, spec, **options)
 
 
 def check_optimizer(name: str) -> str:

@@ -13,8 +13,6 @@ from typing import Any
 
 import torch
 
-from cnninspect.engine.compat import tree_flatten, tree_unflatten
-
 _LIMIT = 50_000
 _CACHE: dict[tuple, tuple] = {}
 _FRESH: dict[Any, bool] = {}  # op overload -> makes fresh outputs only
@@ -31,48 +29,64 @@ def fresh_only(func: Any) -> bool:
     return known
 
 
+class _Unkeyable(Exception):
+    pass
+
+
+def _encode(v: Any) -> Any:
+    if isinstance(v, torch.Tensor):
+        return (tuple(v.shape), v.stride(), v.dtype, v.device.type)
+    if isinstance(v, (tuple, list)):
+        return (type(v), tuple(_encode(x) for x in v))
+    if v is None or isinstance(v, (int, float, bool, str, torch.dtype, torch.memory_format)):
+        return (type(v), v)
+    raise _Unkeyable
+
+
 def key_of(func: Any, args: tuple, kwargs: dict) -> tuple | None:
     """Hashable metadata of a call, or None when some argument has none."""
-    leaves, spec = tree_flatten((args, kwargs))
-    parts: list[Any] = [func, spec]
-    for v in leaves:
-        if isinstance(v, torch.Tensor):
-            parts.append((tuple(v.shape), v.stride(), v.dtype, v.device.type))
-        elif v is None or isinstance(v, (int, float, bool, str, torch.dtype, torch.memory_format)):
-            parts.append((type(v), v))
-        else:
-            return None
-    return tuple(parts)
+    try:
+        return (func, _encode(args), tuple((k, _encode(v)) for k, v in kwargs.items()))
+    except _Unkeyable:
+        return None
 
 
 def lookup(key: tuple) -> Any:
     """The outputs for a remembered call, made afresh on meta; None when not remembered."""
     hit = _CACHE.get(key)
-    if hit is None:
-        return None
-    spec, metas = hit
-    outs = [
-        torch.empty_strided(shape, stride, dtype=dtype, device="meta") if shape is not None else value
-        for shape, stride, dtype, value in metas
-    ]
-    return tree_unflatten(outs, spec)
+    return None if hit is None else _make(hit)
+
+
+def _make(meta: Any) -> Any:
+    kind, value = meta
+    if kind is torch.Tensor:
+        shape, stride, dtype = value
+        return torch.empty_strided(shape, stride, dtype=dtype, device="meta")
+    if kind is tuple or kind is list:
+        return kind(_make(m) for m in value)
+    return value
+
+
+def _describe(v: Any) -> Any:
+    if isinstance(v, torch.Tensor):
+        if v.device.type != "meta" or v.untyped_storage().nbytes() != _extent(v):
+            raise _Unkeyable  # an output on a bigger storage than its view: not remade faithfully
+        return (torch.Tensor, (tuple(v.shape), v.stride(), v.dtype))
+    if type(v) is tuple or type(v) is list:
+        return (type(v), [_describe(x) for x in v])
+    if v is None or isinstance(v, (int, float, bool)):
+        return (None, v)
+    raise _Unkeyable
 
 
 def remember(key: tuple, out: Any) -> None:
-    leaves, spec = tree_flatten(out)
-    metas = []
-    for t in leaves:
-        if isinstance(t, torch.Tensor):
-            if t.device.type != "meta" or t.untyped_storage().nbytes() != _extent(t):
-                return  # an output on a bigger storage than its view: not remade faithfully
-            metas.append((tuple(t.shape), t.stride(), t.dtype, None))
-        elif t is None or isinstance(t, (int, float, bool)):
-            metas.append((None, None, None, t))
-        else:
-            return
+    try:
+        meta = _describe(out)
+    except _Unkeyable:
+        return
     if len(_CACHE) >= _LIMIT:
         _CACHE.clear()
-    _CACHE[key] = (spec, metas)
+    _CACHE[key] = meta
 
 
 def _extent(t: torch.Tensor) -> int:

@@ -51,6 +51,18 @@ class MemoryLog:
     keep: list = field(default_factory=list)  # storages kept alive so keys are never reused
 
 
+def tensors_in(value: Any) -> Iterator[torch.Tensor]:
+    """The tensors in an op's (nested tuple, list, dict) arguments or results."""
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from tensors_in(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from tensors_in(v)
+
+
 def storage_key(t: torch.Tensor) -> int:
     return t.untyped_storage()._cdata
 
@@ -81,14 +93,12 @@ class Recorder(TorchDispatchMode):
             if key is not None:
                 remember(key, out)
         log, index = self.log, self.log.ops
-        for t in tree_flatten((args, kwargs))[0]:
-            if type(t) is torch.Tensor or isinstance(t, torch.Tensor):
-                st = log.storages.get(storage_key(t))
-                if st is not None:
-                    st.last_op = index
-        for t in tree_flatten(out)[0]:
-            if isinstance(t, torch.Tensor):
-                log.storages[self.register(t, self.phase)].last_op = index
+        for t in tensors_in((args, kwargs)):
+            st = log.storages.get(storage_key(t))
+            if st is not None:
+                st.last_op = index
+        for t in tensors_in(out):
+            log.storages[self.register(t, self.phase)].last_op = index
         log.ops += 1
         return out
 
