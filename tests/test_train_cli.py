@@ -114,3 +114,40 @@ def test_a_run_writes_a_run_folder_by_default(tmp_path, monkeypatch, capsys):
     assert len(list((tmp_path / "runs").iterdir())) == 1
     assert cli_main(["train", "simple-cnn", *QUICK, "--resume"]) == 2
     assert "--resume needs --checkpoint-dir" in capsys.readouterr().err
+
+
+def test_auto_threads_leaves_busy_cores_alone(monkeypatch):
+    from cnninspect.chapter.train import loop
+
+    monkeypatch.setattr(loop, "_cores", lambda: 2)
+    monkeypatch.setattr(loop, "_busy_elsewhere", lambda: 8.0)  # the shared 2-core machine, others' tests running
+    assert loop.auto_threads() == 1
+    monkeypatch.setattr(loop, "_busy_elsewhere", lambda: 0.0)
+    assert loop.auto_threads() == 2
+    monkeypatch.setattr(loop, "_cores", lambda: 16)
+    assert loop.auto_threads() == 16 and loop.auto_threads(world_size=2) == 8
+    monkeypatch.setattr(loop, "_busy_elsewhere", lambda: 6.0)
+    assert loop.auto_threads() == 10 and loop.auto_threads(world_size=2) == 5
+
+
+def test_cli_trains_with_auto_threads_by_default(tmp_path, monkeypatch, capsys):
+    from cnninspect.chapter.train import loop
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(loop, "auto_threads", lambda world_size=1: 1)
+    seen: list[int] = []
+    real_fit = loop.fit
+
+    def spy(model, *args, **kwargs):
+        model.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+        return real_fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "fit", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert cli_main(["train", "--epochs", "1", "--limit", "64", "--device", "cpu", "--no-save"]) == 0
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2  # restored after the run
+    finally:
+        torch.set_num_threads(before)

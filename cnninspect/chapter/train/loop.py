@@ -61,6 +61,40 @@ def pick_device(device: Any = "auto") -> Any:
     return dev
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _busy_elsewhere() -> float:
+    """How many cores other processes keep busy: the larger of the 1-minute load and the tasks
+    running right now (``/proc/loadavg``, less this one), so a load that just started counts too."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+    try:
+        with open("/proc/loadavg", encoding="ascii") as fh:
+            running = int(fh.read().split()[3].split("/")[0]) - 1
+    except (OSError, ValueError, IndexError):
+        running = 0
+    return max(load - 1.0, float(running))
+
+
+def auto_threads(world_size: int = 1) -> int:
+    """CPU threads for one training process: its share of the cores, less those others keep busy.
+
+    ``benchmarks/train_threads.py`` measured why: on a busy 2-core machine torch's default
+    (one thread per core) spends its time spin-waiting for cores it does not get, and one
+    thread trains several times faster; on a quiet machine every core helps.
+    """
+    world_size = max(1, world_size)
+    free = (_cores() - round(_busy_elsewhere())) // world_size
+    return max(1, min(_cores() // world_size, free))
+
+
 def seed_everything(seed: int) -> None:
     """Seed torch and Python's RNG, e.g. before building a model so its init is reproducible."""
     import random
@@ -171,7 +205,7 @@ def fit(
     progress: bool | None = None,
     log: Callable[[str], None] | None = print,
     eval_batch_size: int = 1000,
-    threads: int | None = None,
+    threads: int | str | None = None,
 ) -> list[EpochMetrics]:
     """Train a classifier with cross-entropy and return one :class:`EpochMetrics` per epoch.
 
@@ -179,7 +213,9 @@ def fit(
     under bf16 autocast (no loss scaling needed for bf16). ``channels_last=True``
     stores activations NHWC (faster convs on tensor-core GPUs) but is opt-in: models
     that flatten with ``.view`` (the chapter's SimpleCNN) cannot take it. ``threads``
-    sets torch's CPU threads for the run and restores them afterwards. With ``checkpoint_dir`` a checkpoint is written
+    sets torch's CPU threads for the run and restores them afterwards; ``"auto"``
+    (the command line's default) takes the cores other processes leave free, see
+    :func:`auto_threads`. With ``checkpoint_dir`` a checkpoint is written
     atomically after every epoch, and ``resume=True`` continues from it (the
     optimizer, its learning rate and the epoch come from the checkpoint). Run under
     ``torchrun`` and it trains with DistributedDataParallel; only rank 0 logs and
@@ -203,7 +239,10 @@ def fit(
     try:
         if ctx.enabled and dev.type == "cuda":
             dev = torch.device("cuda", ctx.local_rank)
-        if threads is not None:
+        if threads == "auto":
+            if dev.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+                torch.set_num_threads(auto_threads(ctx.world_size))
+        elif threads is not None:
             torch.set_num_threads(max(1, int(threads)))
         elif ctx.enabled and dev.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
             # N processes on one small machine: share the cores instead of oversubscribing them

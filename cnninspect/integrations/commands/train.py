@@ -34,7 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimizer", default="adam", choices=("adam", "adamw", "sgd"), help="default: adam")
     parser.add_argument("--seed", type=int, default=0, help="seed for init, shuffling and dropout (default: 0)")
     parser.add_argument("--workers", type=int, default=None, help="data loader workers (default: 0 for in-memory MNIST)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    parser.add_argument(
+        "--threads", type=_threads, default="auto",
+        help="CPU threads for torch: a count, or auto: the cores other processes leave free, at least 1 "
+        "(default: auto; on a busy 2-core machine torch's own choice trains 5-10x slower, "
+        "benchmarks/train_threads.py)",
+    )  # fmt: skip
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training and test images")
     parser.add_argument("--test-limit", type=int, default=None, help="use only the first N test images (default: --limit)")
     parser.add_argument(
@@ -121,6 +126,18 @@ def _report(args: argparse.Namespace, model: object, history: list, run_dir: obj
         print(f"run folder: {run_dir} (last.pt, metrics.jsonl, curves.png, filters.png)")
     elif metrics:
         print(f"metrics appended to {metrics}")
+
+
+def _threads(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'auto', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def _is_main() -> bool:
