@@ -685,30 +685,71 @@ def test_sizes_in_bytes() -> None:
     assert result.total_param_bytes == expected == 32
 
 
-def test_activation_bytes_equal_a_real_forwards_outputs() -> None:
-    """Forward/backward pass size: every row's output once (torchinfo doubles the outputs of
-    layers with parameters and skips the rest); held to forward hooks on a real forward."""
-    model = nn.Sequential(
-        nn.Conv2d(3, 8, 3),
-        nn.BatchNorm2d(8),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(8 * 15 * 15, 10),
-    ).eval()
+def _saved_bytes(model: nn.Module, *args: torch.Tensor) -> int:
+    """Bytes autograd saves for backward in one real forward: each storage once, parameters excluded."""
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in params:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(*args)
+    return sum(saved.values())
+
+
+@pytest.mark.parametrize(
+    "make, shape, mode",
+    [
+        (SingleInputNet, (16, 1, 28, 28), "train"),
+        (
+            lambda: nn.Sequential(
+                nn.Conv2d(3, 8, 3),
+                nn.BatchNorm2d(8),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Flatten(),
+                nn.Linear(1800, 10),
+            ),
+            (2, 3, 32, 32),
+            "eval",
+        ),
+    ],
+)
+def test_forward_backward_size_is_what_autograd_saves(make, shape, mode) -> None:
+    """torchinfo doubles the outputs of layers with parameters and skips the rest; cnninspect's
+    memory analysis knows what a training step keeps for backward, held here to a real forward."""
+    model = make()
+    result = torchinfo_summary(model, input_size=shape, mode=mode, verbose=0)
+    model.train(mode == "train")
+    assert (
+        result.total_output_bytes
+        == result.memory.activation_bytes
+        == _saved_bytes(model, rand(*shape))
+    )
+    buffers = sum(b.numel() * b.element_size() for b in model.buffers())
+    assert result.total_buffer_bytes == buffers
+    total = result.total_input + result.total_output_bytes + result.total_param_bytes + buffers
+    text = str(result)
+    assert f"Estimated Total Size (MB): {total / 1e6:0.2f}" in text
+    assert ("Buffers size (MB)" in text) == bool(buffers)
+
+
+def test_forward_backward_size_without_the_memory_analysis() -> None:
+    """Where the memory replay fails, every row's output counts once, and a warning says so."""
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 30 * 30, 10))
     seen: list[int] = []
     for layer in model:
         layer.register_forward_hook(lambda m, i, o: seen.append(o.numel() * o.element_size()))
     with torch.no_grad():
         model(rand(2, 3, 32, 32))
     result = torchinfo_summary(model, input_size=(2, 3, 32, 32), verbose=0)
-    assert result.total_output_bytes == sum(seen)
-    buffers = sum(b.numel() * b.element_size() for b in model.buffers())
-    assert result.total_buffer_bytes == buffers
-    text = str(result)
-    total = result.total_input + sum(seen) + result.total_param_bytes + buffers
-    assert f"Estimated Total Size (MB): {total / 1e6:0.2f}" in text
-    assert f"Buffers size (MB): {buffers / 1e6:0.2f}" in text
+    result.memory_of = lambda: 1 / 0
+    assert result.total_output_bytes == result.output_bytes_estimate == sum(seen)
+    assert "memory analysis could not replay" in result.warnings[-1]
 
 
 def test_the_jit_model_shows_its_modules_relu_inlined() -> None:
@@ -734,14 +775,17 @@ def test_the_jit_model_shows_its_modules_relu_inlined() -> None:
 
 def test_user_hooks_are_left_alone() -> None:
     # torchinfo's test expects the user's own hooks to fire during summary: its summary is a real
-    # forward. cnninspect's runs none, so they do not fire, and the summary is the same with or without them.
+    # forward. cnninspect's summary runs none, so they do not fire, and the table is the same with
+    # or without them. (The memory analysis behind the sizes replays the forward on meta tensors
+    # when the table is printed; hooks do fire then.)
     calls: list[str] = []
     net = ReuseLinearExtended()
     plain = str(torchinfo_summary(net, (2, 10), verbose=0))
     net.linear.register_forward_pre_hook(lambda m, i: calls.append("pre"))
     net.linear.register_forward_hook(lambda m, i, o: calls.append("post"))
-    assert str(torchinfo_summary(net, (2, 10), verbose=0)) == plain
+    result = torchinfo_summary(net, (2, 10), verbose=0)
     assert calls == []
+    assert str(result) == plain
 
 
 @pytest.mark.slow

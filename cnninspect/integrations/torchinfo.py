@@ -12,7 +12,7 @@ import contextlib
 import copy
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -29,6 +29,9 @@ from cnninspect.integrations.torchinfo_stats import (
     Formatting,
     ModelStatistics,
 )
+
+if TYPE_CHECKING:
+    from cnninspect.analyses.memory import MemoryReport
 
 _NEEDS_INPUT = {"input_size", "output_size", "mult_adds"}
 
@@ -157,7 +160,6 @@ def _tree_summary(model: nn.Module, fmt: Formatting) -> ModelStatistics:
         trainable_params=totals.trainable_params,
         total_param_bytes=totals.param_bytes,
         total_buffer_bytes=totals.buffer_bytes,
-        total_output_bytes=0,
         total_mult_adds=0,
         warnings=notes,
     )
@@ -184,12 +186,21 @@ def _traced_summary(model, spec, shown, nbytes, fmt, mode, device) -> ModelStati
         trainable_params=summary.trainable_params,
         total_param_bytes=summary.param_bytes,
         total_buffer_bytes=summary.buffer_bytes,
-        total_output_bytes=activations,
+        output_bytes_estimate=activations,
+        memory_of=lambda: _memory(model, spec, mode),
         total_mult_adds=summary.total_macs,
         total_flops=summary.total_flops,
         summary=summary,
         warnings=notes + list(summary.warnings),
     )
+
+
+def _memory(model: nn.Module, spec: InputSpec, mode: str) -> MemoryReport:
+    """The memory analysis of one training step, in the mode the summary used."""
+    from cnninspect.analyses.memory import memory
+
+    with _modes(model, mode):
+        return memory(model, spec)
 
 
 @contextlib.contextmanager

@@ -9,11 +9,15 @@ The numbers are cnninspect's: exact MACs, each parameter counted once, sizes in 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnninspect.engine.records import Summary
 from cnninspect.integrations.torchinfo_rows import LayerRow
+
+if TYPE_CHECKING:
+    from cnninspect.analyses.memory import MemoryReport
 
 COLUMNS = (
     "input_size",
@@ -90,14 +94,42 @@ class ModelStatistics:
     trainable_params: int
     total_param_bytes: int
     total_buffer_bytes: int
-    total_output_bytes: int  # activations: see docs/coming-from-torchinfo.rst for what is counted
     total_mult_adds: int
     total_flops: int = 0
     summary: Summary | None = None  # None when summarised without input
     warnings: list[str] = field(default_factory=list)
+    # every row's output once: the activations when the memory analysis cannot replay the model
+    output_bytes_estimate: int = 0
+    memory_of: Callable[[], MemoryReport] | None = field(default=None, repr=False)
+    _memory: MemoryReport | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.formatting.fit(self.summary_list)
+
+    @property
+    def memory(self) -> MemoryReport | None:
+        """The exact memory report of one training step at this input, made on first use.
+
+        It replays the model's forward and backward on meta tensors, which costs more than
+        the summary itself, so it runs only when a size is read or the table printed.
+        """
+        if self._memory is None and self.memory_of is not None:
+            make, self.memory_of = self.memory_of, None
+            try:
+                self._memory = make()
+            except Exception as exc:  # noqa: BLE001 -- the sizes fall back, the summary stands
+                self.warnings.append(
+                    f"the memory analysis could not replay the model ({type(exc).__name__}: {exc}); "
+                    "Forward/backward pass size counts every row's output once instead"
+                )
+        return self._memory
+
+    @property
+    def total_output_bytes(self) -> int:
+        """Activations autograd saves for backward in one training step (exact, from the memory
+        analysis), else every row's output once; 0 without an input."""
+        report = self.memory
+        return report.activation_bytes if report is not None else self.output_bytes_estimate
 
     @property
     def has_input(self) -> bool:
