@@ -43,6 +43,8 @@ def _grid(ctx: LintContext, name: str):
         "path by the offset the message gives",
 )  # fmt: skip
 def misaligned_merge(ctx: LintContext) -> Iterator[Finding]:
+    if not ctx.has_graph:
+        return
     for row in ctx.summary.layers:
         if row.kind not in MERGES or len(row.inputs) < 2:
             continue

@@ -56,9 +56,15 @@ class LintContext:
         self.cache: dict[str, Any] = {}  # what several rules of one family share
         self.rows: dict[str, Layer] = {row.name: row for row in summary.layers}
         self.consumers: dict[str, list[str]] = {}
-        for row in summary.layers:
+        for row in summary.layers if self.has_graph else ():
             for source in row.inputs:
                 self.consumers.setdefault(source, []).append(row.name)
+
+    @property
+    def has_graph(self) -> bool:
+        """Whether rows name their real inputs (fx or TorchScript); the forward-hook fallback
+        records calls in order only, so rules that follow edges stay silent on it."""
+        return self.summary.method.startswith(("fx", "torchscript"))
 
     @cached_property
     def modules(self) -> dict[str, nn.Module]:
@@ -96,7 +102,7 @@ class LintContext:
 
     def source(self, row: Layer) -> Layer | None:
         """The one row feeding ``row``; None for the model input or several inputs."""
-        if len(row.inputs) != 1:
+        if len(row.inputs) != 1 or not self.has_graph:
             return None
         return self.rows.get(row.inputs[0])
 
@@ -110,6 +116,8 @@ class LintContext:
     @cached_property
     def outputs(self) -> set[str]:
         """Rows nothing reads: the model's outputs (an output can matter beyond the model)."""
+        if not self.has_graph:
+            return set()
         return {row.name for row in self.summary.layers if row.name not in self.consumers}
 
     def back_through(self, row: Layer, passable: frozenset[str]) -> tuple[Layer | None, list[Layer]]:

@@ -4,11 +4,13 @@ or outside the output's receptive field."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 
-from cnninspect.analyses.lint.context import LintContext, fmt_size
+from cnninspect.analyses.lint.context import CONV_KINDS, LintContext, fmt_size, spatial
 from cnninspect.analyses.lint.findings import Finding
 from cnninspect.analyses.lint.registry import rule
+from cnninspect.engine.ops.receptive import AxisWindow, conv_window
 
 AXES = "HW"
 
@@ -29,21 +31,68 @@ def _int_window(w) -> tuple[int, int, int, int] | None:
     return int(w.stride), int(w.lo), int(w.hi), int(w.step)
 
 
+WINDOWED = CONV_KINDS | frozenset({
+    "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+})  # fmt: skip
+
+
+def _row_windows(row) -> tuple[AxisWindow, ...] | None:
+    """A conv or pooling row's windows from its own geometry (int kernel, stride, padding)."""
+    k, st, p, d = (_axes(row.kernel_size), _axes(row.stride), _axes(row.padding), _axes(row.dilation))
+    if k is None or st is None or p is None:
+        return None
+    n = len(k)
+    d = d if d is not None else (1,) * n
+    if not all(len(v) == n for v in (st, p, d)):
+        return None
+    return tuple(conv_window(*a) for a in zip(k, st, p, d))
+
+
+def _axes(value) -> tuple[int, ...] | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value,)
+    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
+        return value
+    return None
+
+
 def _windows(ctx: LintContext) -> Iterator[tuple[str, object, tuple[int, ...]]]:
-    """Every single-input windowed node of the receptive-field graph, with its input's sizes."""
+    """Every single-input windowed op, with its windows, output sizes and input sizes.
+
+    Conv and pooling rows use their own geometry, so a layer after a global op (a
+    squeeze-and-excitation scale) is still checked; other ops use the receptive-field graph.
+    """
     report = ctx.rf
-    if report is None:
+    if report is None or not ctx.has_graph:
         return
-    for name, node in report.nodes.items():
-        if node.kind != "spatial" or len(node.inputs) != 1 or name not in ctx.rows:
+    for row in ctx.summary.layers:
+        if len(row.inputs) != 1:
             continue
-        if all(w is None for w in node.windows) or node.sizes is None:
+        out, source = spatial(row.output_shape), row.inputs[0]
+        sizes = tuple(report.input_size) if source.startswith("input:") else (
+            spatial(ctx.rows[source].output_shape) if source in ctx.rows else None)  # fmt: skip
+        windows = _row_windows(row) if row.kind in WINDOWED else None
+        if windows is None:
+            node = report.nodes.get(row.name)
+            if node is None or node.kind != "spatial" or all(w is None for w in node.windows):
+                continue
+            windows = node.windows
+        if out is None or sizes is None or not (len(windows) == len(out) == len(sizes)):
             continue
-        source = node.inputs[0]
-        sizes = report.input_size if source.startswith("input:") else report.nodes[source].sizes
-        if sizes is None or len(sizes) != len(node.windows):
+        if len(windows) > len(sizes):
             continue
-        yield name, node, tuple(sizes)
+        yield row.name, _Op(tuple(windows), tuple(out), source), tuple(sizes)
+
+
+@dataclass(frozen=True)
+class _Op:
+    windows: tuple
+    sizes: tuple[int, ...]
+    source: str
+
+    @property
+    def inputs(self) -> list[str]:
+        return [self.source]
 
 
 def _describe(row) -> str:
@@ -185,7 +234,7 @@ def dropped_border(ctx: LintContext) -> Iterator[Finding]:
 )  # fmt: skip
 def small_receptive_field(ctx: LintContext) -> Iterator[Finding]:
     report = ctx.rf
-    if report is None or not report.fields:
+    if report is None or not report.fields or not ctx.has_graph:
         return
     n = len(report.input_size)
     target, what = _target(ctx, n)
