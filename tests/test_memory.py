@@ -140,7 +140,10 @@ def test_largest_batch_fits_and_the_next_does_not():
     budget = 64 * 2**20
     best, report = largest_batch(SimpleCNN(), (1, 1, 28, 28), "64MiB", optimizer="sgd")
     assert best > 1 and report.train_peak <= budget
-    assert memory(SimpleCNN(), (1, 1, 28, 28), batch_size=best + 1, optimizer="sgd").train_peak > budget
+    assert (
+        memory(SimpleCNN(), (1, 1, 28, 28), batch_size=best + 1, optimizer="sgd").train_peak
+        > budget
+    )
 
 
 def test_bad_options_name_the_fix():
@@ -154,6 +157,11 @@ def test_bad_options_name_the_fix():
 def test_cli_prints_the_breakdown_and_the_batch(capsys):
     from cnninspect.integrations.cli import main
 
-    assert main(["memory", "simple-cnn", "--batch-size", "4", "--optimizer", "sgd", "--budget", "8MiB"]) == 0
+    assert (
+        main(
+            ["memory", "simple-cnn", "--batch-size", "4", "--optimizer", "sgd", "--budget", "8MiB"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "activations saved for backward" in out and "largest batch that fits 8MiB" in out

@@ -28,9 +28,13 @@ LIMITS: tuple[str, ...] = (
     "max_receptive_field",
     "output_shape",
     "max_layers",
+    "max_activation_memory",
+    "max_train_memory",
 )
 COUNT_LIMITS = ("max_params", "max_trainable_params", "max_macs")
 BYTE_LIMITS = ("max_param_bytes",)
+# bytes with the setup they are measured at: "24GiB @ batch=64, optimizer=adamw, amp=bf16"
+MEMORY_LIMITS = ("max_activation_memory", "max_train_memory")
 INT_LIMITS = ("min_receptive_field", "max_receptive_field", "max_layers")
 # What a budget may hold besides its limits.
 FIELDS: tuple[str, ...] = ("input_shape", *LIMITS)
@@ -116,6 +120,10 @@ def parse_limit(name: str, value: Any, origin: str) -> Any:
         return parse_size(value, name, origin, unit="bytes")
     if name in INT_LIMITS:
         return parse_int(value, name, origin)
+    if name in MEMORY_LIMITS:
+        from cnninspect.analyses.memory.budget import parse_memory_limit
+
+        return parse_memory_limit(name, value, origin)
     if name in ("output_shape", "input_shape"):
         try:
             if name == "input_shape":  # text ("1,3,224,224;1,10"), a shape or a list of shapes
@@ -300,6 +308,11 @@ def check(summary: Summary, budget: Budget) -> list[Violation]:
             )
     if "max_layers" in limits and len(s.layers) > limits["max_layers"]:
         out.append(Violation("max_layers", f"layers {len(s.layers)} > max {limits['max_layers']}"))
+    if "max_activation_memory" in limits or "max_train_memory" in limits:
+        from cnninspect.analyses.memory import budget as memory_budget
+
+        for name, text in memory_budget.violations(s, limits):
+            out.append(Violation(name, text, memory_budget.BLAME))
     return out
 
 
@@ -321,6 +334,7 @@ _BLAME_TITLES = {
     "trainable_params": "trainable parameters",
     "macs": "MACs",
     "rf": "receptive-field growth (pixels added by the layer)",
+    "saved_memory": "memory saved for backward (bytes)",
 }
 
 
@@ -336,6 +350,10 @@ def blame(summary: Summary, what: str, top: int = 10) -> list[tuple[Layer, Any, 
     """The ``top`` layers spending most of ``what``: (layer, amount, share of the total)."""
     if what == "rf":
         return _rf_growth(summary, top)
+    if what == "saved_memory":
+        from cnninspect.analyses.memory import budget as memory_budget
+
+        return memory_budget.blame(summary, top)
     total = sum(_quantity(layer, what) for layer in summary.layers)
     ranked = sorted(
         ((layer, _quantity(layer, what)) for layer in summary.layers if _quantity(layer, what) > 0),

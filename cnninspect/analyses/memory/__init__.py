@@ -18,9 +18,22 @@ from cnninspect.analyses.memory.report import AMP_DTYPES, OPTIMIZERS, MemoryRepo
 from cnninspect.analyses.memory.search import largest_batch, parse_bytes
 from cnninspect.errors import ModelError, OptionError
 
-__all__ = ["memory", "memory_of_summary", "largest_batch", "parse_bytes", "MemoryReport", "RowMemory", "OPTIMIZERS"]
+__all__ = [
+    "memory",
+    "memory_of_summary",
+    "largest_batch",
+    "parse_bytes",
+    "MemoryReport",
+    "RowMemory",
+    "OPTIMIZERS",
+]
 
-_AMP = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
+_AMP = {
+    "bf16": torch.bfloat16,
+    "bfloat16": torch.bfloat16,
+    "fp16": torch.float16,
+    "float16": torch.float16,
+}
 
 
 def memory(

@@ -34,7 +34,9 @@ def build_report(
     held = sum(base.values())
     train_peaks, infer_peaks = peaks(train), peaks(infer)
     saved = saved_by_row(train, len(train.rows))
-    rows = [RowMemory(n, o, s) for n, o, s in zip(train.rows, train.output_bytes, saved, strict=True)]
+    rows = [
+        RowMemory(n, o, s) for n, o, s in zip(train.rows, train.output_bytes, saved, strict=True)
+    ]
     return MemoryReport(
         model_name=type(model).__name__,
         batch_size=spec.shapes[0][0] if spec.shapes and spec.shapes[0] else None,

@@ -46,7 +46,9 @@ def cpu_attention(
                 query, key, value, dropout_p, is_causal, attn_mask=attn_mask, scale=scale
             )
             return out[0]
-    return _SDPA(query, key, value, attn_mask, dropout_p, is_causal, scale=scale, enable_gqa=enable_gqa)
+    return _SDPA(
+        query, key, value, attn_mask, dropout_p, is_causal, scale=scale, enable_gqa=enable_gqa
+    )
 
 
 @contextlib.contextmanager

@@ -23,9 +23,12 @@ def fresh_only(func: Any) -> bool:
     known = _FRESH.get(func)
     if known is None:
         schema = func._schema
-        known = _FRESH[func] = not schema.is_mutable and not any(
-            r.alias_info is not None for r in schema.returns
-        ) and "rand" not in schema.name and "dropout" not in schema.name
+        known = _FRESH[func] = (
+            not schema.is_mutable
+            and not any(r.alias_info is not None for r in schema.returns)
+            and "rand" not in schema.name
+            and "dropout" not in schema.name
+        )
     return known
 
 

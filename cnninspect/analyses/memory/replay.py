@@ -143,7 +143,9 @@ class MetaState:
                 for name, t in list(module.named_parameters(remove_duplicate=False))
                 + list(module.named_buffers(remove_duplicate=False))
             }
-        return torch.func.functional_call(module, state, args, kwargs, tie_weights=True, strict=False)
+        return torch.func.functional_call(
+            module, state, args, kwargs, tie_weights=True, strict=False
+        )
 
 
 def run_trace(

@@ -23,7 +23,13 @@ def parse_bytes(value: Any, where: str = "budget") -> int:
 
 
 def largest_batch(
-    model, input_shape: Any = None, budget: Any = "24GiB", *, peak: str = "train", limit: int = 1 << 20, **options
+    model,
+    input_shape: Any = None,
+    budget: Any = "24GiB",
+    *,
+    peak: str = "train",
+    limit: int = 1 << 20,
+    **options,
 ) -> tuple[int, Any]:
     """The largest batch size whose ``peak`` ("train" or "inference") fits ``budget``.
 

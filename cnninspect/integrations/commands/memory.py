@@ -11,15 +11,23 @@ HELP = "memory of a training step and an inference forward (per layer, totals, p
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
-    parser.add_argument("--batch-size", type=int, default=None, help="batch size (default: the input's)")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="batch size (default: the input's)"
+    )
     parser.add_argument(
         "--optimizer", default="adamw", help="sgd, sgd-momentum, adam or adamw (default: adamw)"
     )
-    parser.add_argument("--amp", default=None, help="bf16 or fp16: autocast over fp32 master weights")
     parser.add_argument(
-        "--budget", default=None, help="a memory budget, e.g. 24GiB: print the largest batch that fits"
+        "--amp", default=None, help="bf16 or fp16: autocast over fp32 master weights"
     )
-    parser.add_argument("--top", type=int, default=None, help="show only the N rows that save the most")
+    parser.add_argument(
+        "--budget",
+        default=None,
+        help="a memory budget, e.g. 24GiB: print the largest batch that fits",
+    )
+    parser.add_argument(
+        "--top", type=int, default=None, help="show only the N rows that save the most"
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
 
 
