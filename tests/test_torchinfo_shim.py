@@ -548,12 +548,6 @@ CASES = [
     ),
 ]
 
-# The one case that does not return yet: the LSTM's MAC rule (cnninspect/engine/ops/macs.py,
-# not this shim) reads x.dim() of its input, and a PackedSequence has none.
-_KNOWN_BROKEN = {
-    "pack_padded": "MAC rule of nn.LSTM does not take a PackedSequence (engine/ops/macs.py)"
-}
-
 
 def _reused_activations(shared: bool) -> nn.Module:
     act = nn.LeakyReLU(inplace=True)
@@ -584,15 +578,7 @@ def _one_thread(one_torch_thread):
     yield
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(c, id=c.id, marks=pytest.mark.xfail(reason=_KNOWN_BROKEN[c.id], strict=True))
-        if c.id in _KNOWN_BROKEN
-        else pytest.param(c, id=c.id)
-        for c in CASES
-    ],
-)
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_fixture_case_returns_the_truth(case: Case) -> None:
     model = case.make()
     result = torchinfo_summary(model, **{"verbose": 0, **case.call})
@@ -654,6 +640,16 @@ def test_recursive_mult_adds() -> None:
     assert result.total_mult_adds == _counted_macs(RecursiveNet(), rand(1, 64, 28, 28))
     assert result.summary_list[2].num_params_to_str(reached_max_depth=False) == "(recursive)"
     assert (result.total_params, result.trainable_params) == (36_928, 36_928)
+
+
+def test_packed_sequence_lstm_counts_the_steps_it_runs() -> None:
+    # 903 (step, sample) pairs really run (the sum of the lengths), each 4 gates x 32 x (128 + 32)
+    # multiply-accumulates; then the Linear on the last hidden state, 128 x 32 x 18
+    lengths = torch.tensor(_LENGTHS)
+    result = torchinfo_summary(
+        PackPaddedLSTM(), input_data=torch.ones(20, 128).long(), lengths=lengths, verbose=0
+    )
+    assert result.total_mult_adds == 4 * 32 * (128 + 32) * int(lengths.sum()) + 128 * 32 * 18
 
 
 def test_pruned_model_counts_its_stored_parameters() -> None:

@@ -15,6 +15,7 @@ import math
 from typing import NamedTuple
 
 import torch
+from torch.nn.utils.rnn import PackedSequence
 
 from cnninspect.engine.ops.ranks import pool_rank
 from cnninspect.engine.ops.registry import Call, first_tensor
@@ -152,7 +153,9 @@ def recurrent(call: Call) -> Cost:
     m = call.module
     x = call.args[0]
     gates = {"LSTM": 4, "GRU": 3}.get(m.mode, 1)  # the cell's configuration, not its class name
-    if x.dim() == 3:
+    if isinstance(x, PackedSequence):  # one row of .data per (step, sample) the cell really runs
+        steps, batch = x.data.shape[0], 1
+    elif x.dim() == 3:
         steps, batch = (x.shape[1], x.shape[0]) if m.batch_first else (x.shape[0], x.shape[1])
     else:
         steps, batch = x.shape[0], 1
