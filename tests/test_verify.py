@@ -6,6 +6,8 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
+from oracles import counted_macs
+from reach import Reach
 from torch import nn
 
 import cnninspect
@@ -120,6 +122,18 @@ def test_a_layer_without_a_formula_is_judged_by_the_others_only():
     assert _values(report, "attn", "macs") == {"trace": 1_680, "flop_counter": 1_680}
 
 
+def test_agreeing_on_zero_proves_nothing():
+    """A ReLU's 0 params and 0 MACs, said by every source, are 'not checked', never counted as ok."""
+    report = cnninspect.verify(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()), (1, 1, 6, 6))
+    relu_params, relu_macs = report.check("1", "params"), report.check("1", "macs")
+    assert relu_params.values == {"trace": 0, "hooks": 0, "reference": 0}
+    assert relu_macs.values == {"trace": 0, "reference": 0}
+    assert relu_params.status == relu_macs.status == "not checked"
+    assert report.check("0", "macs").status == "ok"  # 16 x 2 x 9, by three sources
+    assert report.ok
+    assert "(not checked)" in next(r for r in report.rows() if r[0] == "1")[3]
+
+
 # --- a wrong rule is caught -----------------------------------------------------------------
 
 
@@ -194,8 +208,9 @@ def test_bad_options_are_one_clear_error():
 # --- property tests: random stacks and random DAGs ------------------------------------------
 
 
-def _assert_fully_checked(report):
-    """Every module row had its shape judged by hooks and, where a formula exists, the reference."""
+def _assert_fully_checked(report, model, shape):
+    """Every module row had its shape judged by hooks and, where a formula exists, the reference;
+    the total MACs are what torch's flop counter counts on a real forward (independently of verify)."""
     assert report.ok, "\n".join(map(str, report.mismatches))
     for layer in report.summary.layers:
         if layer.op != "call_module":
@@ -203,60 +218,69 @@ def _assert_fully_checked(report):
         values = _values(report, layer.name, "output_shape")
         assert "hooks" in values, layer.name
         assert "reference" in values, layer.name  # every layer these generators use has a formula
+    assert report.summary.total_macs == counted_macs(model, torch.zeros(shape))
 
 
 @st.composite
-def stacks(draw, gap_free: bool = False):
-    """Random conv/pool/norm/activation stacks, 1-D or 2-D, sometimes with a linear head.
+def stacks(draw, for_fields: bool = False):
+    """Random conv/transposed-conv/pool/norm/activation stacks, 1-D or 2-D, sometimes with a linear head.
 
-    ``gap_free`` keeps every kernel dense (no dilation, stride <= kernel), so that
-    each unit reads a contiguous block of the input.
+    ``for_fields`` (the receptive-field test) starts with a conv and draws a conv or pool at every
+    step, strided and dilated ones included but no stride past its window, and no linear head
+    (its field is global).
     """
     dims = draw(st.sampled_from([2, 2, 2, 1]))
-    conv, pools, bn = (
-        (nn.Conv2d, (nn.MaxPool2d, nn.AvgPool2d), nn.BatchNorm2d)
+    conv, conv_t, pools, bn = (
+        (nn.Conv2d, nn.ConvTranspose2d, (nn.MaxPool2d, nn.AvgPool2d), nn.BatchNorm2d)
         if dims == 2
-        else (nn.Conv1d, (nn.MaxPool1d, nn.AvgPool1d), nn.BatchNorm1d)
+        else (nn.Conv1d, nn.ConvTranspose1d, (nn.MaxPool1d, nn.AvgPool1d), nn.BatchNorm1d)
     )
     channels = in_channels = draw(st.integers(1, 4))
     size = [draw(st.integers(6, 18)) for _ in range(dims)]
     layers: list[nn.Module] = []
-    for _ in range(draw(st.integers(1, 5))):
-        kind = draw(st.sampled_from(["conv", "conv", "pool", "bn", "act"]))
-        if kind == "conv":
+    kinds = ["conv", "conv", "pool"] if for_fields else ["conv", "conv", "convT", "pool", "bn", "act"]
+    for i in range(draw(st.integers(1, 4 if for_fields else 5))):
+        kind = "conv" if for_fields and i == 0 else draw(st.sampled_from(kinds))
+        if kind in ("conv", "convT"):
             groups = draw(st.sampled_from([1, 1, 2]))
             groups = groups if channels % groups == 0 else 1
             out = groups * draw(st.integers(1, 3))
             kernel = tuple(draw(st.integers(1, 4)) for _ in range(dims))
             stride = tuple(draw(st.integers(1, 2)) for _ in range(dims))
             dilation = tuple(draw(st.integers(1, 2)) for _ in range(dims))
-            if gap_free:
-                stride = tuple(min(s, k) for s, k in zip(stride, kernel))
-                dilation = (1,) * dims
-            mode = draw(st.sampled_from(["number", "number", "same", "valid"]))
-            if mode == "same" and any(s != 1 for s in stride):
-                mode = "number"
-            padding = tuple(draw(st.integers(0, 2)) for _ in range(dims)) if mode == "number" else mode
+            if for_fields:  # a stride past the window skips inputs: see the strict xfail below
+                stride = tuple(min(s, d * (k - 1) + 1) for s, k, d in zip(stride, kernel, dilation))
             bias = draw(st.booleans())
-            layers.append(conv(channels, out, kernel, stride, padding, dilation, groups, bias))
+            if kind == "convT":
+                padding = tuple(draw(st.integers(0, 1)) for _ in range(dims))
+                extra = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+                layers.append(conv_t(channels, out, kernel, stride, padding, extra, groups, bias, dilation))
+            else:
+                mode = draw(st.sampled_from(["number", "number", "same", "valid"]))
+                if mode == "same" and any(s != 1 for s in stride):
+                    mode = "number"
+                padding = tuple(draw(st.integers(0, 2)) for _ in range(dims)) if mode == "number" else mode
+                layers.append(conv(channels, out, kernel, stride, padding, dilation, groups, bias))
             channels = out
         elif kind == "pool":
             cls = draw(st.sampled_from(pools))
             k = draw(st.integers(1, 3))
             s = draw(st.integers(1, 3))
-            s = min(s, k) if gap_free else s
             p = draw(st.integers(0, k // 2))
             ceil = draw(st.booleans())
             if cls in (nn.MaxPool1d, nn.MaxPool2d):
-                d = 1 if gap_free else draw(st.integers(1, 2))
+                d = draw(st.integers(1, 2))
+                s = min(s, d * (k - 1) + 1) if for_fields else s
                 layers.append(cls(k, s, p, dilation=d, ceil_mode=ceil))
+            elif for_fields:
+                layers.append(cls(k, min(s, k), p, ceil_mode=ceil))
             else:
                 layers.append(cls(k, s, p, ceil_mode=ceil))
         elif kind == "bn":
             layers.append(bn(channels))
         else:
             layers.append(draw(st.sampled_from([nn.ReLU, nn.GELU, nn.Hardswish, nn.Identity]))())
-    if draw(st.booleans()):
+    if not for_fields and draw(st.booleans()):
         pool = nn.AdaptiveAvgPool2d(1) if dims == 2 else nn.AdaptiveAvgPool1d(1)
         layers += [pool, nn.Flatten(), nn.Linear(channels, draw(st.integers(1, 3)))]
     model = nn.Sequential(*layers).eval()
@@ -267,6 +291,22 @@ def stacks(draw, gap_free: bool = False):
     except RuntimeError:
         reject()  # torch itself refuses the configuration (input too small)
     return model, shape
+
+
+def _stack_features(model: nn.Module) -> list[str]:
+    """What a generated model contains, for the branch-reach counts."""
+    found = {"example"}
+    for m in model.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            found |= {"conv"} | ({"strided conv"} if max(m.stride) > 1 else set())
+            found |= {"dilated conv"} if max(m.dilation) > 1 else set()
+        elif isinstance(m, (nn.ConvTranspose1d, nn.ConvTranspose2d)):
+            found.add("transposed conv")
+        elif isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d)):
+            found.add("pool")
+        elif isinstance(m, nn.Linear):
+            found.add("linear head")
+    return sorted(found)
 
 
 class RandomDag(nn.Module):
@@ -341,28 +381,75 @@ def dags(draw):
     return model, shape
 
 
-@property_settings(200)
-@given(stacks())
-def test_random_stacks_agree(case):
-    model, shape = case
-    _assert_fully_checked(cnninspect.verify(model, shape, gradient_layers="none"))
+def test_random_stacks_agree():
+    reach = Reach()
+
+    @property_settings(200)
+    @given(stacks())
+    def check(case):
+        model, shape = case
+        _assert_fully_checked(cnninspect.verify(model, shape, gradient_layers="none"), model, shape)
+        reach.hit(*_stack_features(model))
+
+    check()
+    reach.require(**{"example": 200, "conv": 120, "transposed conv": 50, "strided conv": 60, "dilated conv": 60,
+                     "pool": 40, "linear head": 50})  # fmt: skip
 
 
-@property_settings(200)
-@given(dags())
-def test_random_dags_agree(case):
-    model, shape = case
-    report = cnninspect.verify(model, shape, gradient_layers="none")
-    _assert_fully_checked(report)
-    # the adds and concats are rows too; the shared ReLU is one row per call
-    assert report.check("act", "output_shape") is not None
+def test_random_dags_agree():
+    reach = Reach()
+
+    @property_settings(200)
+    @given(dags())
+    def check(case):
+        model, shape = case
+        report = cnninspect.verify(model, shape, gradient_layers="none")
+        _assert_fully_checked(report, model, shape)
+        layers = report.summary.layers
+        # the shared ReLU is one row per call, each judged by the real forward's hook
+        acts = [layer for layer in layers if layer.name.split("@")[0] == "act"]
+        assert len(acts) == len(model.kinds)
+        assert all(report.check(a.name, "output_shape").status == "ok" for a in acts)
+        # one add row per residual or projection block, its shape judged by the broadcast formula;
+        # one cat row per concat block (the ReLU hook after it sees the concatenated shape)
+        adds = [layer for layer in layers if layer.kind == "add"]
+        assert len(adds) == model.kinds.count("residual") + model.kinds.count("project")
+        assert all(report.check(a.name, "output_shape").status == "ok" for a in adds)
+        assert len([layer for layer in layers if layer.kind == "cat"]) == model.kinds.count("concat")
+        reach.hit("example", *set(model.kinds))
+
+    check()
+    reach.require(example=200, residual=60, project=50, concat=60, down=60)
 
 
-@property_settings(25)
-@given(stacks(gap_free=True))
-def test_random_stacks_receptive_fields_match_gradients(case):
-    model, shape = case
-    report = cnninspect.verify(model, shape, gradient_layers="all")
+def test_random_stacks_receptive_fields_match_gradients():
+    """Every row's analytic region (centre and corner units) against back-propagation."""
+    reach = Reach()
+
+    @property_settings(30)
+    @given(stacks(for_fields=True))
+    def check(case):
+        model, shape = case
+        report = cnninspect.verify(model, shape, gradient_layers="all")
+        assert report.ok, "\n".join(map(str, report.mismatches))
+        measured = [c for c in report.checks if c.quantity == "rf_region" and c.status == "ok"]
+        # a corner unit of a padded layer may read padding only: then that layer is not measured
+        reach.hit(*_stack_features(model), *(["measured"] if measured else []))
+
+    check()
+    reach.require(**{"example": 30, "measured": 25, "conv": 30, "strided conv": 10, "dilated conv": 10, "pool": 10})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug (receptive-field regions): a stride past the kernel leaves holes in the field; at the border "
+    "the analytic region is the clipped bounding box (rows 0..1) though row 0 is never read (gradient: 1..1)",
+)
+def test_a_stride_past_the_kernel_clips_the_border_region_to_what_is_read():
+    model = nn.Sequential(
+        nn.Conv2d(1, 1, 1, stride=(2, 1), padding=(1, 0), bias=False), nn.Conv2d(1, 1, (2, 1), bias=False)
+    )
+    report = cnninspect.verify(model, (1, 1, 6, 6), gradient_layers="all")
     assert report.ok, "\n".join(map(str, report.mismatches))
 
 
@@ -416,8 +503,15 @@ def test_torchvision_models_verify(name, factory, size):
     big = sum(p.numel() for p in model.parameters()) > 50_000_000  # VGG, AlexNet: copying is the cost
     report = cnninspect.verify(model, (1, 3, size, size), gradient_layers="none" if big else "last")
     assert report.ok, f"{name}:\n" + "\n".join(map(str, report.mismatches))
-    counts = report.counts()
-    assert counts["ok"] > counts["not checked"] // 2  # most values really are cross-checked
+    judged_sums = {c.layer.split(" (all")[0] for c in report.checks if " (all " in c.layer and c.status == "ok"}
+    for layer in report.summary.layers:
+        if layer.op not in ("call_module", "hook"):
+            continue
+        # every module call's shape meets the real forward, and every MAC it spends a second source
+        assert report.check(layer.name, "output_shape").status == "ok", layer.name
+        if layer.macs:
+            path = layer.name.split("@")[0]
+            assert report.check(layer.name, "macs").status == "ok" or path in judged_sums, layer.name
     # the whole model's parameters and MACs were judged by a second source
     assert report.check("<total>", "params").status == "ok"
     assert report.check("<total>", "macs").status == "ok"
