@@ -115,10 +115,15 @@ class LintContext:
 
     @cached_property
     def outputs(self) -> set[str]:
-        """Rows nothing reads: the model's outputs (an output can matter beyond the model)."""
+        """The model's outputs: rows nothing reads whose shape is one the model returns (a row
+        nothing reads with another shape is dead computation, such as an unused split)."""
         if not self.has_graph:
             return set()
-        return {row.name for row in self.summary.layers if row.name not in self.consumers}
+        shapes = {tuple(s) for s in self.summary.output_shapes}
+        return {
+            row.name for row in self.summary.layers
+            if row.name not in self.consumers and isinstance(row.output_shape, tuple) and row.output_shape in shapes
+        }  # fmt: skip
 
     def back_through(self, row: Layer, passable: frozenset[str]) -> tuple[Layer | None, list[Layer]]:
         """Walk up from ``row``'s input across single-input, single-consumer rows of ``passable`` kinds.

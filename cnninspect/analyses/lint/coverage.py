@@ -56,12 +56,28 @@ def _axes(value) -> tuple[int, ...] | None:
     return None
 
 
-def _windows(ctx: LintContext) -> Iterator[tuple[str, object, tuple[int, ...]]]:
-    """Every single-input windowed op, with its windows, output sizes and input sizes.
+@dataclass(frozen=True)
+class _Op:
+    windows: tuple
+    sizes: tuple[int, ...]
+    source: str
 
-    Conv and pooling rows use their own geometry, so a layer after a global op (a
-    squeeze-and-excitation scale) is still checked; other ops use the receptive-field graph.
-    """
+    @property
+    def inputs(self) -> list[str]:
+        return [self.source]
+
+
+def _windows(ctx: LintContext) -> list[tuple[str, _Op, tuple[int, ...]]]:
+    """Every single-input windowed op, with its windows, output sizes and input sizes
+    (worked out once per lint for the two rules that read them)."""
+    if "windows" not in ctx.cache:
+        ctx.cache["windows"] = list(_find_windows(ctx))
+    return ctx.cache["windows"]
+
+
+def _find_windows(ctx: LintContext) -> Iterator[tuple[str, _Op, tuple[int, ...]]]:
+    """Conv and pooling rows use their own geometry, so a layer after a global op (a
+    squeeze-and-excitation scale) is still checked; other ops use the receptive-field graph."""
     report = ctx.rf
     if report is None or not ctx.has_graph:
         return
@@ -82,17 +98,6 @@ def _windows(ctx: LintContext) -> Iterator[tuple[str, object, tuple[int, ...]]]:
         if len(windows) > len(sizes):
             continue
         yield row.name, _Op(tuple(windows), tuple(out), source), tuple(sizes)
-
-
-@dataclass(frozen=True)
-class _Op:
-    windows: tuple
-    sizes: tuple[int, ...]
-    source: str
-
-    @property
-    def inputs(self) -> list[str]:
-        return [self.source]
 
 
 def _describe(row) -> str:

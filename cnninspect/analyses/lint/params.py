@@ -263,11 +263,8 @@ def _untrained_statistics(ctx: LintContext) -> Iterator[Finding]:
             continue
         if bn.weight.is_meta or bn.running_mean.is_meta:
             continue
-        tracked = bn.num_batches_tracked
-        if tracked is not None and int(tracked) != 0:
-            continue  # statistics have been updated (or loaded with a count)
-        moved = not (bool(torch.all(bn.weight == 1)) and bool(torch.all(bn.bias == 0)))
-        if moved and bool(torch.all(bn.running_mean == 0)) and bool(torch.all(bn.running_var == 1)):
+        moved = _differs(bn.weight, 1) or _differs(bn.bias, 0)
+        if moved and not (_differs(bn.running_mean, 0) or _differs(bn.running_var, 1)):
             where = ctx.where(row)
             yield Finding(
                 "CNN104", where,
@@ -275,3 +272,12 @@ def _untrained_statistics(ctx: LintContext) -> Iterator[Finding]:
                 "still at their initial mean 0 / variance 1",
                 (row.name,), {},
             )  # fmt: skip
+
+
+def _differs(tensor: torch.Tensor, value: float) -> bool:
+    """Whether any element differs from ``value``: NumPy on CPU tensors (no thread pool to
+    wake, which on a busy machine costs more than the comparison), torch otherwise."""
+    t = tensor.detach()
+    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64, torch.float16):
+        return bool((t.numpy() != value).any())
+    return bool((t != value).any())
