@@ -45,6 +45,7 @@ def memory(
     dtype: torch.dtype | str | None = None,
     amp: str | None = None,
     input_data: Any = None,
+    _inference: bool = True,
 ) -> MemoryReport:
     """The memory report of ``model`` for one training step and one inference forward.
 
@@ -62,7 +63,7 @@ def memory(
         if batch_size < 1:
             raise OptionError(f"batch_size must be a positive integer, got {batch_size}")
         spec = spec.with_batch(batch_size)
-    return build_report(model, spec, optimizer, _dtype(dtype), amp_dtype)
+    return build_report(model, spec, optimizer, _dtype(dtype), amp_dtype, inference=_inference)
 
 
 def memory_of_summary(summary: Any, **options: Any) -> MemoryReport:

@@ -8,6 +8,9 @@ leaf that requires grad (a weight) is made once per forward and reused.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
@@ -46,3 +49,30 @@ class MetaAutocast(TorchFunctionMode):
             args = tuple(self._cast(a) for a in args)
             kwargs = {k: self._cast(v) for k, v in kwargs.items()}
         return func(*args, **kwargs)
+
+
+_CHECKS = ("has_torch_function", "has_torch_function_unary", "has_torch_function_variadic")
+
+
+@contextlib.contextmanager
+def meta_autocast(dtype: torch.dtype | None) -> Iterator[None]:
+    """:class:`MetaAutocast` for the replay, with ``torch.nn.functional``'s own override
+    checks off: a Python function there (``multi_head_attention_forward``) would hand
+    itself to the mode, and torch pops a mode while it handles a call, so the linear
+    layers inside would run uncast. Its builtins still reach the mode."""
+    if dtype is None:
+        yield
+        return
+    saved = {name: getattr(F, name) for name in _CHECKS}
+    for name in _CHECKS:
+        setattr(F, name, _never)
+    try:
+        with MetaAutocast(dtype):
+            yield
+    finally:
+        for name, check in saved.items():
+            setattr(F, name, check)
+
+
+def _never(*args) -> bool:
+    return False

@@ -20,9 +20,12 @@ def build_report(
     optimizer: str,
     dtype: torch.dtype | None,
     amp: torch.dtype | None,
+    *,
+    inference: bool = True,
 ) -> MemoryReport:
+    """The report; ``inference=False`` skips the inference replay (its peak reads 0)."""
     train, state = replay(model, spec, train=True, dtype=dtype, amp=amp)
-    infer, _ = replay(model, spec, train=False, dtype=dtype, amp=amp)
+    infer = replay(model, spec, train=False, dtype=dtype, amp=amp)[0] if inference else None
     base = {origin: _bytes(train, origin) for origin in (PARAM, BUFFER, INPUT)}
     trainable = [p for p in state.params() if p.requires_grad]
     grads = sum(p.numel() * p.element_size() for p in trainable)
@@ -32,7 +35,8 @@ def build_report(
     # the single-tensor Adam of a CPU step makes two temporaries of one parameter's size
     transient = 2 * max((p.numel() * p.element_size() for p in trainable), default=0)
     held = sum(base.values())
-    train_peaks, infer_peaks = peaks(train), peaks(infer)
+    train_peaks = peaks(train)
+    infer_peak = held + peaks(infer).forward if infer is not None else 0
     saved = saved_by_row(train, len(train.rows))
     rows = [
         RowMemory(n, o, s) for n, o, s in zip(train.rows, train.output_bytes, saved, strict=True)
@@ -50,7 +54,7 @@ def build_report(
         gradient_bytes=grads,
         optimizer_bytes=state_bytes,
         activation_bytes=sum(saved),
-        inference_peak=held + infer_peaks.forward,
+        inference_peak=infer_peak,
         forward_peak=held + state_bytes + train_peaks.forward,
         backward_peak=held + state_bytes + train_peaks.backward,
         step_peak=held + grads + state_bytes + (transient if optimizer.startswith("adam") else 0),

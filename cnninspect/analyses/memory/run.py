@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import torch
 from torch import nn
 
-from cnninspect.analyses.memory.amp import MetaAutocast
+from cnninspect.analyses.memory.amp import meta_autocast
 from cnninspect.analyses.memory.kernels import cpu_kernels
 from cnninspect.analyses.memory.replay import (
     BACKWARD,
@@ -57,8 +56,7 @@ def replay(
         for t in tree_flatten((args, kwargs))[0]:
             if isinstance(t, torch.Tensor):
                 rec.register(t, INPUT)
-        autocast = MetaAutocast(amp) if amp is not None else contextlib.nullcontext()
-        with recording(rec, train), cpu_kernels(), autocast:
+        with recording(rec, train), cpu_kernels(), meta_autocast(amp):
             output = _forward(model, tree, state, args, kwargs, rec)
             if train:
                 _backward(output, log, rec)

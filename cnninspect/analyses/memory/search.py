@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import re
+from fractions import Fraction
 from typing import Any
 
 from cnninspect.errors import OptionError
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
           "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+
+
+_ROUNDS = 8  # secant steps; a convex piecewise-linear peak needs two or three
 
 
 def parse_bytes(value: Any, where: str = "budget") -> int:
@@ -33,38 +38,65 @@ def largest_batch(
 ) -> tuple[int, Any]:
     """The largest batch size whose ``peak`` ("train" or "inference") fits ``budget``.
 
-    Memory grows with the batch, so the search doubles until a batch does not fit, then
-    bisects; returns the batch (0 when even batch 1 does not fit) and its report.
+    Every storage grows affinely with the batch in almost every model, so a peak is a
+    max of lines: secant steps from batches 1 and 2 land on the line of the piece that
+    holds the answer, and a run that falls exactly on it proves the next batch is over
+    (else the search steps one batch at a time).
+    Returns the batch (0 when even batch 1 does not fit) and its report.
     """
     from cnninspect.analyses.memory import memory
 
     limit_bytes = parse_bytes(budget)
 
     def fits(batch: int):
-        report = memory(model, input_shape, batch_size=batch, **options)
-        value = report.train_peak if peak == "train" else report.inference_peak
-        return value <= limit_bytes, report
+        report = memory(model, input_shape, batch_size=batch, _inference=peak != "train", **options)
+        return _value(report, peak) <= limit_bytes, report
 
-    ok, report = fits(1)
+    ok, _ = fits(1)
     if not ok:
-        return 0, report
-    # peaks grow affinely with the batch: aim from batches 1 and 2, then confirm around the aim
-    one = _value(report, peak)
-    ok2, report2 = fits(2)
-    if not ok2:
-        return 1, report
-    slope = max(_value(report2, peak) - one, 1)
-    good = min(limit, max(2, 1 + (limit_bytes - one) // slope))
-    ok, good_report = fits(good)
-    while not ok and good > 1:  # not affine after all: walk down by halving the overshoot
-        good = max(1, good - max(1, good // 8))
-        ok, good_report = fits(good)
-    while good < limit:
-        ok, report = fits(good + 1)
-        if not ok:
+        return 0, memory(model, input_shape, batch_size=1, **options)
+    points = [(1, _value(_, peak))]
+    ok, two = fits(2)
+    if not ok:
+        return 1, memory(model, input_shape, batch_size=1, **options)
+    points.append((2, _value(two, peak)))
+    best = _secant(fits, points, peak, limit_bytes, limit)
+    return best, memory(model, input_shape, batch_size=best, **options)
+
+
+def _secant(fits, points: list[tuple[int, int]], peak: str, budget: int, limit: int) -> int:
+    """A convex function lies above its secant lines outside their interval: when a run
+    lands exactly on the line that aimed it and the next batch lies beyond the line's two
+    points, the next batch is over the budget without running it."""
+    for _ in range(_ROUNDS):
+        aim, on_line = _aim(points, budget, limit)
+        if aim in {b for b, _ in points}:
             break
-        good, good_report = good + 1, report
-    return good, good_report
+        ok, report = fits(aim)
+        value = _value(report, peak)
+        (b1, _), (b2, _) = points[-2], points[-1]
+        points.append((aim, value))
+        if ok and value == on_line and aim + 1 > max(b1, b2):
+            return aim
+    good = max(b for b, v in points if v <= budget)
+    while good < limit:  # step to the edge, one batch at a time
+        known = dict(points)
+        value = known[good + 1] if good + 1 in known else _value(fits(good + 1)[1], peak)
+        if value > budget:
+            break
+        good += 1
+    return good
+
+
+def _aim(points: list[tuple[int, int]], budget: int, limit: int) -> tuple[int, int]:
+    """The largest batch under ``budget`` on the line through the last two points, and
+    that line's value there."""
+    (b1, v1), (b2, v2) = points[-2], points[-1]
+    slope = Fraction(v2 - v1, b2 - b1)
+    if slope <= 0:
+        return limit, v2
+    aim = min(limit, b2 + math.floor((budget - v2) / slope))
+    return aim, v2 + slope * (aim - b2)
 
 
 def _value(report, peak: str) -> int:
