@@ -549,6 +549,81 @@ CASES = [
 ]
 
 
+def _tv(name: str, **kwargs: Any) -> Callable[[], nn.Module]:
+    def make() -> nn.Module:
+        import torchvision
+
+        return getattr(torchvision.models, name)(**kwargs)
+
+    return make
+
+
+def _frozen_resnet18() -> nn.Module:
+    model = _tv("resnet18")()
+    for i, p in enumerate(model.parameters()):
+        p.requires_grad_(i >= 30)
+    return model
+
+
+# torchinfo_xl_test.py's torchvision cases (its GenotypeNetwork, TMVANet, compressai and
+# HuggingFace models are not ported)
+XL_CASES = [
+    _case(
+        "ascii_only",
+        _tv("resnet18"),
+        lambda: ((rand(1, 3, 64, 64),), {}),
+        input_size=(1, 3, 64, 64),
+        row_settings=["ascii_only"],
+    ),
+    _case(
+        "frozen_layers",
+        _frozen_resnet18,
+        lambda: ((rand(1, 3, 64, 64),), {}),
+        input_size=(1, 3, 64, 64),
+        col_names=("output_size", "num_params", "kernel_size", "mult_adds"),
+    ),
+    *[
+        _case(
+            f"resnet18_depth_{d}",
+            _tv("resnet18"),
+            lambda: ((rand(1, 3, 64, 64),), {}),
+            input_size=(1, 3, 64, 64),
+            depth=d,
+            cache_forward_pass=True,
+            col_names=("output_size", "num_params", "params_percent"),
+        )
+        for d in (1, 2)
+    ],
+    _case(
+        "resnet50",
+        _tv("resnet50"),
+        lambda: ((rand(2, 3, 224, 224),), {}),
+        input_size=(2, 3, 224, 224),
+    ),
+    _case(
+        "resnet152",
+        _tv("resnet152"),
+        lambda: ((rand(1, 3, 224, 224),), {}),
+        input_size=(1, 3, 224, 224),
+    ),
+    _case(
+        "google",
+        _tv("googlenet", init_weights=False),
+        lambda: ((rand(1, 3, 112, 112),), {}),
+        input_size=(1, 3, 112, 112),
+        depth=7,
+    ),
+    _case(
+        "google_train",
+        _tv("googlenet", init_weights=False),
+        lambda: ((rand(1, 3, 112, 112),), {}),
+        input_size=(1, 3, 112, 112),
+        depth=7,
+        mode="train",
+    ),
+]
+
+
 def _reused_activations(shared: bool) -> nn.Module:
     act = nn.LeakyReLU(inplace=True)
     acts = [act, act, act] if shared else [nn.LeakyReLU(inplace=True) for _ in range(3)]
@@ -578,7 +653,11 @@ def _one_thread(one_torch_thread):
     yield
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, id=c.id) for c in CASES]
+    + [pytest.param(c, id=c.id, marks=pytest.mark.slow) for c in XL_CASES],
+)
 def test_fixture_case_returns_the_truth(case: Case) -> None:
     model = case.make()
     result = torchinfo_summary(model, **{"verbose": 0, **case.call})
@@ -593,7 +672,24 @@ def test_fixture_case_returns_the_truth(case: Case) -> None:
 
 
 def test_every_ported_torchinfo_call_is_a_case() -> None:
-    assert len(CASES) == 78
+    assert len(CASES) + len(XL_CASES) == 78 + 8
+
+
+@pytest.mark.slow
+def test_resnet50_and_a_summary_leaves_the_model_as_it_was() -> None:
+    # torchinfo's resnet50 case: 25,557,032 parameters; its eval-order case: summarising must not
+    # change what the model computes (modes, buffers)
+    model = _tv("resnet50")().train()
+    x = rand(1, 3, 224, 224)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    result = torchinfo_summary(model, input_size=(2, 3, 224, 224), verbose=0)
+    str(result)  # the memory replay too
+    assert result.total_params == 25_557_032
+    assert model.training and all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+    reference = _tv("resnet50")()
+    reference.load_state_dict(state)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(x), reference.eval()(x))
 
 
 # -- where torchinfo's expected figures differ: ours, proven against an independent source --
