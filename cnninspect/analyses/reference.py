@@ -276,6 +276,14 @@ def _pair(value: Any, dims: int) -> tuple[int, ...]:
     return (int(value),) * dims
 
 
+def _pads_2d(padding: Any, kernel, stride, dilation, size) -> list[tuple[int, int]]:
+    """(before, after) per axis, for a padding number, pair or mode."""
+    if isinstance(padding, str):
+        pads = [_resolve_padding(padding, k, s, d, n) for k, s, d, n in zip(kernel, stride, dilation, size)]
+        return [(int(before), int(after)) for before, after in pads]
+    return [(p, p) for p in _pair(padding, 2)]
+
+
 def conv2d(
     x: ArrayLike,
     weight: ArrayLike,
@@ -313,15 +321,7 @@ def conv2d(
         )
     sh, sw = _pair(stride, 2)
     dh, dw = _pair(dilation, 2)
-    if isinstance(padding, str):
-        pads = [
-            _resolve_padding(padding, k, s, d, size)
-            for k, s, d, size in ((kh, sh, dh, h), (kw, sw, dw, wd))
-        ]
-        (top, bottom), (left, right) = [(int(a), int(b)) for a, b in pads]
-    else:
-        ph, pw = _pair(padding, 2)
-        top, bottom, left, right = ph, ph, pw, pw
+    (top, bottom), (left, right) = _pads_2d(padding, (kh, kw), (sh, sw), (dh, dw), (h, wd))
     x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     # every (dilated) window, then keep every stride-th one
     windows = np.lib.stride_tricks.sliding_window_view(

@@ -64,7 +64,7 @@ class InnerCalls(TorchFunctionMode):
     def leave(self) -> _Frame:
         return self.frames.pop()
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         frame = self.frames[-1] if self.frames else None

@@ -25,10 +25,10 @@ from cnninspect.engine.ops.families import FAMILIES
 from cnninspect.engine.ops.registry import Registry, kind_of, op_key
 from cnninspect.errors import OptionError
 
-SHAPES: Registry = Registry("output shape")
-COSTS: Registry = Registry("MACs")
-RF_RULES: Registry = Registry("receptive field")
-ENTRIES: Registry[OpEntry] = Registry("op entry")
+SHAPES: Registry[Rule] = Registry("output shape")
+COSTS: Registry[Rule] = Registry("MACs")
+RF_RULES: Registry[Rule] = Registry("receptive field")
+ENTRIES: Registry[OpEntry] = Registry("op entry")  # key -> OpEntry, looked up as rules are
 _VIEWS = {"shape": SHAPES, "cost": COSTS, "receptive": RF_RULES}
 
 
@@ -76,8 +76,9 @@ class Catalogue:
             return
         old = self.entries[name]
         self.entries[name] = dataclasses.replace(old, keys=tuple(k for k in old.keys if k != key))
-        for registry in (*_VIEWS.values(), ENTRIES):
-            registry.unregister(key)
+        for view in _VIEWS.values():
+            view.unregister(key)
+        ENTRIES.unregister(key)
 
     def _changed(self) -> None:
         self._by_kind = None
@@ -156,10 +157,12 @@ def register_op(
     for part, rule in given.items():
         if rule is not None and not callable(rule):
             raise OptionError(f"register_op: {part} must be a function, got {type(rule).__name__}")
-    given["cost"] = _as_cost(cost)
     reasons = {p: "not given to register_op" for p, r in given.items() if r is None}
     reasons.update(opt_out or {})
-    entry = OpEntry(name or _describe(keys[0]), tuple(keys), **given, rank=rank, opt_out=reasons)
+    entry = OpEntry(
+        name or _describe(keys[0]), tuple(keys), shape=shape, cost=_as_cost(cost), receptive=receptive,
+        reference=reference, rank=rank, opt_out=reasons,
+    )  # fmt: skip
     return CATALOGUE.add(entry, replace=replace)
 
 

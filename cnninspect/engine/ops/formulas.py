@@ -13,8 +13,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from torch import nn
-
 from cnninspect.engine.ops.ranks import adaptive_rank, pool_rank
 
 Shape = tuple[int, ...]
@@ -47,7 +45,7 @@ def _axes(value: Any, dims: int) -> tuple[int, ...]:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
 
 
-def conv(module: nn.Module | None, seen: Seen) -> Formula | None:
+def conv(module: Any, seen: Seen) -> Formula | None:
     if module is None:
         return None
     ref, x = _ref(), seen.input_shapes[0]
@@ -66,7 +64,7 @@ def conv(module: nn.Module | None, seen: Seen) -> Formula | None:
     return Formula([out], int(params), int(macs))
 
 
-def conv_transpose(module: nn.Module | None, seen: Seen) -> Formula | None:
+def conv_transpose(module: Any, seen: Seen) -> Formula | None:
     if module is None:
         return None
     ref, x = _ref(), seen.input_shapes[0]
@@ -86,7 +84,7 @@ def conv_transpose(module: nn.Module | None, seen: Seen) -> Formula | None:
     return Formula([out], params, int(macs))
 
 
-def linear(module: nn.Module | None, seen: Seen) -> Formula | None:
+def linear(module: Any, seen: Seen) -> Formula | None:
     if module is None:
         return None
     ref, x = _ref(), seen.input_shapes[0]
@@ -95,20 +93,20 @@ def linear(module: nn.Module | None, seen: Seen) -> Formula | None:
     return Formula([out], int(params), int(ref.linear_macs(math.prod(out), module.in_features)))
 
 
-def batch_norm(module: nn.Module | None, seen: Seen) -> Formula | None:
+def batch_norm(module: Any, seen: Seen) -> Formula | None:
     """A scale and a shift per channel when affine."""
     if module is None:
         return None
     return Formula([seen.input_shapes[0]], int(_ref().batch_norm_params(module.num_features, module.affine)), 0)
 
 
-def group_norm(module: nn.Module | None, seen: Seen) -> Formula | None:
+def group_norm(module: Any, seen: Seen) -> Formula | None:
     if module is None:
         return None
     return Formula([seen.input_shapes[0]], int(_ref().batch_norm_params(module.num_channels, module.affine)), 0)
 
 
-def layer_norm(module: nn.Module | None, seen: Seen) -> Formula | None:
+def layer_norm(module: Any, seen: Seen) -> Formula | None:
     if module is None:
         return None
     n = math.prod(module.normalized_shape)
@@ -117,11 +115,11 @@ def layer_norm(module: nn.Module | None, seen: Seen) -> Formula | None:
     return Formula([seen.input_shapes[0]], int(params), 0)
 
 
-def _indexed(out: Shape, module: nn.Module) -> list[Shape]:
+def _indexed(out: Shape, module: Any) -> list[Shape]:
     return [out, out] if getattr(module, "return_indices", False) else [out]
 
 
-def pool(module: nn.Module | None, seen: Seen) -> Formula | None:
+def pool(module: Any, seen: Seen) -> Formula | None:
     if module is None:
         return None
     x, dims = seen.input_shapes[0], pool_rank(module)
@@ -134,7 +132,7 @@ def pool(module: nn.Module | None, seen: Seen) -> Formula | None:
     return Formula(_indexed((*x[:-dims], *spatial), module), 0, 0)
 
 
-def adaptive_pool(module: nn.Module | None, seen: Seen) -> Formula | None:
+def adaptive_pool(module: Any, seen: Seen) -> Formula | None:
     if module is None:
         return None
     x, dims = seen.input_shapes[0], adaptive_rank(module)
@@ -143,7 +141,7 @@ def adaptive_pool(module: nn.Module | None, seen: Seen) -> Formula | None:
     return Formula(_indexed(out, module), 0, 0)
 
 
-def flatten(module: nn.Module | None, seen: Seen) -> Formula | None:
+def flatten(module: Any, seen: Seen) -> Formula | None:
     if module is None:
         return None
     x = seen.input_shapes[0]
@@ -151,27 +149,27 @@ def flatten(module: nn.Module | None, seen: Seen) -> Formula | None:
     return Formula([(*x[:start], math.prod(x[start : end + 1]), *x[end + 1 :])], 0, 0)
 
 
-def embedding(module: nn.Module | None, seen: Seen) -> Formula | None:
+def embedding(module: Any, seen: Seen) -> Formula | None:
     if module is None:
         return None
     x = seen.input_shapes[0]
     return Formula([(*x, module.embedding_dim)], module.num_embeddings * module.embedding_dim, 0)
 
 
-def same_shape(module: nn.Module | None, seen: Seen) -> Formula | None:
+def same_shape(module: Any, seen: Seen) -> Formula | None:
     """Activations, dropout, copies: the output has the input's shape and no weights."""
     if len(seen.input_shapes) != 1:
         return None
     return Formula([seen.input_shapes[0]], 0, 0)
 
 
-def prelu(module: nn.Module | None, seen: Seen) -> Formula | None:
+def prelu(module: Any, seen: Seen) -> Formula | None:
     if module is None:
         return same_shape(module, seen)
     return Formula([seen.input_shapes[0]], module.num_parameters, 0)
 
 
-def broadcast(module: nn.Module | None, seen: Seen) -> Formula | None:
+def broadcast(module: Any, seen: Seen) -> Formula | None:
     """Elementwise arithmetic on two tensors: NumPy's broadcasting, which torch follows."""
     if len(seen.input_shapes) != 2:
         return None
@@ -188,7 +186,7 @@ def broadcast(module: nn.Module | None, seen: Seen) -> Formula | None:
 Step = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 
 
-def conv_step(module: nn.Module, dims: int) -> Step | None:
+def conv_step(module: Any, dims: int) -> Step | None:
     if len(module.kernel_size) != dims:
         return None
     if isinstance(module.padding, str):
@@ -201,7 +199,7 @@ def conv_step(module: nn.Module, dims: int) -> Step | None:
     return tuple(module.kernel_size), tuple(module.stride), pads, tuple(module.dilation)
 
 
-def pool_step(module: nn.Module, dims: int) -> Step | None:
+def pool_step(module: Any, dims: int) -> Step | None:
     if pool_rank(module) != dims:
         return None
     stride = module.stride if module.stride is not None else module.kernel_size

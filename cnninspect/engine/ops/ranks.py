@@ -7,6 +7,8 @@ is a ``MaxPool2d``, whatever it is called.
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 _BY_BASE: dict[type, int] = {
@@ -31,22 +33,22 @@ def class_rank(cls: type) -> int:
     return rank
 
 
-def kernel_rank(module: nn.Module) -> int:
+def kernel_rank(module: Any) -> int:
     """Convolutions: one kernel size per spatial axis."""
     return len(module.kernel_size)
 
 
-def _rank(module: nn.Module, sizes: object) -> int:
+def _rank(module: Any, sizes: object) -> int:
     if isinstance(sizes, (tuple, list)) and len(sizes) > 1:
         return len(sizes)
     return class_rank(type(module))
 
 
-def pool_rank(module: nn.Module) -> int:
+def pool_rank(module: Any) -> int:
     """Pools: a kernel tuple says it; a plain int leaves it to the torch base class."""
     return _rank(module, module.kernel_size)
 
 
-def adaptive_rank(module: nn.Module) -> int:
+def adaptive_rank(module: Any) -> int:
     """Adaptive pools: an output-size tuple says it, else the torch base class."""
     return _rank(module, module.output_size)

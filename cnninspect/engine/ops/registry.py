@@ -118,7 +118,8 @@ def dotted(obj: Any) -> str:
 
 
 class Registry(Generic[R]):
-    """op key -> rule. Module classes are looked up along their MRO.
+    """op key -> rule (or any value: the catalogue keeps its entries in one). Module classes
+    are looked up along their MRO.
 
     Derived answers (MRO walks, dotted names, misses) live in a cache of their own,
     never in the rule table, and any registration clears it: a rule registered for a
@@ -127,11 +128,11 @@ class Registry(Generic[R]):
 
     def __init__(self, quantity: str) -> None:
         self.quantity = quantity
-        self._rules: dict[Any, Callable[..., R]] = {}
-        self._cache: dict[Any, Callable[..., R] | None] = {}
+        self._rules: dict[Any, R] = {}
+        self._cache: dict[Any, R | None] = {}
 
-    def register(self, *keys: Any) -> Callable[[Callable[..., R]], Callable[..., R]]:
-        def decorate(fn: Callable[..., R]) -> Callable[..., R]:
+    def register(self, *keys: Any) -> Callable[[R], R]:
+        def decorate(fn: R) -> R:
             for key in keys:
                 self._rules[key] = fn
             self._cache.clear()
@@ -144,7 +145,7 @@ class Registry(Generic[R]):
             self._rules.pop(key, None)
         self._cache.clear()
 
-    def lookup(self, key: Any) -> Callable[..., R] | None:
+    def lookup(self, key: Any) -> R | None:
         try:
             rule = self._rules.get(key)
             if rule is not None:
@@ -158,7 +159,7 @@ class Registry(Generic[R]):
         except TypeError:  # an unhashable target
             return None
 
-    def _derive(self, key: Any) -> Callable[..., R] | None:
+    def _derive(self, key: Any) -> R | None:
         if not isinstance(key, type):
             # third-party functions are registered by dotted name, so that the rule
             # table need not import their package (torchvision) to exist
