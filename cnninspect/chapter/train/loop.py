@@ -205,7 +205,7 @@ def fit(
     progress: bool | None = None,
     log: Callable[[str], None] | None = print,
     eval_batch_size: int = 1000,
-    threads: int | str | None = None,
+    threads: int | str | None = "auto",
 ) -> list[EpochMetrics]:
     """Train a classifier with cross-entropy and return one :class:`EpochMetrics` per epoch.
 
@@ -214,8 +214,8 @@ def fit(
     stores activations NHWC (faster convs on tensor-core GPUs) but is opt-in: models
     that flatten with ``.view`` (the chapter's SimpleCNN) cannot take it. ``threads``
     sets torch's CPU threads for the run and restores them afterwards; ``"auto"``
-    (the command line's default) takes the cores other processes leave free, see
-    :func:`auto_threads`. With ``checkpoint_dir`` a checkpoint is written
+    (the default) takes the cores other processes leave free, see :func:`auto_threads`;
+    ``None`` leaves torch's setting alone. With ``checkpoint_dir`` a checkpoint is written
     atomically after every epoch, and ``resume=True`` continues from it (the
     optimizer, its learning rate and the epoch come from the checkpoint). Run under
     ``torchrun`` and it trains with DistributedDataParallel; only rank 0 logs and
