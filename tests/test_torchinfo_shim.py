@@ -1092,3 +1092,21 @@ def test_user_errors_are_one_clear_error(call, error, match) -> None:
 def test_a_forward_that_cannot_take_its_input() -> None:
     with pytest.raises(CnnInspectError, match="conv1"):
         torchinfo_summary(EdgeCaseModel(throw_error=True), input_size=(5, 1, 28, 28), verbose=0)
+
+
+def test_formatting_units_are_changed_after_the_fact() -> None:
+    result = torchinfo_summary(SingleInputNet(), (16, 1, 28, 28), verbose=0)
+    result.formatting.macs_units = ""
+    assert "Total mult-adds: 7,688,000" in str(result)
+    result.formatting.macs_units, result.formatting.params_units = "G", "K"
+    assert "Total params (K): 21.84" in str(result) and "Total mult-adds (G): 0.01" in str(result)
+
+
+def test_half_precision_input_data() -> None:
+    # torchinfo warns that half precision is unsupported on CPU (its forward runs there); the
+    # summary runs on meta tensors, so the sizes are simply those of float16
+    model = LinearModel().half()
+    result = torchinfo_summary(model, input_data=torch.randn(64, 128).half(), verbose=0)
+    assert result.total_param_bytes == 2 * sum(p.numel() for p in model.parameters())
+    assert result.total_input == 2 * 64 * 128
+    assert result.summary.output_shapes == [(64, 1)]
