@@ -68,7 +68,7 @@ def torchinfo_summary(
         raise ModelError(f"torchinfo_summary() needs a torch.nn.Module, got {type(model).__name__}")
     has_input = input_size is not None or input_data is not None
     fmt = _formatting(col_names, col_width, depth, row_settings, verbose, has_input)
-    target = _device(device)
+    target, mode = _device(device), _mode(mode)
     if input_size is not None and input_data is not None:
         raise OptionError("pass input_size or input_data, not both")
     if not has_input:
@@ -79,7 +79,7 @@ def torchinfo_summary(
         result = _tree_summary(model, fmt)
     else:
         spec, shown, nbytes = _inputs(input_size, input_data, batch_dim, dtypes, kwargs)
-        result = _traced_summary(model, spec, shown, nbytes, fmt, _mode(mode), target)
+        result = _traced_summary(model, spec, shown, nbytes, fmt, mode, target)
     if fmt.verbose:
         print(result)
     return result
