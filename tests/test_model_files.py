@@ -7,6 +7,7 @@ and ``./my_model.py:Net`` "the 'package' argument is required".
 from __future__ import annotations
 
 import json
+import os
 
 import numpy  # noqa: F401  # pytester's in-process run must not import these a second time
 import pytest
@@ -120,3 +121,13 @@ def test_pytest_budgets_with_a_model_file(pytester):
     result = pytester.runpytest_inprocess(*QUIET, "--arch")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*params 40 > max 39*"])
+
+
+def test_an_edited_file_is_loaded_afresh(tmp_path, monkeypatch):
+    path = write_model(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    first = load_model("my_model.py:Net")
+    assert load_model("my_model.py:Net").model.__class__ is first.model.__class__  # unchanged: reused
+    path.write_text(MODEL.replace("nn.Conv2d(1, WIDTH, 3)", "nn.Conv2d(1, WIDTH, 5)"))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))
+    assert load_model("my_model.py:Net").model.conv.kernel_size == (5, 5)

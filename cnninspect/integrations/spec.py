@@ -151,13 +151,15 @@ def _import_file(path_text: str, spec: str) -> Any:
     path = _find_file(path_text, spec)
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
     name = f"{path.stem}_{digest}" if path.stem.isidentifier() else f"model_{digest}"
+    mtime = path.stat().st_mtime_ns
     known = sys.modules.get(name)
-    if known is not None and getattr(known, "__file__", None) == str(path):
-        return known
+    if known is not None and getattr(known, "_cnninspect_mtime", None) == mtime:
+        return known  # unchanged since it was loaded; an edited file (a docs rebuild) loads afresh
     module_spec = importlib.util.spec_from_file_location(name, path)
     if module_spec is None or module_spec.loader is None:
         raise ModelSpecError(f"model spec {spec!r}: {path} is not an importable Python file")
     module = importlib.util.module_from_spec(module_spec)
+    module._cnninspect_mtime = mtime  # type: ignore[attr-defined]
     sys.modules[name] = module
     sys.path.insert(0, str(path.parent))
     try:
