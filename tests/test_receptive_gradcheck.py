@@ -2,8 +2,9 @@
 
 For every case: the centre unit of an input just large enough not to clip along
 one axis (done for each axis, the other axis kept as small as the net allows, down
-to 1, to keep float64 cheap), and the corner units of a small input, where the
-analytic region is clipped.
+to 1, to keep float64 cheap), and the corner units of an input where the analytic
+region is clipped -- for the torchvision trunks, longer than the field along one axis,
+so that no corner's region is simply the whole image.
 The gradient check (``gradcheck.measure``) back-propagates from each unit through
 a positive-weight, average-pooled float64 copy; size and first index must agree
 exactly. Where a published figure exists (Araujo et al., Distill 2019, and the
@@ -91,6 +92,18 @@ def _agree_corners(model, shape: tuple[int, ...], probe=None, closed_form: bool 
             centre = Fraction(rf.start[a]) + u * rf.jump[a]
             half = Fraction(rf.size[a] - 1, 2)
             assert (first, last_) == (max(0, centre - half), min(shape[2 + a] - 1, centre + half))
+
+
+def _agree_long_corners(model, field: int, long: int, small: int, probe) -> None:
+    """Corners of an input longer than the field along its first axis: there each corner's region
+    is clipped at its own border only, unlike the centre's and unlike each other's, so a wrong
+    start, jump or clipping cannot pass as "the whole image"."""
+    assert long > field
+    shape = (1, 3, long, small)
+    _agree_corners(model, shape, probe=probe, every=False)
+    report = receptive_field(model, shape)
+    first, last = (report.region(list(report.fields)[-1], c)[0] for c in ((0, 0), (-1, -1)))
+    assert first[0] == 0 and first[1] < long - 1 and last[0] > 0 and last[1] == long - 1, (first, last)
 
 
 def _conv(cin, cout, k, s=1, p=0, d=1):
@@ -232,35 +245,35 @@ def test_vgg16_features_212_stride_32_by_gradient():
     assert (rf.size, rf.jump, rf.effective_padding) == ((212, 212), (32, 32), (90, 90))  # Araujo et al.
     probe = probe_copy(model)
     _agree_centre(model, 3, (32, 32), expected=212, probe=probe)
-    _agree_corners(model, (1, 3, 64, 64), probe=probe, every=False)
+    _agree_long_corners(model, 212, 224, 32, probe)
 
 
 def test_alexnet_features_195_by_gradient():
     model = _tv("alexnet").features
     probe = probe_copy(model)
     _agree_centre(model, 3, (63, 63), expected=195, probe=probe)
-    _agree_corners(model, (1, 3, 95, 95), probe=probe, every=False)
+    _agree_long_corners(model, 195, 224, 63, probe)
 
 
 def test_resnet18_trunk_by_gradient():
     model = _trunk(_tv("resnet18"), {"avgpool", "fc"})
     probe = probe_copy(model)
-    _agree_centre(model, 3, (1, 1), probe=probe)
-    _agree_corners(model, (1, 3, 33, 33), probe=probe, every=False)
+    assert _agree_centre(model, 3, (1, 1), probe=probe) == [435, 435]
+    _agree_long_corners(model, 435, 448, 33, probe)
 
 
 def test_resnet50_trunk_427_by_gradient():
     model = _trunk(_tv("resnet50"), {"avgpool", "fc"})
     probe = probe_copy(model)
     _agree_centre(model, 3, (1, 1), expected=427, probe=probe)
-    _agree_corners(model, (1, 3, 33, 33), probe=probe, every=False)
+    _agree_long_corners(model, 427, 448, 33, probe)
 
 
 def test_mobilenet_v2_features_by_gradient():
     model = _tv("mobilenet_v2").features
     probe = probe_copy(model)
-    _agree_centre(model, 3, (1, 1), probe=probe)
-    _agree_corners(model, (1, 3, 33, 33), probe=probe, every=False)
+    assert _agree_centre(model, 3, (1, 1), probe=probe) == [491, 491]
+    _agree_long_corners(model, 491, 512, 33, probe)
 
 
 @pytest.mark.slow
@@ -275,8 +288,8 @@ def test_googlenet_trunk_by_gradient():
     net = _tv("googlenet", init_weights=False, aux_logits=False)
     model = _trunk(net, {"avgpool", "dropout", "fc", "aux1", "aux2"})
     probe = probe_copy(model)
-    _agree_centre(model, 3, (16, 16), probe=probe)
-    _agree_corners(model, (1, 3, 48, 48), probe=probe, every=False)
+    assert _agree_centre(model, 3, (16, 16), probe=probe) == [379, 379]
+    _agree_long_corners(model, 379, 400, 32, probe)
 
 
 def test_probe_grouped_conv_is_the_same_arithmetic_as_torch():
