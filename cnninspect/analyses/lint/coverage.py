@@ -87,6 +87,8 @@ def _find_windows(ctx: LintContext) -> Iterator[tuple[str, _Op, tuple[int, ...]]
         out, source = spatial(row.output_shape), row.inputs[0]
         sizes = tuple(report.input_size) if source.startswith("input:") else (
             spatial(ctx.rows[source].output_shape) if source in ctx.rows else None)  # fmt: skip
+        if row.kind in WINDOWED and not any(v > 1 for v in (_axes(row.stride) or (2,))):
+            continue  # stride 1 everywhere: nothing to skip, no floor to drop rows
         windows = _row_windows(row) if row.kind in WINDOWED else None
         if windows is None:
             node = report.nodes.get(row.name)

@@ -158,11 +158,10 @@ class _Usage:
                 seen.add(id(p))
                 self.unused.append((name, p))
         # modules the forward reaches: those called, their ancestors and the owners of used params
-        owners = {name.rpartition(".")[0] for name, p in ctx.parameters if id(p) in used_ids}
-        live = set()
-        for path in self.called | owners:
-            parts = path.split(".") if path else []
-            live.update(".".join(parts[:i]) for i in range(len(parts) + 1))
+        live = self.called | {name.rpartition(".")[0] for name, p in ctx.parameters if id(p) in used_ids}
+        for path in reversed(list(ctx.modules)):  # children before parents: one pass up the tree
+            if path in live and path:
+                live.add(path.rpartition(".")[0])
         self.live = live
 
     def uses(self, name: str, value: torch.Tensor) -> bool:
