@@ -33,6 +33,7 @@ _EXPORTS = {
     "record_forward": "cnninspect.engine.hooks",
     "lint": "cnninspect.analyses.lint",
     "torchinfo_summary": "cnninspect.integrations.torchinfo",
+    "module_tree": "cnninspect.engine.module_tree",
     "register_op": "cnninspect.engine.ops.catalogue",
     "memory": "cnninspect.analyses.memory",
 }

@@ -1110,3 +1110,15 @@ def test_half_precision_input_data() -> None:
     assert result.total_param_bytes == 2 * sum(p.numel() for p in model.parameters())
     assert result.total_input == 2 * 64 * 128
     assert result.summary.output_shapes == [(64, 1)]
+
+
+def test_native_module_tree_is_the_summary_without_input() -> None:
+    from cnninspect import module_tree
+
+    model = ReuseLinearExtended()
+    rows = module_tree(model)
+    expected = [("", model)] + list(model.named_modules(remove_duplicate=False))[1:]
+    assert [(r.path, r.module) for r in rows] == expected  # a shared module is listed where it sits
+    assert [r.repeated for r in rows].count(True) == 4  # the Linear again at model.0, .2, .4 and .6
+    for row in rows:
+        assert row.num_params == sum(p.numel() for p in row.module.parameters())
