@@ -197,6 +197,15 @@ def test_conv2d_same_gets_the_real_shape_and_macs(stride, size):
     assert s.layers[0].receptive_field is None or s.layers[0].receptive_field.unknown  # not its parent's
 
 
+def test_verify_holds_conv2d_same_to_the_real_forward_without_its_parents_formula():
+    net = nn.Sequential(Conv2dSame(3, 8, 3, stride=2), nn.ReLU())
+    report = cnninspect.verify(net, (1, 3, 35, 35))
+    assert report.ok, "\n".join(map(str, report.mismatches))
+    shape = report.check("0", "output_shape")
+    assert shape.values["hooks"] == [(1, 8, 18, 18)] and "reference" not in shape.values  # Conv2d's formula gives 17
+    assert report.check("<total>", "macs").status == "ok"
+
+
 def test_a_traceable_forward_override_is_traced_through():
     net = nn.Sequential(PaddedConv(3, 4, 3, stride=2), nn.ReLU())
     x = torch.randn(1, 3, 20, 20)
