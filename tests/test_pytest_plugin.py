@@ -311,20 +311,15 @@ def test_receptive_field_limits_are_checked_or_refused(pytester: pytest.Pytester
         """
     )
     result = run(pytester)
-    try:
-        import cnninspect.analyses.receptive  # noqa: F401
-    except ImportError:
-        # until the receptive-field analysis exists a limit on it must fail, never pass
-        result.assert_outcomes(failed=3)
-        result.stdout.fnmatch_lines(["*receptive field of SimpleCNN cannot be checked*"] * 3)
-    else:
-        result.assert_outcomes(passed=1, failed=2)
-        result.stdout.fnmatch_lines(
-            [
-                "*SimpleCNN @ 1x1x28x28: receptive field 10 < min 11",
-                "*SimpleCNN @ 1x1x28x28: receptive field 10 > max 9",
-            ]
-        )
+    # receptive fields are core: the limits are checked, never refused
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*SimpleCNN @ 1x1x28x28: receptive field 10 < min 11",
+            "*SimpleCNN @ 1x1x28x28: receptive field 10 > max 9",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*cannot be checked*")
 
 
 # --------------------------------------------------------------------------- pyproject.toml

@@ -230,7 +230,8 @@ def test_upsampling_first_gives_fractional_jumps_exact_per_unit():
 
 
 def _tv(name: str, **kwargs):
-    torchvision = pytest.importorskip("torchvision")
+    import torchvision  # a hard dependency: its absence is an error, never a skip
+
     with torch.device("meta"):  # weights are overwritten by the probe: skip the slow init
         return getattr(torchvision.models, name)(**kwargs)
 

@@ -142,10 +142,10 @@ def test_summary_table_in_html_with_separators_and_layer_rows(tmp_path):
     assert rows["pool@2"][2][0] == "1x64x7x7"
     assert rows["view"][2][0] == "1x3136"
     assert rows["fc2"][2][0] == "1x10"
-    if "RF" in header:  # with cnninspect.analyses.receptive installed: 3, 4, 8, 10 by r += (k-1)*j, j *= s
-        rf = header.index("RF")
-        assert [rows[n][rf][0] for n in ("conv1", "pool", "conv2", "pool@2")] == ["3", "4", "8", "10"]
-        assert rows["fc1"][rf][0] == "global"
+    # receptive fields are core, so the column is always there: 3, 4, 8, 10 by r += (k-1)*j, j *= s
+    rf = header.index("RF")
+    assert [rows[n][rf][0] for n in ("conv1", "pool", "conv2", "pool@2")] == ["3", "4", "8", "10"]
+    assert rows["fc1"][rf][0] == "global"
     # conv1 MACs: 32 filters x 3x3 x 1 channel at 28x28 positions
     assert rows["conv1"][4][0] == sep(32 * 28 * 28 * 3 * 3 * 1)
     total_line = {cells[0][0]: cells[1][0] for cells in totals[0]["rows"][1:]}
