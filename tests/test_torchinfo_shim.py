@@ -1122,3 +1122,13 @@ def test_native_module_tree_is_the_summary_without_input() -> None:
     assert [r.repeated for r in rows].count(True) == 4  # the Linear again at model.0, .2, .4 and .6
     for row in rows:
         assert row.num_params == sum(p.numel() for p in row.module.parameters())
+
+
+def test_a_wrapped_model_lists_the_modules_inside() -> None:
+    model = SingleInputNet()
+    wrapped = torchinfo_summary(nn.DataParallel(model), (2, 1, 28, 28), verbose=0)
+    plain = torchinfo_summary(model, (2, 1, 28, 28), verbose=0)
+    assert [r.var_name for r in wrapped.summary_list[1:]] == [
+        r.var_name for r in plain.summary_list[1:]
+    ]
+    assert wrapped.summary_list[1].module is model.conv1

@@ -166,7 +166,7 @@ def _tree_summary(model: nn.Module, fmt: Formatting) -> ModelStatistics:
 
 
 def _traced_summary(model, spec, shown, nbytes, fmt, mode, device) -> ModelStatistics:
-    from cnninspect.engine.summary import summarize
+    from cnninspect.engine.summary import summarize, unwrap
 
     notes: list[str] = []
     with _modes(model, mode):
@@ -178,7 +178,7 @@ def _traced_summary(model, spec, shown, nbytes, fmt, mode, device) -> ModelStati
         _numel(s) for layer in summary.layers for s in _shapes(layer.output_shape)
     )
     return ModelStatistics(
-        summary_list=rows_from_summary(model, summary, element),
+        summary_list=rows_from_summary(unwrap(model, []), summary, element),
         input_size=shown,
         total_input=nbytes,
         formatting=fmt,
