@@ -19,6 +19,7 @@ from oracles import counted_macs
 from torch import nn
 
 import cnninspect
+from cnninspect.analyses.formulas import Seen, resolve
 from cnninspect.engine.ops.catalogue import (
     CATALOGUE,
     COSTS,
@@ -58,6 +59,9 @@ def test_every_entry_has_all_four_parts_or_says_why_not():
             reason = entry.opt_out.get(part, "")
             assert given != bool(reason), f"{entry.name}.{part}: given={given}, opt-out reason={reason!r}"
             assert not reason or len(reason) > 10, f"{entry.name}.{part}: say why, not just {reason!r}"
+        for part in ("reference", "chain_step"):  # built-in formulas are named, not imported, by the engine
+            rule = getattr(entry, part)
+            assert rule is None or callable(resolve(rule)), f"{entry.name}.{part} names no formula"
 
 
 def test_every_key_belongs_to_one_entry():
@@ -79,7 +83,7 @@ def test_one_entry_serves_every_spelling():
     relu = torch.randn(2, 3)
     for key in (nn.ReLU, F.relu, torch.relu, "method:relu", "method:relu_", torch.relu_):
         assert SHAPES.lookup(key) is not None and COSTS.lookup(key) is not None and RF_RULES.lookup(key) is not None
-    assert entry_for_module(nn.ReLU()).reference(None, _seen([relu.shape])).shape == [tuple(relu.shape)]
+    assert resolve(entry_for_module(nn.ReLU()).reference)(None, _seen([relu.shape])).shape == [tuple(relu.shape)]
 
 
 def test_no_rank_is_read_from_a_class_name():
@@ -88,8 +92,6 @@ def test_no_rank_is_read_from_a_class_name():
 
 
 def _seen(shapes):
-    from cnninspect.engine.ops.formulas import Seen
-
     return Seen([tuple(s) for s in shapes], len(shapes))
 
 

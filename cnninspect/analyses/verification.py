@@ -26,10 +26,10 @@ import torch
 from torch import nn
 
 from cnninspect import reference as ref
+from cnninspect.analyses.formulas import Formula, Seen, resolve
 from cnninspect.engine.hooks import ForwardRecording, HookRecord, record_forward
 from cnninspect.engine.inputs import InputSpec, choose_input
 from cnninspect.engine.ops.catalogue import CATALOGUE, entry_for_module
-from cnninspect.engine.ops.formulas import Formula, Seen
 from cnninspect.engine.ops.receptive import keep
 from cnninspect.engine.records import Layer, Summary
 from cnninspect.units import fmt_number as _fmt_num
@@ -341,7 +341,7 @@ def _reference(module: nn.Module, rec: HookRecord) -> Formula | None:
     entry = entry_for_module(module)
     if entry is None or entry.reference is None or not rec.input_shapes:
         return None
-    return entry.reference(module, Seen(list(rec.input_shapes), rec.arg_count))
+    return resolve(entry.reference)(module, Seen(list(rec.input_shapes), rec.arg_count))
 
 
 def _counted_by_torch(module: nn.Module | None) -> bool:
@@ -369,7 +369,7 @@ def _functional_reference(layer: Layer, shapes: dict[str, list[Shape]], summary:
             ins.append(shapes[name][0])
         else:
             return None
-    return entry.reference(None, Seen(ins, len(ins)))
+    return resolve(entry.reference)(None, Seen(ins, len(ins)))
 
 
 # --- receptive fields ----------------------------------------------------------------------
@@ -396,7 +396,7 @@ def _chain_reference(layer: Layer, layers: dict[str, Layer], modules: dict[str, 
         module = modules.get(node.module_path) if _is_module_row(node) else None
         entry = entry_for_module(module) if module is not None else CATALOGUE.for_kind(node.kind)
         if entry is not None and module is not None and entry.chain_step is not None:
-            step = entry.chain_step(module, dims)
+            step = resolve(entry.chain_step)(module, dims)
             if step is None:
                 return None
             steps.append(step)

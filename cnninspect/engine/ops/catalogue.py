@@ -4,7 +4,8 @@ An :class:`OpEntry` names every spelling of an op (``nn.ReLU``, ``F.relu``,
 ``torch.relu``, ``x.relu()``, ``relu_``) and holds its parts: how it changes shapes
 (:mod:`~cnninspect.engine.ops.shapes`), what it costs (:mod:`~cnninspect.engine.ops.macs`),
 its receptive-field effect (:mod:`~cnninspect.engine.ops.receptive`), its reference
-formula (:mod:`~cnninspect.engine.ops.formulas`) and its spatial rank
+formula (:mod:`~cnninspect.analyses.formulas`, named, since the engine imports no
+analysis) and its spatial rank
 (:mod:`~cnninspect.engine.ops.ranks`). A part an op has not got is an explicit
 opt-out with the reason, so ``tests/test_catalogue.py`` can hold every entry to all
 four. ``SHAPES``, ``COSTS`` and ``RF_RULES`` are views of the catalogue, one per

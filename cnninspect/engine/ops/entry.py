@@ -18,7 +18,7 @@ class OpEntry:
 
     ``shape(call)`` returns the output on meta (``None``: run the op on meta);
     ``cost(call)`` a :class:`~cnninspect.engine.ops.macs.Cost`; ``receptive(call, dims)``
-    an effect; ``reference(module, seen)`` a :class:`~cnninspect.engine.ops.formulas.Formula`;
+    an effect; ``reference(module, seen)`` a :class:`~cnninspect.analyses.formulas.Formula`;
     ``rank(module)`` the number of spatial axes; ``chain_step(module, dims)`` the
     (kernel, stride, padding, dilation) the chapter's receptive-field recurrence reads.
     ``counted_by_torch``: torch's flop counter costs its kernels, so a zero there is a bug.
@@ -29,9 +29,9 @@ class OpEntry:
     shape: Rule | None = None
     cost: Rule | None = None
     receptive: Rule | None = None
-    reference: Rule | None = None
+    reference: Rule | str | None = None  # a str names a function of cnninspect.analyses.formulas
     rank: Callable[[nn.Module], int] | None = None
-    chain_step: Rule | None = None
+    chain_step: Rule | str | None = None
     counted_by_torch: bool = False
     opt_out: Mapping[str, str] = field(default_factory=dict)
 

@@ -3,7 +3,8 @@
 Third-party ops are named by dotted path so this table need not import their
 package (torchvision). The rules are the small functions of :mod:`shapes <cnninspect.engine.ops.shapes>`,
 :mod:`macs <cnninspect.engine.ops.macs>`, :mod:`receptive <cnninspect.engine.ops.receptive>`
-and :mod:`formulas <cnninspect.engine.ops.formulas>`; ``spelled`` joins a family's
+and, named by name, :mod:`cnninspect.analyses.formulas` (the engine imports no analysis);
+``spelled`` joins a family's
 module rule and functional rule where the two read their settings from different places.
 """
 
@@ -17,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnninspect.engine import compat
-from cnninspect.engine.ops import formulas, ranks, shapes
 from cnninspect.engine.ops import macs as cost
+from cnninspect.engine.ops import ranks, shapes
 from cnninspect.engine.ops import receptive as rf
 from cnninspect.engine.ops.entry import OpEntry
 from cnninspect.engine.ops.registry import spelled
@@ -41,8 +42,8 @@ _CONVS = (
     family(
         "conv", nn.Conv1d, nn.Conv2d, nn.Conv3d, F.conv1d, F.conv2d, F.conv3d,
         shape=spelled(shapes.conv, None), cost=spelled(cost.conv, cost.conv_functional),
-        receptive=spelled(rf.conv, rf.conv_functional), reference=formulas.conv,
-        rank=ranks.kernel_rank, chain_step=formulas.conv_step, counted_by_torch=True,
+        receptive=spelled(rf.conv, rf.conv_functional), reference="conv",
+        rank=ranks.kernel_rank, chain_step="conv_step", counted_by_torch=True,
     ),
     family(
         "conv_transpose", nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d,
@@ -50,7 +51,7 @@ _CONVS = (
         shape=spelled(shapes.conv_transpose, None),
         cost=spelled(cost.conv_transpose, cost.conv_transpose_functional),
         receptive=spelled(rf.conv_transpose, rf.conv_transpose_functional),
-        reference=formulas.conv_transpose, rank=ranks.kernel_rank, counted_by_torch=True,
+        reference="conv_transpose", rank=ranks.kernel_rank, counted_by_torch=True,
     ),
     family(
         "quantized_conv", "torch.ao.nn.quantized.modules.conv._ConvNd", cost=cost.conv,
@@ -63,7 +64,7 @@ _DENSE = (
     family(
         "linear", nn.Linear, F.linear, shape=spelled(shapes.linear, None),
         cost=spelled(cost.linear, cost.linear_functional), receptive=rf.linear,
-        reference=formulas.linear, counted_by_torch=True,
+        reference="linear", counted_by_torch=True,
     ),
     family(
         "quantized_linear", "torch.ao.nn.quantized.modules.linear.Linear", cost=cost.linear,
@@ -121,13 +122,13 @@ _TORCHVISION = (
 _NORMS = (
     family("batch_norm", nn.modules.batchnorm._BatchNorm, F.batch_norm,
            shape=spelled(shapes.batch_norm, shapes.same), cost=cost.batch_norm, receptive=rf.keep,
-           reference=formulas.batch_norm),
+           reference="batch_norm"),
     family("instance_norm", nn.modules.instancenorm._InstanceNorm, F.instance_norm, shape=shapes.same,
            cost=cost.normalisation, receptive=rf.keep, opt_out={"reference": NO_FORMULA}),
     family("group_norm", nn.GroupNorm, F.group_norm, shape=shapes.same, cost=cost.normalisation,
-           receptive=rf.keep, reference=formulas.group_norm),
+           receptive=rf.keep, reference="group_norm"),
     family("layer_norm", nn.LayerNorm, nn.RMSNorm, F.layer_norm, F.rms_norm, shape=shapes.same,
-           cost=cost.normalisation, receptive=rf.keep, reference=formulas.layer_norm),
+           cost=cost.normalisation, receptive=rf.keep, reference="layer_norm"),
     family("local_response_norm", nn.LocalResponseNorm, nn.CrossMapLRN2d, F.local_response_norm,
            shape=shapes.same, receptive=rf.keep,
            opt_out={"cost": "its window sums are not costed yet", "reference": NO_FORMULA}),
@@ -146,20 +147,20 @@ _ACTIVATIONS = (
         nn.Hardsigmoid, F.hardsigmoid, nn.Hardtanh, F.hardtanh, F.hardtanh_, nn.Softplus, F.softplus,
         nn.Softsign, nn.Tanhshrink, nn.Threshold, nn.LogSigmoid,
         shape=shapes.same, cost=cost.one_flop_per_element, receptive=rf.keep,
-        reference=formulas.same_shape,
+        reference="same_shape",
     ),
     family("prelu", nn.PReLU, F.prelu, shape=shapes.same, cost=cost.one_flop_per_element,
-           receptive=rf.keep, reference=formulas.prelu),
+           receptive=rf.keep, reference="prelu"),
     family("softmax", nn.Softmax, nn.LogSoftmax, F.softmax, torch.softmax, "method:softmax",
            F.log_softmax, "method:log_softmax", shape=shapes.same, cost=cost.one_flop_per_element,
-           receptive=rf.softmax_like, reference=formulas.same_shape),
+           receptive=rf.softmax_like, reference="same_shape"),
     family("softmax2d", nn.Softmax2d, shape=shapes.same, cost=cost.one_flop_per_element,
-           receptive=rf.keep, reference=formulas.same_shape),
+           receptive=rf.keep, reference="same_shape"),
     family(
         "dropout", nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
         nn.FeatureAlphaDropout, F.dropout, F.dropout2d, nn.Identity,
         "torchvision.ops.stochastic_depth.stochastic_depth",
-        shape=shapes.same, cost=cost.free, receptive=rf.keep, reference=formulas.same_shape,
+        shape=shapes.same, cost=cost.free, receptive=rf.keep, reference="same_shape",
     ),
 )  # fmt: skip
 
@@ -171,14 +172,14 @@ _ELEMENTWISE = (
         operator.mul, operator.imul, torch.mul, "method:mul", "method:mul_",
         operator.truediv, operator.itruediv, torch.div, "method:div", "method:div_",
         shape=shapes.elementwise_binary, cost=cost.one_flop_per_element, receptive=rf.keep,
-        reference=formulas.broadcast,
+        reference="broadcast",
     ),
     family(
         "elementwise_math",
         torch.abs, "method:abs", torch.exp, "method:exp", torch.neg, operator.neg, "method:neg",
         torch.sqrt, "method:sqrt", torch.rsqrt, torch.log, torch.square, torch.pow, operator.pow,
         "method:pow", operator.floordiv, torch.maximum, torch.minimum,
-        cost=cost.one_flop_per_element, receptive=rf.keep, reference=formulas.same_shape,
+        cost=cost.one_flop_per_element, receptive=rf.keep, reference="same_shape",
         opt_out={"shape": META + " (and its dtype promotion)"},
     ),
     family(
@@ -190,7 +191,7 @@ _ELEMENTWISE = (
         "copy", "method:contiguous", "method:clone", "method:detach", "method:to", "method:type_as",
         "method:float", "method:double", "method:half", "method:bfloat16", "method:long",
         "method:int", "method:bool",
-        cost=cost.free, receptive=rf.keep, reference=formulas.same_shape, opt_out={"shape": META},
+        cost=cost.free, receptive=rf.keep, reference="same_shape", opt_out={"shape": META},
     ),
     family("expand", "method:expand", "method:expand_as", cost=cost.free, receptive=rf.keep,
            opt_out={"shape": META, "reference": NO_FORMULA}),
@@ -203,14 +204,14 @@ _POOLS = (
         "max_pool", nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, F.max_pool1d, F.max_pool2d,
         F.max_pool3d, "method:max_pool2d",
         shape=spelled(shapes.pool, None), cost=spelled(cost.pool, cost.pool_functional),
-        receptive=spelled(rf.pool, rf.max_pool_functional), reference=formulas.pool,
-        rank=ranks.pool_rank, chain_step=formulas.pool_step,
+        receptive=spelled(rf.pool, rf.max_pool_functional), reference="pool",
+        rank=ranks.pool_rank, chain_step="pool_step",
     ),
     family(
         "avg_pool", nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, F.avg_pool1d, F.avg_pool2d, F.avg_pool3d,
         shape=spelled(shapes.pool, None), cost=spelled(cost.pool, cost.pool_functional),
-        receptive=spelled(rf.pool, rf.avg_pool_functional), reference=formulas.pool,
-        rank=ranks.pool_rank, chain_step=formulas.pool_step,
+        receptive=spelled(rf.pool, rf.avg_pool_functional), reference="pool",
+        rank=ranks.pool_rank, chain_step="pool_step",
     ),
     family("lp_pool", nn.LPPool1d, nn.LPPool2d, nn.LPPool3d, receptive=rf.pool, rank=ranks.pool_rank,
            opt_out={"shape": META, "cost": "power means are not costed yet", "reference": NO_FORMULA}),
@@ -221,7 +222,7 @@ _POOLS = (
         F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d,
         F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d,
         shape=spelled(shapes.adaptive_pool, shapes.adaptive_pool_functional), cost=cost.adaptive_pool,
-        receptive=rf.adaptive_pool, reference=formulas.adaptive_pool, rank=ranks.adaptive_rank,
+        receptive=rf.adaptive_pool, reference="adaptive_pool", rank=ranks.adaptive_rank,
     ),
 )  # fmt: skip
 
@@ -251,7 +252,7 @@ _RESAMPLING = (
 _LAYOUT = (
     family("flatten", nn.Flatten, torch.flatten, "method:flatten",
            shape=spelled(shapes.flatten_module, shapes.flatten), cost=cost.free,
-           receptive=rf.flatten, reference=formulas.flatten),
+           receptive=rf.flatten, reference="flatten"),
     family(
         "reshape", torch.reshape, "method:view", "method:reshape", nn.Unflatten, "method:unflatten",
         "method:view_as", "method:reshape_as",
@@ -287,7 +288,7 @@ _LAYOUT = (
         cost=cost.free, opt_out={"shape": META, "receptive": "makes new values: no input geometry",
                                  "reference": NO_FORMULA},
     ),
-    family("embedding", nn.Embedding, cost=cost.free, reference=formulas.embedding,
+    family("embedding", nn.Embedding, cost=cost.free, reference="embedding",
            opt_out={"shape": META, "receptive": "looks values up: no input geometry"}),
     family("quantize", "torch.ao.nn.quantized.modules.Quantize",
            "torch.ao.nn.quantized.modules.DeQuantize", cost=cost.free,

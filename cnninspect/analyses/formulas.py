@@ -1,6 +1,7 @@
 """Reference formulas: what the chapter's NumPy calculators say an op should give.
 
-Each op family's entry in the catalogue names one of these. A formula reads the
+Each op family's entry in the catalogue names one of these by name (the engine,
+which holds the catalogue, does not import the analyses). A formula reads the
 module's configuration and the input shapes the op really received, and hands
 the arithmetic to :mod:`cnninspect.analyses.reference` (NumPy only, no torch),
 so :func:`cnninspect.verify` gets a second opinion that shares no code with the
@@ -13,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from cnninspect.analyses import reference as ref
 from cnninspect.engine.ops.ranks import adaptive_rank, pool_rank
 
 Shape = tuple[int, ...]
@@ -35,10 +37,9 @@ class Seen:
     arg_count: int
 
 
-def _ref() -> Any:
-    from cnninspect.analyses import reference  # NumPy: loaded when first verified
-
-    return reference
+def resolve(rule: Any) -> Any:
+    """A catalogue part as a function: built-in entries name the functions of this module."""
+    return globals()[rule] if isinstance(rule, str) else rule
 
 
 def _axes(value: Any, dims: int) -> tuple[int, ...]:
@@ -48,7 +49,7 @@ def _axes(value: Any, dims: int) -> tuple[int, ...]:
 def conv(module: Any, seen: Seen) -> Formula | None:
     if module is None:
         return None
-    ref, x = _ref(), seen.input_shapes[0]
+    x = seen.input_shapes[0]
     dims = len(module.kernel_size)
     padding = module.padding
     pads = padding if not isinstance(padding, str) else (padding,) * dims
@@ -67,7 +68,7 @@ def conv(module: Any, seen: Seen) -> Formula | None:
 def conv_transpose(module: Any, seen: Seen) -> Formula | None:
     if module is None:
         return None
-    ref, x = _ref(), seen.input_shapes[0]
+    x = seen.input_shapes[0]
     dims, kernel = len(module.kernel_size), tuple(module.kernel_size)
     bias = module.bias is not None
     params = int(ref.conv_transpose_params(module.in_channels, module.out_channels, kernel, module.groups, bias, dims))
@@ -87,7 +88,7 @@ def conv_transpose(module: Any, seen: Seen) -> Formula | None:
 def linear(module: Any, seen: Seen) -> Formula | None:
     if module is None:
         return None
-    ref, x = _ref(), seen.input_shapes[0]
+    x = seen.input_shapes[0]
     out = (*x[:-1], module.out_features)
     params = ref.linear_params(module.in_features, module.out_features, module.bias is not None)
     return Formula([out], int(params), int(ref.linear_macs(math.prod(out), module.in_features)))
@@ -97,13 +98,13 @@ def batch_norm(module: Any, seen: Seen) -> Formula | None:
     """A scale and a shift per channel when affine."""
     if module is None:
         return None
-    return Formula([seen.input_shapes[0]], int(_ref().batch_norm_params(module.num_features, module.affine)), 0)
+    return Formula([seen.input_shapes[0]], int(ref.batch_norm_params(module.num_features, module.affine)), 0)
 
 
 def group_norm(module: Any, seen: Seen) -> Formula | None:
     if module is None:
         return None
-    return Formula([seen.input_shapes[0]], int(_ref().batch_norm_params(module.num_channels, module.affine)), 0)
+    return Formula([seen.input_shapes[0]], int(ref.batch_norm_params(module.num_channels, module.affine)), 0)
 
 
 def layer_norm(module: Any, seen: Seen) -> Formula | None:
@@ -111,7 +112,7 @@ def layer_norm(module: Any, seen: Seen) -> Formula | None:
         return None
     n = math.prod(module.normalized_shape)
     bias = getattr(module, "bias", None) is not None
-    params = _ref().layer_norm_params(n, module.elementwise_affine, bias)
+    params = ref.layer_norm_params(n, module.elementwise_affine, bias)
     return Formula([seen.input_shapes[0]], int(params), 0)
 
 
@@ -127,7 +128,7 @@ def pool(module: Any, seen: Seen) -> Formula | None:
     s = _axes(module.stride if module.stride is not None else module.kernel_size, dims)
     p, d = _axes(module.padding, dims), _axes(getattr(module, "dilation", 1), dims)
     spatial = [
-        int(_ref().pool_output_size(n, *g, module.ceil_mode)) for n, *g in zip(x[-dims:], k, s, p, d)
+        int(ref.pool_output_size(n, kk, ss, pp, dd, module.ceil_mode)) for n, kk, ss, pp, dd in zip(x[-dims:], k, s, p, d)
     ]
     return Formula(_indexed((*x[:-dims], *spatial), module), 0, 0)
 
