@@ -200,12 +200,13 @@ def test_conv2d_same_gets_the_real_shape_and_macs(stride, size):
 
 
 def test_verify_holds_conv2d_same_to_the_real_forward_without_its_parents_formula():
-    net = nn.Sequential(Conv2dSame(3, 8, 3, stride=2), nn.ReLU())
+    net = nn.Sequential(Conv2dSame(3, 8, 3, stride=2), nn.ReLU(), MaxPool2dSame(3, 2))
     report = cnninspect.verify(net, (1, 3, 35, 35))
     assert report.ok, "\n".join(map(str, report.mismatches))
     shape = report.check("0", "output_shape")
     assert shape.values["hooks"] == [(1, 8, 18, 18)] and "reference" not in shape.values  # Conv2d's formula gives 17
     assert report.check("<total>", "macs").status == "ok"
+    assert report.check("2", "output_shape").values["hooks"] == [(1, 8, 9, 9)]  # 'same' pooling of 18: ceil(18/2)
 
 
 def test_a_traceable_forward_override_is_traced_through():
