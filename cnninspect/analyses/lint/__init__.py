@@ -67,7 +67,8 @@ def lint(
     name = model_name or summary.model_name
     silenced = {**cfg.per_layer_ignores, **(per_layer_ignores or {})}
     suppressed = [f for f in found if _silenced(f, silenced)]
-    known = read_baseline(baseline or cfg.baseline) if (baseline or cfg.baseline) else set()
+    known_file = baseline or cfg.baseline
+    known = read_baseline(known_file) if known_file else set()
     baselined = [f for f in found if f not in suppressed and is_known(known, name, f)]
     kept = [f for f in found if f not in suppressed and f not in baselined]
     return LintReport(

@@ -93,7 +93,8 @@ class LintContext:
     def rf(self) -> Any:
         return self.summary.receptive_field
 
-    def module(self, row: Layer) -> nn.Module | None:
+    def module(self, row: Layer) -> Any:
+        """The module a row calls (Any: rules read its layer-specific attributes); None for ops."""
         return None if row.module_path is None else self.modules.get(row.module_path)
 
     def where(self, row: Layer) -> str:

@@ -14,7 +14,7 @@ from cnninspect.analyses.lint.findings import Finding
 from cnninspect.analyses.lint.registry import rule
 
 
-def _channels(kind: str, module) -> tuple[int, int, int] | None:
+def _channels(kind: str, module) -> tuple[int, int, int]:
     if kind in LINEAR_KINDS:
         return module.in_features, module.out_features, 1
     return module.in_channels, module.out_channels, module.groups

@@ -89,8 +89,9 @@ def dominant_dense_layer(ctx: LintContext) -> Iterator[Finding]:
             continue
         origin, _ = ctx.back_through(row, PASS_THROUGH)
         grid = spatial(origin.output_shape) if origin is not None else None
-        if grid is None or math.prod(grid) <= 1:
+        if origin is None or grid is None or math.prod(grid) <= 1:
             continue
+        assert isinstance(origin.output_shape, tuple)  # spatial() said so
         channels = origin.output_shape[1]
         if channels * math.prod(grid) != module.in_features:
             continue
@@ -143,7 +144,8 @@ class _Usage:
     def __init__(self, ctx: LintContext) -> None:
         self.called = _called(ctx)
         found = _attribute_reads(ctx.model)
-        self.reads, self.constants = found if found is not None else (None, set())
+        self.reads: set[str] | None = found[0] if found is not None else None
+        self.constants: set[int] = found[1] if found is not None else set()
         # parents come before children in named_modules: one pass marks every called subtree
         self.inside: dict[str, bool] = {}
         whole = "" in self.called
