@@ -26,7 +26,9 @@ class Call:
     kind: str
     args: tuple
     kwargs: dict
-    module: nn.Module | None = None
+    # the layer (an nn.Module) of a call_module node, else None; typed Any because rules read its
+    # configuration (kernel_size, stride...), which torch's stubs type as ``Tensor | Module``
+    module: Any = None
     out: Any = None
     extra: dict = field(default_factory=dict)
 

@@ -202,7 +202,7 @@ def pool(call: Call) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         raise InputShapeError(
             f"input of shape {_fmt(shape)} is smaller than the AvgPool3d kernel {k}"
         )
-    out = [_pool_out(n, *g, m.ceil_mode) for n, *g in zip(shape[-dims:], k, s, p, d)]
+    out = [_pool_out(n, kk, ss, pp, dd, m.ceil_mode) for n, kk, ss, pp, dd in zip(shape[-dims:], k, s, p, d)]
     _check_size(out, shape, f"{type(m).__name__} (kernel {k}, stride {s})")
     result = meta(shape[:-dims] + tuple(out), x.dtype)
     if getattr(m, "return_indices", False):
@@ -312,8 +312,9 @@ def multihead_attention(call: Call) -> tuple | None:
     out = meta(q.shape, q.dtype)
     if not need_weights:
         return out, None
+    lead: tuple[int, ...] = ()
     if q.dim() == 2:
-        q_len, kv_len, lead = q.shape[0], k.shape[0], ()
+        q_len, kv_len = q.shape[0], k.shape[0]
     elif m.batch_first:
         q_len, kv_len, lead = q.shape[1], k.shape[1], (q.shape[0],)
     else:
