@@ -22,7 +22,7 @@ from cnninspect.errors import InputShapeError, ModelError
 
 
 def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    out = []
+    out: list[tuple[str, nn.Module]] = []
     for name, m in model.named_modules():
         children = list(m.children())
         if not children or (
