@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
+from modelstate import assert_unchanged, snapshot
 from oracles import counted_macs
 from torch import nn
 
 import cnninspect
-from cnninspect.engine.guard import ModelGuard
 
 
 def real_shapes(model: nn.Module, *args, **kwargs):
@@ -146,11 +146,11 @@ def test_data_parallel_wrapper_is_looked_through():
     from cnninspect.chapter.models import CustomCNN
 
     model = nn.DataParallel(CustomCNN())
-    guard = ModelGuard(model)
+    before = snapshot(model)
     s = cnninspect.summarize(model, (1, 3, 32, 32))
     assert s.total_params == 60_362 and s.output_shapes == [(1, 10)]
     assert any("DataParallel" in w for w in s.warnings)
-    assert guard.changes() == []
+    assert_unchanged(model, before)
 
 
 def test_distributed_data_parallel_wrapper(tmp_path):

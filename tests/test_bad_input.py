@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from modelstate import assert_unchanged, snapshot
 from torch import nn
 
 import cnninspect
 from cnninspect.chapter.models import SimpleCNN
-from cnninspect.engine.guard import ModelGuard
 from cnninspect.errors import CnnInspectError, InputShapeError, ModelError, ModelSpecError
 from cnninspect.integrations.spec import load_model
 
@@ -108,10 +108,10 @@ class Boom(nn.Module):
 
 def test_forward_that_raises_is_a_model_error_naming_the_module():
     model = Raises()
-    guard = ModelGuard(model)
+    before = snapshot(model)
     with pytest.raises(ModelError, match=r"'inner' \(Boom\).*ValueError: boom"):
         cnninspect.summarize(model, (1, 3, 4, 4))
-    assert guard.changes() == []
+    assert_unchanged(model, before)
 
 
 def test_debug_true_raises_the_underlying_error():
@@ -131,11 +131,11 @@ def test_model_left_unchanged_on_success_and_failure(training):
     model.train(training)
     model.conv1.weight.requires_grad_(False)
     hooks_before = len(model.conv1._forward_hooks)
-    guard = ModelGuard(model)
+    before = snapshot(model)
     cnninspect.summarize(model, (1, 1, 28, 28))
     with pytest.raises(InputShapeError):
         cnninspect.summarize(model, (1, 2, 28, 28))
-    assert guard.changes() == []
+    assert_unchanged(model, before)
     assert model.training is training and model.conv1.training is training
     assert model.conv1.weight.requires_grad is False and model.conv2.weight.requires_grad is True
     assert model.conv1.weight.device.type == "cpu"

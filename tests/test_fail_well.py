@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.fx
+from modelstate import assert_unchanged, snapshot
 from torch import nn
 
 import cnninspect
-from cnninspect.engine.guard import ModelGuard
 from cnninspect.errors import InputShapeError, ModelSpecError, OptionError
 from cnninspect.integrations.spec import load_model
 
@@ -60,10 +60,10 @@ def test_unknown_op_is_a_warning_with_its_name():
 )
 def test_invalid_options(kwargs, error, fragment):
     model = UsesMystery()
-    guard = ModelGuard(model)
+    before = snapshot(model)
     with pytest.raises(error, match=fragment):
         cnninspect.summarize(model, **kwargs)
-    assert guard.changes() == []
+    assert_unchanged(model, before)
 
 
 def test_invalid_render_options():

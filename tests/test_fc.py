@@ -95,20 +95,24 @@ def test_position_sensitivity_of_a_flattened_image():
 
 
 def test_conv_feature_map_moves_with_the_image():
+    """Held to torch, not to the demo's own flag: torch's conv of the image moved by torch.roll on
+    a zero-bordered canvas (so the roll loses nothing) is the demo's shifted feature map, and it
+    is torch's feature map of the unmoved image, rolled the same way."""
     demo = cnninspect.position_sensitivity()
-    assert demo.equivariant
-    # torch, not our NumPy conv: conv(shift(x)) == shift(conv(x)) on the padded canvas
-    pad = 1 + EDGE_KERNEL.shape[0] // 2
-    canvas = np.pad(CAT, pad)
-    k = torch.from_numpy(EDGE_KERNEL)[None, None]
+    pad = 1 + EDGE_KERNEL.shape[0] // 2  # the shift plus the kernel's reach
+    canvas = torch.from_numpy(np.pad(CAT, pad).astype(np.float64))
+    k = torch.from_numpy(EDGE_KERNEL.astype(np.float64))[None, None]
 
-    def conv(a):
-        return F.conv2d(torch.from_numpy(a)[None, None], k, padding=1)[0, 0].numpy()
+    def conv(t):
+        return F.conv2d(t[None, None], k, padding=1)[0, 0]
 
-    np.testing.assert_allclose(conv(shift(canvas, 1, 0)), shift(conv(canvas), 1, 0))
-    np.testing.assert_allclose(demo.feature_map, conv(canvas))
-    # the dense view, by contrast, sees a different vector
-    assert not np.allclose(demo.feature_map, demo.shifted_feature_map)
+    moved = torch.roll(canvas, 1, dims=0)
+    assert torch.equal(moved[0], torch.zeros_like(moved[0]))  # nothing wrapped round
+    np.testing.assert_allclose(demo.feature_map, conv(canvas).numpy())
+    np.testing.assert_allclose(demo.shifted_feature_map, conv(moved).numpy())
+    truly_equivariant = torch.allclose(conv(moved), torch.roll(conv(canvas), 1, dims=0))
+    assert truly_equivariant and demo.equivariant == truly_equivariant
+    assert not torch.allclose(conv(moved), conv(canvas))  # the map did move: the check can fail
 
 
 def test_shift_in_every_direction():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from modelstate import assert_unchanged as _assert_unchanged
+from modelstate import snapshot as _snapshot
 from torch import nn
 
 from cnninspect import ModelError
@@ -11,38 +13,6 @@ from cnninspect.chapter.models import SimpleCNN
 from cnninspect.engine.hooks import record_forward
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _snapshot(model: nn.Module) -> dict:
-    """Everything a forward could disturb, copied so that it can be compared afterwards."""
-    return {
-        "modes": [m.training for m in model.modules()],
-        "grad_flags": [p.requires_grad for p in model.parameters()],
-        "param_ids": [id(p) for p in model.parameters()],
-        "data_ptrs": [p.data_ptr() for p in model.parameters()],
-        "devices": [t.device for t in list(model.parameters()) + list(model.buffers())],
-        "values": {k: v.clone() for k, v in model.state_dict().items()},
-        "grads": [p.grad for p in model.parameters()],
-        "hooks": [
-            (len(m._forward_hooks), len(m._forward_pre_hooks), len(m._backward_hooks),
-             len(m._forward_hooks_with_kwargs), len(m._forward_pre_hooks_with_kwargs))
-            for m in model.modules()
-        ],  # fmt: skip
-        "global_hooks": (
-            len(nn.modules.module._global_forward_hooks),
-            len(nn.modules.module._global_forward_pre_hooks),
-        ),
-    }
-
-
-def _assert_unchanged(model: nn.Module, before: dict) -> None:
-    after = _snapshot(model)
-    for key in ("modes", "grad_flags", "param_ids", "data_ptrs", "devices", "hooks", "global_hooks"):
-        assert after[key] == before[key], key
-    assert after["values"].keys() == before["values"].keys()
-    for name, value in before["values"].items():
-        assert torch.equal(after["values"][name], value), name
-    assert all(a is b for a, b in zip(after["grads"], before["grads"]))
 
 
 class _Net(nn.Module):

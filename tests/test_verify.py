@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
+from modelstate import assert_unchanged, snapshot
 from oracles import counted_macs
 from reach import Reach
 from torch import nn
@@ -13,7 +14,6 @@ from torch import nn
 import cnninspect
 from cnninspect import reference as ref
 from cnninspect.chapter.models import CustomCNN, SimpleCNN
-from cnninspect.engine.guard import ModelGuard
 from cnninspect.engine.ops.macs import COSTS, dense
 from cnninspect.engine.ops.shapes import SHAPES, meta
 from cnninspect.integrations.cli import main
@@ -188,12 +188,10 @@ def test_cli_json(capsys):
 
 def test_verify_leaves_the_model_as_found():
     model = CustomCNN().train()
-    guard = ModelGuard(model)
-    state = {k: v.clone() for k, v in model.state_dict().items()}
+    before = snapshot(model)
     cnninspect.verify(model, (1, 3, 32, 32), mode="eval", gradient_layers="all")
-    assert guard.changes() == []
+    assert_unchanged(model, before)
     assert model.training
-    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
 
 
 def test_bad_options_are_one_clear_error():
