@@ -118,3 +118,17 @@ def test_broken_baseline_is_a_usage_error(capsys, tmp_path):
 def test_list_rules(capsys):
     code, out, _ = run(capsys, "--list-rules")
     assert code == 0 and len(out.splitlines()) == 12 and out.startswith("CNN101  bias-before-norm")
+
+
+def test_api_errors_and_per_layer_ignores():
+    from lint_models import Biased
+
+    from cnninspect import lint
+    from cnninspect.errors import ModelError, OptionError
+
+    with pytest.raises(ModelError, match="lint\\(\\) needs a torch.nn.Module, got str"):
+        lint("resnet18", (1, 3, 224, 224))
+    with pytest.raises(OptionError, match="ignore: 'CNN0' names no lint rule"):
+        lint(Biased(), (1, 3, 32, 32), ignore=["CNN0"])
+    report = lint(Biased(), (1, 3, 32, 32), per_layer_ignores={"features.0": ["CNN1"]})
+    assert report.ok and [f.code for f in report.suppressed] == ["CNN101"]
