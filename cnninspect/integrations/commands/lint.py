@@ -31,7 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="record this model's findings in FILE as known, and exit 0")
     parser.add_argument("--list-rules", action="store_true", help="print every rule and exit")
     parser.add_argument("--no-fix", action="store_true", help="text output without the fix lines")
-    # fmt: skip
 
 
 def _codes(values: list[str] | None) -> list[str] | None:
