@@ -12,7 +12,23 @@ setting so drift hits all alike; the table shows each setting's median img/s and
 ratio to torch's default. The 1-minute load average is printed beside each condition
 (on a shared machine "quiet" is only as quiet as the neighbours).
 
-    python benchmarks/train_threads.py [--rounds 3] [--steps 40]
+    python benchmarks/train_threads.py [--rounds 3] [--steps 20]
+
+2026-12-01, the project's shared 2-core machine (torch 2.14.1, CPU), ``--rounds 3 --steps 15``;
+other engineers' test runs kept the load average at 9-11 throughout, so "quiet" adds nothing of
+ours to a machine that was already busy, and "busy" adds two spinning processes on top:
+
+| threads | quiet img/s | vs default | busy img/s | vs default |
+| --- | ---: | ---: | ---: | ---: |
+| 1 | 484 | 8.10x | 182 | 4.41x |
+| 2 (torch's default) | 60 | 1.00x | 41 | 1.00x |
+| auto | 479 | 8.02x | 203 | 4.94x |
+
+(An earlier run with ``--rounds 2``: 1 thread 8.0x and 4.3x torch's default, auto 5.6x and 4.9x.)
+torch's default of one thread per core spin-waits for cores it does not get; ``auto`` (the
+trainer's default, ``cnninspect.chapter.train.loop.auto_threads``) counted the busy cores and
+took one. On a machine with nothing else running ``auto`` takes every core, as torch does; no
+quiet machine was available to measure that case here.
 """
 
 from __future__ import annotations
