@@ -78,7 +78,8 @@ def measured_train_peak(model: nn.Module, x: torch.Tensor, optimizer: str = "ada
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    step()
+    if optimizer != "sgd":  # a first step makes the optimizer's state (plain SGD keeps none)
+        step()
     state = [t for s in opt.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
     base = sum(_storages(list(model.parameters()) + list(model.buffers()) + [x] + state).values())
     return base + _profiled_peak(step)

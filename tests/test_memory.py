@@ -9,6 +9,7 @@ on size (meta tensors), the references do.
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -43,31 +44,56 @@ class LSTMNet(nn.Module):
         return self.fc(y[:, -1])
 
 
-SAVED_CASES = {
-    "simple_cnn": (SimpleCNN, (2, 1, 28, 28)),
-    "custom_cnn": (CustomCNN, (2, 3, 32, 32)),
-    "resnet18": (M.resnet18, (2, 3, 64, 64)),
-    "resnet50": (M.resnet50, (1, 3, 64, 64)),
-    "densenet121": (M.densenet121, (1, 3, 64, 64)),
-    "mobilenet_v3_large": (M.mobilenet_v3_large, (2, 3, 64, 64)),
-    "efficientnet_b0": (M.efficientnet_b0, (1, 3, 64, 64)),
-    "convnext_tiny": (M.convnext_tiny, (1, 3, 64, 64)),
-    "vit_b_16": (lambda: M.vit_b_16(image_size=64), (1, 3, 64, 64)),
-    "swin_t": (M.swin_t, (1, 3, 64, 64)),
-    "lstm": (LSTMNet, (2, 7, 16)),
-    "vgg11": (M.vgg11, (1, 3, 64, 64)),
-    "googlenet": (lambda: M.googlenet(aux_logits=False, init_weights=False), (1, 3, 64, 64)),
-    "shufflenet_v2": (M.shufflenet_v2_x0_5, (1, 3, 64, 64)),
-    "squeezenet": (M.squeezenet1_0, (1, 3, 64, 64)),
-    "regnet_y_400mf": (M.regnet_y_400mf, (1, 3, 64, 64)),
+MODELS = {
+    "simple_cnn": SimpleCNN,
+    "custom_cnn": CustomCNN,
+    "resnet18": M.resnet18,
+    "resnet50": M.resnet50,
+    "densenet121": M.densenet121,
+    "mobilenet_v3_large": M.mobilenet_v3_large,
+    "efficientnet_b0": M.efficientnet_b0,
+    "convnext_tiny": M.convnext_tiny,
+    "vit_b_16": lambda: M.vit_b_16(image_size=64),
+    "swin_t": M.swin_t,
+    "lstm": LSTMNet,
+    "mnasnet0_5": M.mnasnet0_5,
+    "googlenet": lambda: M.googlenet(aux_logits=False, init_weights=False),
+    "shufflenet_v2": M.shufflenet_v2_x0_5,
+    "squeezenet": M.squeezenet1_0,
+    "regnet_y_400mf": M.regnet_y_400mf,
+    "alexnet": M.alexnet,
+    "mobilenet_v2": M.mobilenet_v2,
 }
+SAVED_CASES = {
+    "simple_cnn": (2, 1, 28, 28),
+    "custom_cnn": (2, 3, 32, 32),
+    "resnet18": (2, 3, 64, 64),
+    "resnet50": (2, 3, 64, 64),
+    "densenet121": (2, 3, 64, 64),
+    "mobilenet_v3_large": (2, 3, 64, 64),
+    "efficientnet_b0": (2, 3, 64, 64),
+    "convnext_tiny": (1, 3, 64, 64),
+    "vit_b_16": (1, 3, 64, 64),
+    "swin_t": (1, 3, 64, 64),
+    "lstm": (2, 7, 16),
+    "mnasnet0_5": (4, 3, 64, 64),
+    "googlenet": (1, 3, 64, 64),
+    "shufflenet_v2": (1, 3, 64, 64),
+    "squeezenet": (4, 3, 64, 64),
+    "regnet_y_400mf": (2, 3, 64, 64),
+}
+
+
+@functools.cache
+def built(name: str) -> nn.Module:
+    """Each model once per session (building the large ones costs more than measuring them)."""
+    torch.manual_seed(0)
+    return MODELS[name]()
 
 
 @pytest.mark.parametrize("name", list(SAVED_CASES))
 def test_saved_bytes_equal_a_real_forward(name):
-    factory, shape = SAVED_CASES[name]
-    torch.manual_seed(0)
-    model = factory()
+    model, shape = built(name), SAVED_CASES[name]
     log, _ = replay(model, InputSpec.of(shape, None, None), train=True)
     ours = sum(saved_by_row(log, len(log.rows)))
     # oneDNN's LSTM kernel (CPU only) saves its own workspace; torch's reference
@@ -86,23 +112,23 @@ class _nothing:
         return False
 
 
+# shapes where activations, not oneDNN's per-call weight reorders (a CPU-only transient the
+# size of one conv weight), decide the peak; the same shapes as above, so replays are shared
 PEAK_CASES = {
-    "simple_cnn": (SimpleCNN, (64, 1, 28, 28)),
-    "vgg11": (M.vgg11, (1, 3, 64, 64)),
-    "alexnet": (M.alexnet, (1, 3, 64, 64)),
-    "squeezenet": (M.squeezenet1_0, (1, 3, 64, 64)),
-    "shufflenet_v2": (M.shufflenet_v2_x0_5, (1, 3, 64, 64)),
-    "resnet18": (M.resnet18, (8, 3, 96, 96)),
-    "mobilenet_v2": (M.mobilenet_v2, (1, 3, 64, 64)),
-    "googlenet": (lambda: M.googlenet(aux_logits=False, init_weights=False), (1, 3, 64, 64)),
+    "simple_cnn": (64, 1, 28, 28),
+    "custom_cnn": (32, 3, 32, 32),
+    "alexnet": (4, 3, 64, 64),
+    "squeezenet": (4, 3, 64, 64),
+    "resnet18": (8, 3, 96, 96),
+    "mnasnet0_5": (2, 3, 64, 64),
+    "mobilenet_v2": (1, 3, 64, 64),
+    "googlenet": (1, 3, 64, 64),
 }
 
 
 @pytest.mark.parametrize("name", list(PEAK_CASES))
 def test_peaks_within_ten_percent_of_a_real_cpu_step(name):
-    factory, shape = PEAK_CASES[name]
-    torch.manual_seed(0)
-    model = factory()
+    model, shape = built(name), PEAK_CASES[name]
     report = memory(model, shape, optimizer="sgd")
     x = torch.randn(shape)
     assert report.inference_peak == pytest.approx(measured_inference_peak(model, x), rel=0.10)
@@ -165,3 +191,51 @@ def test_cli_prints_the_breakdown_and_the_batch(capsys):
     )
     out = capsys.readouterr().out
     assert "activations saved for backward" in out and "largest batch that fits 8MiB" in out
+
+
+@pytest.mark.parametrize("name", ["simple_cnn", "resnet18", "convnext_tiny", "swin_t"])
+def test_amp_saved_bytes_equal_a_real_autocast_forward(name):
+    model, shape = built(name), SAVED_CASES[name]
+    log, _ = replay(model, InputSpec.of(shape, None, None), train=True, amp=torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        real = real_saved_bytes(model, torch.randn(shape))
+    assert sum(saved_by_row(log, len(log.rows))) == real  # bf16 weight copies included
+
+
+def test_summary_memory_uses_the_summarised_model_and_input():
+    import cnninspect
+
+    model = M.resnet18()
+    s = cnninspect.summarize(model, (2, 3, 64, 64))
+    report = s.memory(batch_size=4, optimizer="sgd-momentum")
+    assert report.batch_size == 4 and report.optimizer_bytes == report.param_bytes
+    assert report.activation_bytes == cnninspect.memory(model, (4, 3, 64, 64)).activation_bytes
+
+
+def test_memory_budgets_fail_with_the_layers_that_save_the_most():
+    import cnninspect
+    from cnninspect.analyses.budgets import evaluate, resolve
+
+    s = cnninspect.summarize(SimpleCNN(), (1, 1, 28, 28))
+    budget = resolve(
+        (
+            "marker",
+            {
+                "max_activation_memory": "4MiB @ batch=64, optimizer=adam",
+                "max_train_memory": "1GiB",
+            },
+        )
+    )
+    message = evaluate(s, budget)
+    saved = memory(SimpleCNN(), (64, 1, 28, 28), optimizer="adam").activation_bytes
+    assert message.splitlines()[0].endswith(
+        f"activations saved for backward {saved / 2**20:.2f} MiB > max 4.00 MiB (batch 64, adam)"
+    )
+    assert "Top 10 layers by share of memory saved for backward" in message
+    assert message.splitlines()[3].split()[:2] == [
+        "relu",
+        "relu",
+    ]  # relu keeps its 64x32x28x28 output
+    assert evaluate(s, resolve(("marker", {"max_train_memory": "1GiB @ batch=64"}))) is None
+    with pytest.raises(OptionError, match="batch='x' must be a positive whole number"):
+        resolve(("marker", {"max_train_memory": "4MiB @ batch=x"}))
