@@ -10,6 +10,7 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
+from oracles import counted_macs
 from torch import nn
 
 import cnninspect
@@ -80,6 +81,19 @@ def test_batch_and_image_size_scale_shapes_and_macs_only():
     assert big.total_params == small.total_params
     assert big.total_macs == 8 * small.total_macs
     assert big.output_shapes == [(8, 10)]
+    # the image size too, on a fully convolutional net: twice the side, four times every conv's MACs,
+    # the same parameters; shapes and MACs as a real forward and torch's flop counter see them
+    trunk = nn.Sequential(ConvBlock(3, 8), nn.MaxPool2d(2), ConvBlock(8, 16), nn.AdaptiveAvgPool2d(1))
+    sides = {}
+    for side in (16, 32):
+        s = cnninspect.summarize(trunk, (1, 3, side, side))
+        x = torch.randn(1, 3, side, side)
+        assert s.total_macs == counted_macs(trunk, x)
+        assert s.layer("2.conv").output_shape == tuple(trunk[:3](x).shape) == (1, 16, side // 2, side // 2)
+        sides[side] = s
+    assert sides[32].total_params == sides[16].total_params
+    assert [r.macs for r in sides[32].layers] == [4 * r.macs for r in sides[16].layers]
+    assert sides[16].total_macs == 16 * 16 * 8 * 27 + 8 * 8 * 16 * 72
 
 
 class Attention(nn.Module):

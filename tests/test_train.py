@@ -198,3 +198,36 @@ def test_cli_train_prints_epoch_lines_and_writes_metrics(tmp_path, capsys):
     assert cli_main(args + ["--resume"]) == 1
     _, err = capsys.readouterr()
     assert "Traceback" not in err and "corrupt" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("amp", [False, True])
+def test_amp_runs_the_forward_in_bfloat16_and_keeps_float32_weights(tiny, amp):
+    """CPU autocast can run amp=True: the convs compute in bf16 only then, the weights stay fp32."""
+    train, _ = tiny
+    model = _model(0)
+    seen: list[tuple[bool, torch.dtype]] = []
+    model.conv1.register_forward_hook(lambda module, args, out: seen.append((module.training, out.dtype)))
+    history = fit(model, train.subset(64), None, epochs=1, amp=amp, **OPTS)
+    # the two training batches of 32 (the eval-mode call before them is fit's shape preflight)
+    assert [dtype for training, dtype in seen if training] == [torch.bfloat16 if amp else torch.float32] * 2
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert history[0].train_images == 64 and torch.isfinite(torch.tensor(history[0].train_loss))
+
+
+def test_cli_amp_flag_reaches_autocast(tmp_path, capsys, monkeypatch):
+    calls = []
+    autocast = torch.autocast
+
+    def recording(device_type, *args, **kwargs):
+        calls.append((device_type, kwargs.get("dtype"), kwargs.get("enabled", True)))
+        return autocast(device_type, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "autocast", recording)
+    args = ["train", "simple-cnn", "--epochs", "1", "--limit", "64", "--batch-size", "32", "--device", "cpu",
+            "--threads", "1", "--checkpoint-dir", str(tmp_path / "run"), "--data-dir", DATA]  # fmt: skip
+    assert cli_main(args + ["--amp"]) == 0
+    assert "Epoch 1/1" in capsys.readouterr().out
+    assert calls and set(calls) == {("cpu", torch.bfloat16, True)}
+    calls.clear()
+    assert cli_main(args[:-4] + ["--checkpoint-dir", str(tmp_path / "plain"), "--data-dir", DATA]) == 0
+    assert calls and {enabled for _, _, enabled in calls} == {False}

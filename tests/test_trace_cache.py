@@ -1,0 +1,85 @@
+"""The trace cache: a second summary of the same model reuses its trace only while the module
+tree, the train/eval modes and the modules' settings are unchanged. Each change below must show
+in the next summary exactly as a real forward and torch's flop counter see it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from oracles import counted_macs
+from torch import nn
+
+import cnninspect
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+SHAPE = (1, 3, 12, 12)
+
+
+class Net(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.extra = nn.Conv2d(4, 4, 1)
+        self.repeats = 1  # a plain setting the forward reads
+
+    def forward(self, x):
+        x = self.conv(x)
+        if self.training:  # fx bakes this branch into the trace
+            x = self.extra(x)
+        for _ in range(self.repeats):
+            x = torch.relu(x)
+        return x
+
+
+def agrees_with_torch(model: nn.Module) -> cnninspect.Summary:
+    s = cnninspect.summarize(model, SHAPE)
+    x = torch.randn(SHAPE)
+    with torch.no_grad():
+        out = model(x)
+    assert s.output_shapes == [tuple(out.shape)]
+    assert s.total_macs == counted_macs(model, x)
+    assert s.total_params == sum(p.numel() for p in model.parameters())
+    return s
+
+
+class ScaledConv(nn.Module):
+    """Not a torch.nn layer: fx traces into it, so it is a conv2d and a mul row, not one leaf."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(4, 3, 3, 3))
+
+    def forward(self, x):
+        return torch.nn.functional.conv2d(x, self.weight, padding=1) * 2
+
+
+def test_a_replaced_submodule_is_seen():
+    model = Net().eval()
+    before = agrees_with_torch(model)
+    model.conv = nn.Conv2d(3, 6, 5, padding=2)
+    model.extra = nn.Conv2d(6, 6, 1)
+    after = agrees_with_torch(model)
+    assert after.total_macs == 144 * 6 * 75 != before.total_macs
+    model.conv = ScaledConv()  # the same path, another kind of module
+    kinds = [layer.kind for layer in agrees_with_torch(model).layers]
+    assert kinds == ["conv2d", "mul", "relu"]
+
+
+def test_a_changed_mode_is_seen():
+    model = Net().eval()
+    eval_rows = [layer.name for layer in agrees_with_torch(model).layers]
+    model.train()
+    train_rows = [layer.name for layer in agrees_with_torch(model).layers]
+    assert "extra" not in eval_rows and "extra" in train_rows
+    model.eval()
+    assert [layer.name for layer in agrees_with_torch(model).layers] == eval_rows
+
+
+def test_a_changed_module_setting_is_seen():
+    model = Net().eval()
+    agrees_with_torch(model)
+    model.conv.stride = (2, 2)  # the same parameters, another output size
+    assert agrees_with_torch(model).layer("conv").output_shape == (1, 4, 6, 6)
+    model.repeats = 3  # a plain attribute the forward loops over
+    assert [layer.kind for layer in agrees_with_torch(model).layers] == ["Conv2d", "relu", "relu", "relu"]
