@@ -22,7 +22,7 @@ MOVED = {
     "fc": "analyses.fc", "verification": "analyses.verification",
     "reference": "analyses.reference", "snapshot": "analyses.snapshot",
     "budgets": "analyses.budgets", "zoo": "analyses.zoo",
-    "render": "renderers.text", "viz": "renderers.viz",
+    "render": "renderers.text", "viz": "chapter.viz",
     "cli": "integrations.cli", "commands": "integrations.commands",
     "pytest_plugin": "integrations.pytest_plugin", "sphinx": "integrations.sphinx",
     "spec": "integrations.spec",

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from cnninspect.chapter.pictures import chapter_image, chapter_kernels, gallery
-from cnninspect.renderers import viz
+from cnninspect.chapter import viz
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,7 +13,7 @@ from cnninspect.chapter.train.checkpoint import save_checkpoint
 from cnninspect.files import atomic_write, current_umask
 from cnninspect.integrations.cli import main as cli_main
 from cnninspect.integrations.sphinx.plots import save_once
-from cnninspect.renderers import viz
+from cnninspect.chapter import viz
 
 
 @pytest.fixture(params=[0o022, 0o027])

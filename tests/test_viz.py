@@ -1,4 +1,4 @@
-"""cnninspect.renderers.viz: the chapter's figures render, and the numbers behind them are right."""
+"""cnninspect.chapter.viz: the chapter's figures render, and the numbers behind them are right."""
 
 from __future__ import annotations
 
@@ -100,6 +100,6 @@ def test_importing_cnninspect_does_not_import_matplotlib():
     import subprocess
     import sys
 
-    code = "import sys, cnninspect, cnninspect.renderers.viz, cnninspect.chapter.train; print('matplotlib' in sys.modules)"
+    code = "import sys, cnninspect, cnninspect.chapter.viz, cnninspect.chapter.train; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr

@@ -155,7 +155,7 @@ def _fc_params(bias: bool) -> int:
 
 def _filter_grid_layout(layer: Any, ncols: int) -> tuple[int, int]:
     """Rows and columns of the mosaic ``viz.filter_grid`` draws for this layer."""
-    from cnninspect.renderers.viz import tile_mosaic
+    from cnninspect.chapter.viz import tile_mosaic
 
     w = layer.weight.detach()[:, 0]
     mosaic = tile_mosaic(w, ncols=ncols)

@@ -27,7 +27,7 @@ def _figure(width: float, height: float):
 
 
 def _save(fig: Any, path: str | os.PathLike) -> Path:
-    from cnninspect.renderers.viz import save_figure
+    from cnninspect.renderers.figures import save_figure
 
     return save_figure(fig, path, dpi=fig.dpi, tight=False)
 

@@ -37,7 +37,7 @@ def first_conv(model: Any) -> Any | None:
 
 def write_plots(run_dir: str | Path, history: list[Any], before: Any | None, model: Any) -> list[Path]:
     """Loss/accuracy curves per epoch and the first conv's filters before vs after training."""
-    from cnninspect.renderers import viz
+    from cnninspect.chapter import viz
 
     run_dir = Path(run_dir)
     written = [viz.save_figure(viz.training_curves(history), run_dir / CURVES)]

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from cnninspect.errors import InputShapeError, ModelError, OptionError
+from cnninspect.renderers.figures import new_figure as _figure
+from cnninspect.renderers.figures import save_figure
 
 # The classic 3x3 kernels, as the chapter writes them (cross-correlation, like nn.Conv2d).
 KERNELS: dict[str, list[list[float]]] = {
@@ -26,28 +27,6 @@ KERNELS: dict[str, list[list[float]]] = {
 }
 
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu")
-
-
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save_figure(fig: Any, path: str | os.PathLike[str], dpi: float = 100, tight: bool = True) -> Path:
-    """Write ``fig`` as PNG to ``path`` atomically; returns the path.
-
-    ``tight=False`` keeps the figure's own canvas size (the receptive-field plots rely on it).
-    """
-    from cnninspect.files import atomic_write
-
-    def draw(fh: Any) -> None:
-        fig.savefig(fh, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
-
-    return atomic_write(path, draw, suffix=".png")
 
 
 def _maybe_save(fig: Any, path: str | os.PathLike[str] | None) -> Any:
