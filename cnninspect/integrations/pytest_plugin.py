@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 MARKER = (
     "arch_budget(*, input_shape=None, max_params=None, max_trainable_params=None, max_macs=None, "
     "max_param_bytes=None, min_receptive_field=None, max_receptive_field=None, output_shape=None, "
-    "max_layers=None): default limits for the arch_budget fixture in this test (keywords only; "
+    "max_layers=None, max_activation_memory=None, max_train_memory=None): default limits for the arch_budget fixture in this test (keywords only; "
     "sizes take ints or strings such as '25M', '4.1G', '100MB'); keywords passed to the fixture "
     "call override them one by one."
 )
@@ -177,6 +177,8 @@ class ArchBudget:
         max_receptive_field: int | None = None,
         output_shape: Any = None,
         max_layers: int | None = None,
+        max_activation_memory: int | str | None = None,
+        max_train_memory: int | str | None = None,
     ) -> Summary:
         """Summarise ``model`` and fail the test, with the layers to blame, if it breaks a limit.
 
@@ -194,6 +196,8 @@ class ArchBudget:
             "max_receptive_field": max_receptive_field,
             "output_shape": output_shape,
             "max_layers": max_layers,
+            "max_activation_memory": max_activation_memory,  # "24GiB @ batch=64, optimizer=adamw"
+            "max_train_memory": max_train_memory,
         }
         config = self._request.config
         state = _state(config)
