@@ -24,7 +24,7 @@ _EXPORTS = {
     "ModelSpecError": "cnninspect.errors",
     "OptionError": "cnninspect.errors",
     "load_model": "cnninspect.integrations.spec",
-    "receptive_field": "cnninspect.analyses.receptive",
+    "receptive_field": "cnninspect.engine.receptive",
     "verify": "cnninspect.analyses.verification",
     "VerifyReport": "cnninspect.analyses.verification",
     "compare_fc": "cnninspect.analyses.fc",

@@ -1,7 +1,7 @@
 """Old module paths, kept importable for one release after the move into layered packages.
 
 ``import cnninspect.receptive`` still works and gives the very module object now at
-``cnninspect.analyses.receptive`` (not a second copy, so rule registries stay single).
+``cnninspect.engine.receptive`` (not a second copy, so rule registries stay single).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ MOVED = {
     "guard": "engine.guard", "hookpass": "engine.hookpass", "scriptpass": "engine.scriptpass",
     "hooks": "engine.hooks", "inputs": "engine.inputs", "summary": "engine.summary",
     "records": "engine.records", "ops": "engine.ops",
-    "receptive.plot": "renderers.receptive_plot", "receptive": "analyses.receptive",
+    "receptive.plot": "renderers.receptive_plot", "receptive.gradcheck": "analyses.gradcheck", "receptive": "engine.receptive",
     "fc": "analyses.fc", "verification": "analyses.verification",
     "reference": "analyses.reference", "snapshot": "analyses.snapshot",
     "budgets": "analyses.budgets", "zoo": "analyses.zoo",
@@ -31,7 +31,7 @@ MOVED = {
 
 
 def new_name(old: str) -> str | None:
-    """``cnninspect.receptive.gradcheck`` -> ``cnninspect.analyses.receptive.gradcheck``."""
+    """``cnninspect.receptive.gradcheck`` -> ``cnninspect.analyses.gradcheck``."""
     if not old.startswith("cnninspect."):
         return None
     rest = old[len("cnninspect.") :]

@@ -2,7 +2,7 @@
 
 Section "Receptive field": conv3, conv3, pool2/2, conv3, conv3, pool2/2. Adding
 k - 1 per layer gives 11; every layer after a stride-2 pool grows the field by
-(k - 1) times the accumulated stride, which gives 16. cnninspect.analyses.receptive
+(k - 1) times the accumulated stride, which gives 16. cnninspect.engine.receptive
 computes both.
 
     python examples/receptive_field.py
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from cnninspect.analyses.receptive import receptive_field
+from cnninspect.engine.receptive import receptive_field
 from cnninspect.chapter.models import SimpleCNN
 
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnninspect.analyses.receptive import gradcheck
+from cnninspect.analyses import gradcheck
 from cnninspect.chapter import facts
 from cnninspect.chapter.models import (
     FIXTURES,

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from cnninspect.analyses import snapshot
+from cnninspect.chapter import viz
 from cnninspect.chapter.train.checkpoint import save_checkpoint
 from cnninspect.files import atomic_write, current_umask
 from cnninspect.integrations.cli import main as cli_main
 from cnninspect.integrations.sphinx.plots import save_once
-from cnninspect.chapter import viz
 
 
 @pytest.fixture(params=[0o022, 0o027])

@@ -17,9 +17,9 @@ from oracles import counted_macs
 from torch import nn
 
 from cnninspect import summarize
-from cnninspect.analyses.receptive import receptive_field
-from cnninspect.analyses.receptive.gradcheck import measure
+from cnninspect.analyses.gradcheck import measure
 from cnninspect.chapter.models import SimpleCNN
+from cnninspect.engine.receptive import receptive_field
 from cnninspect.errors import InputShapeError, OptionError
 from cnninspect.integrations.cli import main
 
@@ -368,7 +368,7 @@ def test_dilated_window_clips_to_its_taps_not_its_range():
 
 def test_numbers_stay_exact_ints_while_whole_and_become_fractions_only_when_needed():
     """The pass keeps whole numbers as ints (its fast path) and halves exactly."""
-    from cnninspect.analyses.receptive.analyse import _half
+    from cnninspect.engine.receptive.analyse import _half
 
     assert all(_half(v) == Fraction(v, 2) for v in range(-9, 10))
     assert all(type(_half(v)) is int for v in range(-8, 9, 2))

@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnninspect.analyses.receptive import receptive_field
-from cnninspect.analyses.receptive.gradcheck import measure, probe_copy
+from cnninspect.analyses.gradcheck import measure, probe_copy
+from cnninspect.engine.receptive import receptive_field
 
 
 def _last(report):
@@ -295,7 +295,7 @@ def test_googlenet_trunk_by_gradient():
 
 def test_probe_grouped_conv_is_the_same_arithmetic_as_torch():
     """The probe computes float64 grouped convolutions by unfold + matmul (speed only)."""
-    from cnninspect.analyses.receptive.gradcheck import grouped_conv2d
+    from cnninspect.analyses.gradcheck import grouped_conv2d
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 6, 11, 9, dtype=torch.float64, generator=g)

@@ -20,9 +20,9 @@ from torch import nn
 
 import cnninspect
 from cnninspect.analyses import fc
-from cnninspect.analyses.receptive import ReceptiveField, attach
 from cnninspect.chapter.models import SimpleCNN
 from cnninspect.engine import compat
+from cnninspect.engine.receptive import ReceptiveField, attach
 from cnninspect.engine.records import AnalysisFailure
 from cnninspect.engine.summary import summarize
 from cnninspect.errors import ModelError
@@ -166,7 +166,7 @@ def test_fields_attach_to_their_own_rows_whatever_the_order():
 
 
 def test_a_failed_analysis_is_a_typed_rf_error(monkeypatch):
-    import cnninspect.analyses.receptive as receptive
+    import cnninspect.engine.receptive as receptive
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a rule divided by zero")

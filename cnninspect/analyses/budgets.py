@@ -214,13 +214,9 @@ def output_receptive_field(summary: Summary) -> ReceptiveField:
     known = [layer for layer in summary.layers if layer.receptive_field is not None]
     if not known:
         raise OptionError(
-            f"the receptive field of {summary.model_name} cannot be checked: "
-            + (
-                "this cnninspect has no receptive-field analysis (cnninspect.analyses.receptive)"
-                if not _has_receptive()
-                else "the summary holds no receptive field (was it made with receptive_field=False?)"
-            )
-            + "; drop min_receptive_field/max_receptive_field from the budget or upgrade cnninspect"
+            f"the receptive field of {summary.model_name} cannot be checked: the summary holds no "
+            "receptive field (was it made with receptive_field=False?); summarise with receptive "
+            "fields or drop min_receptive_field/max_receptive_field from the budget"
         )
     for layer in reversed(known):
         rf = layer.receptive_field
@@ -237,12 +233,6 @@ def output_receptive_field(summary: Summary) -> ReceptiveField:
         sizes = tuple(size) if isinstance(size, (tuple, list)) else (size,)
         return ReceptiveField(sizes)
     return ReceptiveField(None, is_global=True)
-
-
-def _has_receptive() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("cnninspect.analyses.receptive") is not None
 
 
 def _rf_sizes(layer: Layer) -> tuple[Any, ...] | None:

@@ -10,7 +10,7 @@ Per layer, per quantity, up to five sources give a value:
 - ``flop_counter``: ``torch.utils.flop_counter`` counting the same forward's
   aten ops (its FLOPs are 2 x MACs for the matmul-like ops it knows);
 - ``gradient``: the receptive field measured by back-propagation, when
-  :mod:`cnninspect.analyses.receptive` offers that check.
+  :mod:`cnninspect.analyses.gradcheck` offers that check.
 
 A value agrees when every source that could judge it gives the same number. A
 quantity that only the trace can speak for is *not checked* -- never "passed".
@@ -485,13 +485,13 @@ def _gradient_checks(
 ) -> list[str]:
     """Analytic regions of the centre and corner units against back-propagation.
 
-    Uses the gradient check of :mod:`cnninspect.analyses.receptive` (its ``probe_copy`` and
+    Uses the gradient check of :mod:`cnninspect.analyses.gradcheck` (its ``probe_copy`` and
     ``measure``) on module rows with a finite field: the last one by default,
     every one with ``which="all"``.
     """
     if which == "none":
         return []
-    from cnninspect.analyses.receptive import gradcheck
+    from cnninspect.analyses import gradcheck
 
     report = summary.receptive_field
     if report is None:

@@ -165,8 +165,8 @@ def _filter_grid_layout(layer: Any, ncols: int) -> tuple[int, int]:
 
 def receptive_field_stack() -> list[Figure]:
     """1.3: the VGG-like stack's field after each layer; the chapter's formula ignores stride."""
-    from cnninspect.analyses.receptive import receptive_field
     from cnninspect.chapter.models import rf_stack
+    from cnninspect.engine.receptive import receptive_field
 
     r = receptive_field(rf_stack(), (1, 3, 32, 32))
     rows = [row for row in r if not row.is_global]
@@ -240,8 +240,8 @@ def exercises() -> list[Figure]:
     """The five exercises, answered by cnninspect."""
     from torch import nn
 
-    from cnninspect.analyses.receptive import receptive_field
     from cnninspect.chapter.models import CustomCNN
+    from cnninspect.engine.receptive import receptive_field
 
     e1 = facts.EX1
     h, w, c = e1["input"]

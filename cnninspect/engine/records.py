@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the analysis fills these; the records only name their type
-    from cnninspect.analyses.receptive.report import ReceptiveField, ReceptiveFieldReport
+    from cnninspect.engine.receptive.report import ReceptiveField, ReceptiveFieldReport
 
 Shape = tuple[int, ...]
 SCHEMA = "cnninspect.summary/1"

@@ -8,7 +8,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnninspect.analyses.receptive import attach
 from cnninspect.engine.compat import tree_flatten
 from cnninspect.engine.gcpause import collection_paused
 from cnninspect.engine.guard import ModelGuard
@@ -18,6 +17,7 @@ from cnninspect.engine.inventory import inventory
 from cnninspect.engine.ops.macs import COSTS, Cost, is_container_constructor
 from cnninspect.engine.ops.registry import op_key
 from cnninspect.engine.propagate import NodeFailure, NodeRecord, propagate
+from cnninspect.engine.receptive import attach
 from cnninspect.engine.records import Layer, Summary
 from cnninspect.engine.trace import UntraceableError, structure_key, trace
 from cnninspect.errors import CnnInspectError, InputShapeError, ModelError

@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from cnninspect.analyses.receptive.report import ReceptiveFieldReport
+from cnninspect.engine.receptive.report import ReceptiveFieldReport
 from cnninspect.errors import OptionError
 
 

@@ -41,7 +41,7 @@ def _unit(text: str | None):
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from cnninspect.analyses.receptive import receptive_field
+    from cnninspect.engine.receptive import receptive_field
     from cnninspect.errors import OptionError
     from cnninspect.renderers.text import _jsonable, fmt_axes
 
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check(mi, report) -> list[dict]:
-    from cnninspect.analyses.receptive.gradcheck import check
+    from cnninspect.analyses.gradcheck import check
     from cnninspect.errors import OptionError
 
     last = list(report.fields)[-1]

@@ -2,7 +2,7 @@
 
 The directives only turn these records into nodes; the numbers come from
 :func:`cnninspect.summarize` and, where those modules are installed, from
-:mod:`cnninspect.analyses.receptive` and :mod:`cnninspect.analyses.fc`.
+:mod:`cnninspect.engine.receptive` and :mod:`cnninspect.analyses.fc`.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ class RFRow:
 
 
 def rf_rows(summary: Any) -> list[RFRow]:
-    """Layers that carry a receptive field, in order (empty when cnninspect.analyses.receptive is absent)."""
+    """Layers that carry a receptive field, in order (empty when cnninspect.engine.receptive is absent)."""
     rows = []
     for layer in summary.layers:
         rf = layer.receptive_field

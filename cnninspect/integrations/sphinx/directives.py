@@ -219,7 +219,7 @@ def _rf_growth_chart(directive: _ModelDirective, a: analysis.Analysed) -> nodes.
     rows = [r for r in analysis.rf_rows(a.summary)]
     if not rows:
         raise CnnInspectError(
-            "no receptive fields in this summary: cnninspect.analyses.receptive is not installed or found no spatial layer"
+            "no receptive fields in this summary: the model has no spatial layer"
         )
     labels = [r.name for r in rows]
     ndim = max((len(r.size) for r in rows if r.size), default=1)
@@ -274,7 +274,7 @@ class ReceptiveFieldDirective(_ModelDirective):
         rows = analysis.rf_rows(s)
         if not rows:
             raise CnnInspectError(
-                "no receptive fields in this summary: cnninspect.analyses.receptive is not installed or found no spatial layer"
+                "no receptive fields in this summary: the model has no spatial layer"
             )
         children: list[nodes.Node] = []
         if "no-table" not in self.options:

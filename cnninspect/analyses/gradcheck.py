@@ -172,7 +172,7 @@ class Check:
 
 def check(model: nn.Module, input_shape: Sequence[int], units: Sequence[int | Sequence[int]]) -> list[Check]:
     """Compare :meth:`ReceptiveFieldReport.region` of the output node with :func:`measure`."""
-    from cnninspect.analyses.receptive import receptive_field
+    from cnninspect.engine.receptive import receptive_field
 
     report = receptive_field(model, tuple(input_shape))
     last = list(report.fields)[-1]

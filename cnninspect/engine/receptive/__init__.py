@@ -2,8 +2,9 @@
 
 :func:`receptive_field` returns a :class:`ReceptiveFieldReport`; :func:`summarize`
 calls :func:`attach` so every summary row carries its field too. The rules live in
-:mod:`.rules`, the composition in :mod:`.analyse`, the empirical proof in
-:mod:`.gradcheck` and the pictures in :mod:`.plot`.
+:mod:`cnninspect.engine.ops.receptive` (the op catalogue), the composition in
+:mod:`.analyse`; the empirical proof is :mod:`cnninspect.analyses.gradcheck` and the
+pictures :mod:`cnninspect.renderers.receptive_plot`.
 
 What "sees" means here: a unit of a node is a spatial position with all its
 channels, and its field is every input pixel it depends on. So slicing channels
@@ -21,9 +22,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnninspect.analyses.receptive.analyse import analyse
-from cnninspect.analyses.receptive.report import ReceptiveField, ReceptiveFieldReport
 from cnninspect.engine.propagate import NodeRecord
+from cnninspect.engine.receptive.analyse import analyse
+from cnninspect.engine.receptive.report import ReceptiveField, ReceptiveFieldReport
 from cnninspect.engine.records import AnalysisFailure, Layer, Summary
 from cnninspect.errors import InputShapeError, ModelError
 

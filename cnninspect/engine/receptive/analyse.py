@@ -21,16 +21,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from cnninspect.analyses.receptive.report import (
+from cnninspect.engine.ops.registry import first_tensor
+from cnninspect.engine.propagate import NodeRecord
+from cnninspect.engine.receptive.report import (
     Node,
     Number,
     ReceptiveField,
     ReceptiveFieldReport,
     exact,
 )
-from cnninspect.analyses.receptive.rules import Global, Keep, Unknown, Window, rule_for
-from cnninspect.engine.ops.registry import first_tensor
-from cnninspect.engine.propagate import NodeRecord
+from cnninspect.engine.receptive.rules import Global, Keep, Unknown, Window, rule_for
 
 
 @dataclass
