@@ -11,6 +11,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
+from collections.abc import Sequence
 from types import CodeType, ModuleType
 
 MOVED = {
@@ -42,11 +43,13 @@ def new_name(old: str) -> str | None:
 
 
 class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, fullname, path, target=None):  # type: ignore[no-untyped-def]
-        target = new_name(fullname)
-        if target is None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        new = new_name(fullname)
+        if new is None:
             return None
-        real = importlib.util.find_spec(target)
+        real = importlib.util.find_spec(new)
         if real is None:
             return None
         return importlib.machinery.ModuleSpec(
@@ -66,7 +69,7 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         target = new_name(fullname)
         spec = importlib.util.find_spec(target) if target else None
         loader = getattr(spec, "loader", None)
-        return loader.get_code(target) if loader is not None else None  # type: ignore[union-attr]
+        return loader.get_code(target) if loader is not None else None
 
 
 def install() -> None:

@@ -30,6 +30,13 @@ def current_umask() -> int:
     return mask
 
 
+def _open_fd(fd: int, text: bool) -> IO[Any]:
+    """The temporary's descriptor as a file: UTF-8 text with ``\\n`` line ends, or bytes."""
+    if text:
+        return os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+    return os.fdopen(fd, "wb")
+
+
 def atomic_write(
     path: str | os.PathLike[str],
     write: Callable[[IO[Any]], Any],
@@ -50,8 +57,7 @@ def atomic_write(
     try:
         if hasattr(os, "fchmod"):  # POSIX; on Windows mkstemp's mode is not a permission problem
             os.fchmod(fd, 0o666 & ~current_umask())
-        mode = "w" if text else "wb"
-        with os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": "\n"} if text else {})) as fh:
+        with _open_fd(fd, text) as fh:
             write(fh)
             if sync:
                 fh.flush()

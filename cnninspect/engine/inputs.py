@@ -112,6 +112,8 @@ class InputSpec:
     @classmethod
     def from_data(cls, data: Any) -> InputSpec:
         """The user's own values: one tensor, a tuple/list of positional values or a dict of keywords."""
+        args: tuple[Any, ...]
+        kwargs: dict[str, Any]
         if isinstance(data, Mapping):
             args, kwargs = (), dict(data)
         elif isinstance(data, (list, tuple)):

@@ -288,7 +288,9 @@ def _submodule(root: nn.Module, target: str) -> nn.Module:
     """``root.get_submodule`` without its per-step ``hasattr`` (slow on wide containers)."""
     module = root
     for part in target.split("."):
-        module = module._modules[part]
+        child = module._modules[part]
+        assert child is not None  # the target was called during tracing, so it is a module
+        module = child
     return module
 
 

@@ -11,6 +11,7 @@ needs real values and is reported as such.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -21,7 +22,7 @@ from cnninspect.engine.ops.registry import Call
 from cnninspect.engine.propagate import NodeFailure, NodeRecord, has_tensor, to_meta
 from cnninspect.errors import ModelError
 
-_SCALAR_OPS = {
+_SCALAR_OPS: dict[str, Callable[..., Any]] = {
     "aten::eq": operator.eq, "aten::ne": operator.ne, "aten::lt": operator.lt, "aten::le": operator.le,
     "aten::gt": operator.gt, "aten::ge": operator.ge, "aten::add": operator.add, "aten::sub": operator.sub,
     "aten::mul": operator.mul, "aten::floordiv": operator.floordiv, "aten::div": operator.truediv,
@@ -42,6 +43,7 @@ class _Interpreter:
         self.records: list[NodeRecord] = []
         self.names: dict[str, int] = {}
         self.seen_params: set[int] = set()
+        self.real_params: dict[int, torch.Tensor] = {}  # value -> the model's own tensor
 
     def run(self, args: tuple) -> Any:
         graph = self.root.inlined_graph
@@ -77,7 +79,7 @@ class _Interpreter:
                     out.append(s)
         return out
 
-    def _node(self, node) -> None:
+    def _node(self, node: torch._C.Node) -> None:
         kind = node.kind()
         ins = list(node.inputs())
         outs = list(node.outputs())
@@ -89,14 +91,7 @@ class _Interpreter:
             )
             self._set(outs[0], to_meta(value), [])
         elif kind == "prim::GetAttr":
-            owner = self._get(ins[0])
-            name = node.s("name")
-            path = f"{self.paths[ins[0].unique()]}.{name}".lstrip(".")
-            value = getattr(owner, name)
-            self.paths[outs[0].unique()] = path
-            self._set(outs[0], value if isinstance(value, nn.Module) else to_meta(value), [])
-            if isinstance(value, torch.Tensor):
-                self.env[("param", outs[0].unique())] = value  # the real parameter, for counting
+            self._get_attr(node, ins[0], outs[0])
         elif kind in ("prim::ListConstruct", "prim::TupleConstruct"):
             items = [self._get(v) for v in ins]
             self._set(
@@ -110,25 +105,19 @@ class _Interpreter:
         elif kind == "prim::TupleIndex" or kind == "aten::__getitem__":
             self._set(outs[0], self._get(ins[0])[self._get(ins[1])], self._sources(node))
         elif kind == "prim::If":
-            cond = self._get(ins[0])
-            if isinstance(cond, torch.Tensor):
-                raise NodeFailure(
-                    "if",
-                    Call("call_function", "prim::If", "if", (), {}),
-                    None,
-                    NotImplementedError("a branch on tensor data needs real values (meta)"),
-                )
-            blocks = list(node.blocks())
-            block = blocks[0] if cond else blocks[1]
-            result = self._block(block.nodes(), list(block.outputs()))
-            results = result if len(outs) != 1 else (result,)
-            for out, value in zip(outs, results if isinstance(results, tuple) else (results,)):
-                self._set(out, value, self._sources(node))
+            self._if(node, ins, outs)
         elif kind == "prim::Loop":
             self._loop(node, ins, outs)
         elif kind == "prim::RaiseException":
             raise ModelError(f"the TorchScript model raised: {self._get(ins[0])}")
-        elif kind in (
+        else:
+            self._value_node(node, kind, ins, outs)
+
+    def _value_node(
+        self, node: torch._C.Node, kind: str, ins: list[torch._C.Value], outs: list[torch._C.Value]
+    ) -> None:
+        """Nodes that compute a value: casts, string and list helpers, scalar maths, aten ops."""
+        if kind in (
             "prim::unchecked_cast",
             "prim::Uninitialized",
             "aten::detach",
@@ -164,6 +153,34 @@ class _Interpreter:
                 NotImplementedError(f"TorchScript node {kind} is not interpreted"),
             )
 
+    def _get_attr(self, node: torch._C.Node, owner_value: torch._C.Value, out: torch._C.Value) -> None:
+        """A submodule stays itself (its attributes are read next); a tensor becomes meta."""
+        owner = self._get(owner_value)
+        name = node.s("name")
+        path = f"{self.paths[owner_value.unique()]}.{name}".lstrip(".")
+        value = getattr(owner, name)
+        self.paths[out.unique()] = path
+        self._set(out, value if isinstance(value, nn.Module) else to_meta(value), [])
+        if isinstance(value, torch.Tensor):
+            self.real_params[out.unique()] = value  # the real parameter, for counting
+
+    def _if(self, node: torch._C.Node, ins: list[torch._C.Value], outs: list[torch._C.Value]) -> None:
+        """Follow the branch a plain-value condition picks; a tensor condition needs real data."""
+        cond = self._get(ins[0])
+        if isinstance(cond, torch.Tensor):
+            raise NodeFailure(
+                "if",
+                Call("call_function", "prim::If", "if", (), {}),
+                None,
+                NotImplementedError("a branch on tensor data needs real values (meta)"),
+            )
+        blocks = list(node.blocks())
+        block = blocks[0] if cond else blocks[1]
+        result = self._block(block.nodes(), list(block.outputs()))
+        results = result if len(outs) != 1 else (result,)
+        for out, value in zip(outs, results if isinstance(results, tuple) else (results,)):
+            self._set(out, value, self._sources(node))
+
     def _loop(self, node, ins, outs) -> None:
         trips, cond = self._get(ins[0]), self._get(ins[1])
         carried = [self._get(v) for v in ins[2:]]
@@ -187,7 +204,7 @@ class _Interpreter:
         target = _functional(name)
         params = []
         for v in ins:
-            real = self.env.get(("param", v.unique()))
+            real = self.real_params.get(v.unique())
             if isinstance(real, nn.Parameter):
                 params.append((self.paths[v.unique()], real))
         owner = params[0][0].rsplit(".", 1)[0] if params else None

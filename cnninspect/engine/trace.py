@@ -59,8 +59,9 @@ class Trace:
     nodes: list[Node]
     opaque: dict[str, str] = field(default_factory=dict)  # module path -> why it is opaque
     # tensors a forward makes from scratch (``torch.tensor([...])``), read by get_attr nodes;
-    # kept here rather than set on the model as fx does, so tracing leaves the model as it was
-    constants: dict[str, torch.Tensor] = field(default_factory=dict)
+    # kept here rather than set on the model as fx does, so tracing leaves the model as it was;
+    # fx's constant types may include script objects, hence ``object``
+    constants: dict[str, object] = field(default_factory=dict)
 
 
 _ATOMS = (int, float, bool, str, type(None))
@@ -74,13 +75,22 @@ class _Tracer(fx.Tracer):
         self.opaque = opaque
         self.failed_in: list[str] = []  # innermost traced-through module first
         self.nodes: list[Node] = []
-        self.constants: dict[str, torch.Tensor] = {}
+        self.constants: dict[str, object] = {}
         self._names = compat.Namespace()  # fx's unique-name rules
         self._candidates: dict[Any, str] = {}  # target -> fx's base name for it
         self._attributes: dict[int, str] | None = None  # id of a held value -> its name
         self._scope = ""
 
-    def create_node(self, kind, target, args, kwargs, name=None, type_expr=None) -> Node:
+    # fx declares fx.Node; ours is a lighter record that the tracer's proxies carry just as well
+    def create_node(  # type: ignore[override]
+        self,
+        kind: str,
+        target: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        name: str | None = None,
+        type_expr: Any = None,
+    ) -> Node:
         if name is None and kind == "call_module" and "." in target:
             # A nested module's row is named by its path, and a path with a dot can equal no
             # other node's name: skip fx's naming (a fifth of tracing a MobileNet). Root-level

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from cnninspect.errors import CnnInspectError, UsageError
 
@@ -32,7 +33,7 @@ MODEL_ERROR = 1
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like argparse but prefixed
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, like argparse but prefixed
         self.print_usage(sys.stderr)
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(USAGE_ERROR)

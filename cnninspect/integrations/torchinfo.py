@@ -260,6 +260,8 @@ def _inputs(input_size, input_data, batch_dim, dtypes, kwargs) -> tuple[InputSpe
         return _data_spec(data, dict(kwargs)), _shape_list(input_size), _nbytes((data, kwargs))
     if dtypes is not None:
         raise OptionError("dtypes sets the dtype of input_size; input_data has dtypes of its own")
+    args: tuple[Any, ...]
+    named: dict[str, Any]
     if isinstance(input_data, Mapping):
         args, named = (), dict(input_data)
     elif isinstance(input_data, (list, tuple)):
