@@ -56,7 +56,7 @@ def replay(
         for t in tree_flatten((args, kwargs))[0]:
             if isinstance(t, torch.Tensor):
                 rec.register(t, INPUT)
-        with recording(rec, train), cpu_kernels(), meta_autocast(amp):
+        with state.swapped(model), recording(rec, train), cpu_kernels(), meta_autocast(amp):
             output = _forward(model, tree, state, args, kwargs, rec)
             if train:
                 _backward(output, log, rec)
