@@ -11,8 +11,11 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oracles import counted_macs
+from reach import Reach
 from torch import nn
 
+from cnninspect.engine.ops.macs import COSTS
 from cnninspect.engine.ops.registry import Call
 from cnninspect.engine.ops.shapes import SHAPES
 from cnninspect.engine.propagate import MetaState
@@ -23,7 +26,9 @@ SETTINGS = settings(
 )
 
 
-def compare(module: nn.Module, shape: tuple[int, ...]) -> None:
+def compare(module: nn.Module, shape: tuple[int, ...], macs: bool = False) -> bool:
+    """True when torch accepted the input (and the rule agreed); with ``macs`` also hold the cost
+    rule to torch's flop counter on a real forward of that input."""
     x = torch.empty(shape, device="meta")
     rule = SHAPES.lookup(type(module))
     assert rule is not None, type(module)
@@ -40,12 +45,16 @@ def compare(module: nn.Module, shape: tuple[int, ...]) -> None:
         got = None
     if expected is None:
         assert got is None, f"{module} accepted {shape} but torch rejects it"
-        return
+        return False
     assert got is not None, f"{module} rejected {shape} but torch accepts it"
     if isinstance(expected, tuple):
         assert [tuple(t.shape) for t in got] == [tuple(t.shape) for t in expected]
     else:
         assert tuple(got.shape) == tuple(expected.shape), module
+    if macs:
+        cost = COSTS.lookup(type(module))(Call("call_module", module, type(module).__name__, (x,), {}, module, got))
+        assert cost.macs == counted_macs(module, torch.zeros(shape)), module
+    return True
 
 
 @st.composite
@@ -68,10 +77,16 @@ def conv_case(draw):
     return module, ((2, channels) if batched else (channels,)) + spatial
 
 
-@given(conv_case())
-@SETTINGS
-def test_conv_rule_matches_meta(case):
-    compare(*case)
+def test_conv_rule_matches_meta():
+    reach = Reach()
+
+    @given(conv_case())
+    @SETTINGS
+    def check(case):
+        reach.hit("accepted" if compare(*case, macs=True) else "rejected")
+
+    check()
+    reach.require(accepted=60, rejected=40)
 
 
 @st.composite
@@ -89,10 +104,16 @@ def conv_transpose_case(draw):
     return module, (1, 2) + spatial
 
 
-@given(conv_transpose_case())
-@SETTINGS
-def test_conv_transpose_rule_matches_meta(case):
-    compare(*case)
+def test_conv_transpose_rule_matches_meta():
+    reach = Reach()
+
+    @given(conv_transpose_case())
+    @SETTINGS
+    def check(case):
+        reach.hit("accepted" if compare(*case, macs=True) else "rejected")
+
+    check()
+    reach.require(accepted=100)
 
 
 @st.composite
