@@ -60,7 +60,7 @@ class LintContext:
             for source in row.inputs:
                 self.consumers.setdefault(source, []).append(row.name)
 
-    @property
+    @cached_property
     def has_graph(self) -> bool:
         """Whether rows name their real inputs (fx or TorchScript); the forward-hook fallback
         records calls in order only, so rules that follow edges stay silent on it."""
@@ -68,7 +68,20 @@ class LintContext:
 
     @cached_property
     def modules(self) -> dict[str, nn.Module]:
-        return dict(self.model.named_modules())
+        """``dict(model.named_modules())`` (parents first, each module once), walked without
+        named_modules' nested generators, which cost more than the rules on a deep model."""
+        found: dict[str, nn.Module] = {}
+        seen: set[int] = set()
+        stack: list[tuple[str, nn.Module]] = [("", self.model)]
+        while stack:
+            path, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            found[path] = module
+            children = [(f"{path}.{n}" if path else n, m) for n, m in module._modules.items() if m is not None]
+            stack.extend(reversed(children))
+        return found
 
     @cached_property
     def parameters(self) -> list[tuple[str, nn.Parameter]]:

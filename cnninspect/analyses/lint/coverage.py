@@ -77,27 +77,31 @@ def _windows(ctx: LintContext) -> list[tuple[str, _Op, tuple[int, ...]]]:
 
 def _find_windows(ctx: LintContext) -> Iterator[tuple[str, _Op, tuple[int, ...]]]:
     """Conv and pooling rows use their own geometry, so a layer after a global op (a
-    squeeze-and-excitation scale) is still checked; other ops use the receptive-field graph."""
+    squeeze-and-excitation scale) is still checked; other ops use the receptive-field graph.
+    Only strided windows can skip or drop input, so stride-1 ops are passed over first."""
     report = ctx.rf
     if report is None or not ctx.has_graph:
         return
     for row in ctx.summary.layers:
         if len(row.inputs) != 1:
             continue
+        if row.kind in WINDOWED:
+            if not any(v > 1 for v in (_axes(row.stride) or (2,))):
+                continue
+            windows = _row_windows(row)
+        else:
+            windows = None
+        if windows is None:
+            node = report.nodes.get(row.name)
+            if node is None or node.kind != "spatial":
+                continue
+            if not any(w is not None and w.stride > 1 for w in node.windows):
+                continue
+            windows = node.windows
         out, source = spatial(row.output_shape), row.inputs[0]
         sizes = tuple(report.input_size) if source.startswith("input:") else (
             spatial(ctx.rows[source].output_shape) if source in ctx.rows else None)  # fmt: skip
-        if row.kind in WINDOWED and not any(v > 1 for v in (_axes(row.stride) or (2,))):
-            continue  # stride 1 everywhere: nothing to skip, no floor to drop rows
-        windows = _row_windows(row) if row.kind in WINDOWED else None
-        if windows is None:
-            node = report.nodes.get(row.name)
-            if node is None or node.kind != "spatial" or all(w is None for w in node.windows):
-                continue
-            windows = node.windows
         if out is None or sizes is None or not (len(windows) == len(out) == len(sizes)):
-            continue
-        if len(windows) > len(sizes):
             continue
         yield row.name, _Op(tuple(windows), tuple(out), source), tuple(sizes)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -256,16 +257,22 @@ def stale_buffer(ctx: LintContext) -> Iterator[Finding]:
 
 
 def _untrained_statistics(ctx: LintContext) -> Iterator[Finding]:
+    rows, norms = [], []
     for row in ctx.summary.layers:
         if row.kind not in BATCHNORM_KINDS or row.call_index != 1:
             continue
         bn = ctx.module(row)
         if bn is None or bn.training or bn.running_mean is None or not bn.affine:
             continue
-        if bn.weight.is_meta or bn.running_mean.is_meta:
-            continue
-        moved = _differs(bn.weight, 1) or _differs(bn.bias, 0)
-        if moved and not (_differs(bn.running_mean, 0) or _differs(bn.running_var, 1)):
+        if not bn.weight.is_meta and not bn.running_mean.is_meta:
+            rows.append(row)
+            norms.append(bn)
+    if not norms:
+        return
+    moved = _any_differs(norms, ("weight", 1), ("bias", 0))
+    changed = _any_differs(norms, ("running_mean", 0), ("running_var", 1))
+    for row, is_moved, is_changed in zip(rows, moved, changed):
+        if is_moved and not is_changed:
             where = ctx.where(row)
             yield Finding(
                 "CNN104", where,
@@ -275,10 +282,22 @@ def _untrained_statistics(ctx: LintContext) -> Iterator[Finding]:
             )  # fmt: skip
 
 
-def _differs(tensor: torch.Tensor, value: float) -> bool:
-    """Whether any element differs from ``value``: NumPy on CPU tensors (no thread pool to
-    wake, which on a busy machine costs more than the comparison), torch otherwise."""
-    t = tensor.detach()
-    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64, torch.float16):
-        return bool((t.numpy() != value).any())
-    return bool((t != value).any())
+def _any_differs(norms: list, *initial: tuple[str, float]) -> list[bool]:
+    """Per norm, whether any of its tensors ``name`` differs from ``value`` anywhere.
+
+    NumPy over one concatenation when every tensor is a CPU float (no torch op per norm, no
+    thread pool to wake on a busy machine); torch per tensor otherwise (bfloat16, GPU).
+    """
+    tensors = [[getattr(bn, name) for bn in norms] for name, _ in initial]
+    if all(t.device.type == "cpu" and t.dtype in _NUMPY_FLOATS for ts in tensors for t in ts):
+        starts = np.cumsum([0] + [t.numel() for t in tensors[0]][:-1])
+        differs = np.zeros(len(norms), dtype=bool)
+        with torch.no_grad():
+            for ts, (_, value) in zip(tensors, initial):
+                flat = torch.cat([t.reshape(-1) for t in ts]).numpy() != value
+                differs |= np.logical_or.reduceat(flat, starts)
+        return differs.tolist()
+    return [any(bool((t != value).any()) for t, (_, value) in zip(group, initial)) for group in zip(*tensors)]
+
+
+_NUMPY_FLOATS = (torch.float32, torch.float64, torch.float16)
