@@ -79,7 +79,9 @@ def needs_real_values(error: BaseException) -> bool:
 
 
 class _Failed(Exception):
-    def __init__(self, where: str, kind: str, error: BaseException, is_leaf: bool, records: list):
+    def __init__(
+        self, where: str, kind: str, error: BaseException, is_leaf: bool, records: list[NodeRecord]
+    ) -> None:
         super().__init__(where)
         self.where, self.kind, self.error, self.is_leaf = where, kind, error, is_leaf
         self.records = records
@@ -95,54 +97,76 @@ class _Failed(Exception):
         )
 
 
-def _run(model: nn.Module, inputs: Inputs, real: bool, device: Any) -> tuple[list[NodeRecord], Any]:
-    leaves = _leaves(model)
-    leaf_ids = {id(m) for _, m in leaves}
-    calls: dict[str, int] = {}
-    records: list[NodeRecord] = []
-    stack: list[tuple[str, nn.Module]] = []
-    handles = []
-    params_by_module = {
-        id(m): list(m.named_parameters(prefix=n, remove_duplicate=False)) for n, m in leaves
-    }
+class _LeafRecorder:
+    """The hooks' shared state: a record per leaf-module call, and the calls still running."""
 
-    def pre(mod, args, _name):
-        stack.append((_name, mod))
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        leaves = _leaves(model)
+        self.leaf_ids = {id(m) for _, m in leaves}
+        self.params_by_module = {
+            id(m): list(m.named_parameters(prefix=n, remove_duplicate=False)) for n, m in leaves
+        }
+        self.calls: dict[str, int] = {}
+        self.records: list[NodeRecord] = []
+        self.stack: list[tuple[str, nn.Module]] = []
+        self.handles: list[Any] = []
 
-    def post(mod, args, kwargs, out, _name):
-        if stack and stack[-1][1] is mod:
-            stack.pop()
-        if id(mod) not in leaf_ids or not has_tensor(out):
-            return
-        index = calls[_name] = calls.get(_name, 0) + 1
-        call = Call(
-            "call_module", mod, type(mod).__name__, tuple(args), dict(kwargs), mod, _detach(out)
-        )
-        records.append(
-            NodeRecord(
-                name=_name if index == 1 else f"{_name}@{index}",
-                op="hook",  # the row's origin, for the JSON contract; the call itself is call_module
-                kind=type(mod).__name__,
-                call=call,
-                scope=_name.rsplit(".", 1)[0] if "." in _name else "",
-                module_path=_name,
-                inputs=[],
-                params=params_by_module[id(mod)],
-                call_index=index,
-            )
-        )
-
-    try:
-        for name, m in model.named_modules():
+    def attach(self) -> None:
+        for name, m in self.model.named_modules():
             try:
-                handles.append(m.register_forward_pre_hook(lambda mod, a, _n=name: pre(mod, a, _n)))
-                handles.append(
+                self.handles.append(m.register_forward_pre_hook(lambda mod, a, _n=name: self.pre(mod, _n)))
+                self.handles.append(
                     m.register_forward_hook(
-                        lambda mod, a, kw, o, _n=name: post(mod, a, kw, o, _n), with_kwargs=True
+                        lambda mod, a, kw, o, _n=name: self.post(mod, a, kw, o, _n), with_kwargs=True
                     )
                 )
             except RuntimeError:
                 pass  # ScriptModules take no hooks
+
+    def detach(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+    def pre(self, mod: nn.Module, name: str) -> None:
+        self.stack.append((name, mod))
+
+    def post(self, mod: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any, name: str) -> None:
+        if self.stack and self.stack[-1][1] is mod:
+            self.stack.pop()
+        if id(mod) not in self.leaf_ids or not has_tensor(out):
+            return
+        index = self.calls[name] = self.calls.get(name, 0) + 1
+        call = Call(
+            "call_module", mod, type(mod).__name__, tuple(args), dict(kwargs), mod, _detach(out)
+        )
+        self.records.append(
+            NodeRecord(
+                name=name if index == 1 else f"{name}@{index}",
+                op="hook",  # the row's origin, for the JSON contract; the call itself is call_module
+                kind=type(mod).__name__,
+                call=call,
+                scope=name.rsplit(".", 1)[0] if "." in name else "",
+                module_path=name,
+                inputs=[],
+                params=self.params_by_module[id(mod)],
+                call_index=index,
+            )
+        )
+
+    def failure(self, exc: BaseException) -> _Failed:
+        """Where the forward stopped, with the rows recorded up to there."""
+        where, mod = self.stack[-1] if self.stack else ("", self.model)
+        _attribute_direct_params(self.model, self.records)
+        return _Failed(
+            where or "<root>", type(mod).__name__, exc, id(mod) in self.leaf_ids, self.records
+        )
+
+
+def _run(model: nn.Module, inputs: Inputs, real: bool, device: Any) -> tuple[list[NodeRecord], Any]:
+    recorder = _LeafRecorder(model)
+    try:
+        recorder.attach()
         try:
             if real:
                 out = _real_forward(model, inputs, device)
@@ -150,16 +174,11 @@ def _run(model: nn.Module, inputs: Inputs, real: bool, device: Any) -> tuple[lis
                 with torch.device("meta"):
                     out = MetaState().call(model, inputs.args, inputs.kwargs)
         except Exception as exc:
-            where, mod = stack[-1] if stack else ("", model)
-            _attribute_direct_params(model, records)
-            raise _Failed(
-                where or "<root>", type(mod).__name__, exc, id(mod) in leaf_ids, records
-            ) from exc
+            raise recorder.failure(exc) from exc
     finally:
-        for h in handles:
-            h.remove()
-    _attribute_direct_params(model, records)
-    return records, out
+        recorder.detach()
+    _attribute_direct_params(model, recorder.records)
+    return recorder.records, out
 
 
 def _attribute_direct_params(model: nn.Module, records: list[NodeRecord]) -> None:

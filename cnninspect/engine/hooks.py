@@ -114,60 +114,11 @@ def record_forward(
     device = torch.device(device)
     args, kwargs = inputs.make_real(device)
 
-    names = {}
-    for name, module in model.named_modules(remove_duplicate=False):
-        names.setdefault(id(module), (name, module))
-    owned: dict[int, tuple[int, frozenset[int]]] = {}
-    numel: dict[int, int] = {}
-    for _, module in names.values():
-        params = list(module.parameters())
-        owned[id(module)] = (sum(p.numel() for p in params), frozenset(id(p) for p in params))
-        numel.update((id(p), p.numel()) for p in params)
-
-    records: list[HookRecord] = []
-    calls: dict[str, int] = {}
-    stack: list[HookRecord] = []
-    handles: list[Any] = []
+    recorder = _Recorder(model)
     modes = [(m, m.training) for m in model.modules()]
-
-    def pre(module: nn.Module, a: tuple, kw: dict, _name: str) -> None:
-        calls[_name] = calls.get(_name, 0) + 1
-        count, ids = owned[id(module)]
-        rec = HookRecord(
-            name=_name,
-            call=calls[_name],
-            kind=type(module).__name__,
-            is_leaf=not any(True for _ in module.children()),
-            num_params=count,
-            input_shapes=_shapes((a, kw)),
-            arg_count=len(a) + len(kw),
-            param_ids=ids,
-        )
-        records.append(rec)
-        stack.append(rec)
-
-    def post(module: nn.Module, a: tuple, kw: dict, out: Any, _name: str) -> None:
-        for i in range(len(stack) - 1, -1, -1):
-            if stack[i].name == _name:
-                stack.pop(i).output_shapes = _shapes(out)
-                break
-
     counter = None
     try:
-        for name, module in names.values():
-            try:
-                handles.append(
-                    module.register_forward_pre_hook(
-                        lambda m, a, kw, _n=name: pre(m, a, kw, _n), with_kwargs=True
-                    )
-                )
-                handles.append(
-                    module.register_forward_hook(
-                        lambda m, a, kw, o, _n=name: post(m, a, kw, o, _n), with_kwargs=True
-                    )
-                )
-            except RuntimeError:  # ScriptModules take no hooks
-                pass
+        recorder.attach()
         if mode is not None:
             model.train(mode == "train")
         run = _forward_fn(model, device)
@@ -175,35 +126,13 @@ def record_forward(
         try:
             with torch.no_grad(), torch.random.fork_rng(devices=forks):
                 if count_flops:
-                    from torch.nn.attention import SDPBackend, sdpa_kernel
-                    from torch.utils.flop_counter import FlopCounterMode
-
-                    counter = FlopCounterMode(display=False)
-                    # attention's fused fast path is one opaque aten op the counter cannot
-                    # cost; the plain path does the same arithmetic in ops it can
-                    fastpath = torch.backends.mha.get_fastpath_enabled()
-                    torch.backends.mha.set_fastpath_enabled(False)
-                    try:
-                        # likewise the fused CPU attention kernels: the math backend is plain matmuls
-                        with counter, sdpa_kernel([SDPBackend.MATH]):
-                            out = run(args, kwargs)
-                    finally:
-                        torch.backends.mha.set_fastpath_enabled(fastpath)
+                    out, counter = _counted_forward(run, args, kwargs)
                 else:
                     out = run(args, kwargs)
         except Exception as exc:
-            where = stack[-1] if stack else None
-            place = f" in {where.name!r} ({where.kind})" if where is not None and where.name else ""
-            hint = ""
-            if "more than 1 value per channel" in str(exc):
-                hint = "; batch norm in training mode needs a batch: pass mode='eval' or a batch larger than 1"
-            raise ModelError(
-                f"the model's forward raised {type(exc).__name__}{place} on a real {device.type} "
-                f"input of shape {_fmt(inputs.shapes)}: {_first_line(exc)}{hint}"
-            ) from exc
+            raise _forward_error(exc, recorder.stack, device, inputs.shapes) from exc
     finally:
-        for handle in handles:
-            handle.remove()
+        recorder.detach()
         for module, training in modes:
             module.training = training
 
@@ -212,12 +141,107 @@ def record_forward(
         device=str(device),
         input_shapes=list(inputs.shapes),
         output_shapes=_shapes(out),
-        records=records,
-        param_numel=numel,
+        records=recorder.records,
+        param_numel=recorder.numel,
     )
     if counter is not None:
         recording.flops, recording.total_flops = _flops_by_path(counter, type(model).__name__)
     return recording
+
+
+class _Recorder:
+    """The hooks' shared state: a record per module call, and the calls still running."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.names: dict[int, tuple[str, nn.Module]] = {}  # id -> first path and the module
+        for name, module in model.named_modules(remove_duplicate=False):
+            self.names.setdefault(id(module), (name, module))
+        self.owned: dict[int, tuple[int, frozenset[int]]] = {}  # id -> (parameters, their ids)
+        self.numel: dict[int, int] = {}  # id(parameter) -> size
+        for _, module in self.names.values():
+            params = list(module.parameters())
+            self.owned[id(module)] = (sum(p.numel() for p in params), frozenset(id(p) for p in params))
+            self.numel.update((id(p), p.numel()) for p in params)
+        self.records: list[HookRecord] = []
+        self.calls: dict[str, int] = {}
+        self.stack: list[HookRecord] = []
+        self.handles: list[Any] = []
+
+    def attach(self) -> None:
+        for name, module in self.names.values():
+            try:
+                self.handles.append(
+                    module.register_forward_pre_hook(
+                        lambda m, a, kw, _n=name: self.pre(m, a, kw, _n), with_kwargs=True
+                    )
+                )
+                self.handles.append(
+                    module.register_forward_hook(
+                        lambda m, a, kw, o, _n=name: self.post(o, _n), with_kwargs=True
+                    )
+                )
+            except RuntimeError:  # ScriptModules take no hooks
+                pass
+
+    def detach(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+    def pre(self, module: nn.Module, a: tuple[Any, ...], kw: dict[str, Any], name: str) -> None:
+        self.calls[name] = self.calls.get(name, 0) + 1
+        count, ids = self.owned[id(module)]
+        rec = HookRecord(
+            name=name,
+            call=self.calls[name],
+            kind=type(module).__name__,
+            is_leaf=not any(True for _ in module.children()),
+            num_params=count,
+            input_shapes=_shapes((a, kw)),
+            arg_count=len(a) + len(kw),
+            param_ids=ids,
+        )
+        self.records.append(rec)
+        self.stack.append(rec)
+
+    def post(self, out: Any, name: str) -> None:
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i].name == name:
+                self.stack.pop(i).output_shapes = _shapes(out)
+                break
+
+
+def _counted_forward(run: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """The forward under ``FlopCounterMode``: its output and the counter."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    # attention's fused fast path is one opaque aten op the counter cannot
+    # cost; the plain path does the same arithmetic in ops it can
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        # likewise the fused CPU attention kernels: the math backend is plain matmuls
+        with counter, sdpa_kernel([SDPBackend.MATH]):
+            out = run(args, kwargs)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+    return out, counter
+
+
+def _forward_error(
+    exc: Exception, stack: list[HookRecord], device: torch.device, shapes: list[Shape]
+) -> ModelError:
+    """The user's forward failed: name the module it failed in, and the input it got."""
+    where = stack[-1] if stack else None
+    place = f" in {where.name!r} ({where.kind})" if where is not None and where.name else ""
+    hint = ""
+    if "more than 1 value per channel" in str(exc):
+        hint = "; batch norm in training mode needs a batch: pass mode='eval' or a batch larger than 1"
+    return ModelError(
+        f"the model's forward raised {type(exc).__name__}{place} on a real {device.type} "
+        f"input of shape {_fmt(shapes)}: {_first_line(exc)}{hint}"
+    )
 
 
 def _forward_fn(model: nn.Module, device: torch.device) -> Any:

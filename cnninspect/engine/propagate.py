@@ -181,75 +181,92 @@ def _hook_leaf(name: str, child: nn.Module, children: list, recorder: InnerCalls
 
 def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], Any]:
     """Evaluate the graph on meta values; return one record per tensor-producing op and the output."""
-    root = tr.root
-    state = MetaState()
-    env: dict[Node, Any] = {}
-    attr_params: dict[Node, tuple[str, nn.Parameter]] = {}
-    producers: dict[Node, list[str]] = {}  # node -> record name feeding from it (through non-rows too)
-    records: list[NodeRecord] = []
-    calls_of: dict[str, int] = {}  # module path -> calls so far, to name repeats "path@2"
-    placeholders = iter(args)
+    walk = _Walk(tr, args, kwargs)
     output: Any = None
+    for node in tr.nodes:
+        if node.op == "placeholder":
+            walk.placeholder(node)
+        elif node.op == "get_attr":
+            walk.get_attr(node)
+        elif node.op == "output":
+            output = walk.load(node.args[0])
+        else:
+            walk.call(node)
+    return walk.records, output
 
-    def load(a: Any) -> Any:
+
+class _Walk:
+    """One propagation's state: each node's meta value, and the rows that feed it."""
+
+    def __init__(self, tr: Trace, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.root = tr.root
+        self.constants = tr.constants
+        self.kwargs = kwargs
+        self.placeholders = iter(args)
+        self.state = MetaState()
+        self.env: dict[Node, Any] = {}
+        self.attr_params: dict[Node, tuple[str, nn.Parameter]] = {}
+        # node -> record names feeding from it (through non-rows too)
+        self.producers: dict[Node, list[str]] = {}
+        self.records: list[NodeRecord] = []
+        self.calls_of: dict[str, int] = {}  # module path -> calls so far, to name repeats "path@2"
+
+    def load(self, a: Any) -> Any:
         # a fresh container every time: ops such as torchvision's swin3d window helpers
         # mutate the lists they are given, as they may with real values
         kind = type(a)
         if kind is Node:
-            return env[a]
+            return self.env[a]
         if kind is tuple or kind is list:
-            return kind([load(v) for v in a])
+            return kind([self.load(v) for v in a])
         if isinstance(a, tuple):  # a named tuple
-            return kind(*[load(v) for v in a])
+            return kind(*[self.load(v) for v in a])
         if isinstance(a, list):
-            return [load(v) for v in a]
+            return [self.load(v) for v in a]
         if isinstance(a, dict):
-            return {k: load(v) for k, v in a.items()}
+            return {k: self.load(v) for k, v in a.items()}
         if kind is slice:
-            return slice(load(a.start), load(a.stop), load(a.step))
+            return slice(self.load(a.start), self.load(a.stop), self.load(a.step))
         return a
 
-    def sources(node: Node) -> list[str]:
+    def sources(self, node: Node) -> list[str]:
         names: list[str] = []
         for n in node.inputs:
-            for src in producers.get(n, ()):
+            for src in self.producers.get(n, ()):
                 if src not in names:
                     names.append(src)
         return names
 
-    for node in tr.nodes:
-        if node.op == "placeholder":
-            name = node.target
-            if name.startswith("*"):
-                env[node] = tuple(placeholders)
-            elif name in kwargs:
-                env[node] = kwargs[name]
-            else:
-                try:
-                    env[node] = next(placeholders)
-                except StopIteration:
-                    env[node] = node.args[0] if node.args else None
-            producers[node] = [f"input:{name}"]
-            continue
-        if node.op == "get_attr":
-            value = tr.constants.get(node.target)
-            if value is None:
-                value = _fetch_attr(root, node.target)
-            if isinstance(value, nn.Parameter):
-                attr_params[node] = (node.target, value)
-            env[node] = to_meta(value)
-            producers[node] = []
-            continue
-        if node.op == "output":
-            output = load(node.args[0])
-            continue
+    def placeholder(self, node: Node) -> None:
+        name = node.target
+        if name.startswith("*"):
+            self.env[node] = tuple(self.placeholders)
+        elif name in self.kwargs:
+            self.env[node] = self.kwargs[name]
+        else:
+            try:
+                self.env[node] = next(self.placeholders)
+            except StopIteration:
+                self.env[node] = node.args[0] if node.args else None
+        self.producers[node] = [f"input:{name}"]
 
-        module = _submodule(root, node.target) if node.op == "call_module" else None
+    def get_attr(self, node: Node) -> None:
+        value = self.constants.get(node.target)
+        if value is None:
+            value = _fetch_attr(self.root, node.target)
+        if isinstance(value, nn.Parameter):
+            self.attr_params[node] = (node.target, value)
+        self.env[node] = to_meta(value)
+        self.producers[node] = []
+
+    def call(self, node: Node) -> None:
+        """Evaluate one call node; a row if it made a tensor, else a pass-through of its sources."""
+        module = _submodule(self.root, node.target) if node.op == "call_module" else None
         kind = kind_of(node.op, node.target, module)
-        call = Call(node.op, node.target, kind, load(node.args), load(node.kwargs), module)
+        call = Call(node.op, node.target, kind, self.load(node.args), self.load(node.kwargs), module)
         children: list = []
         try:
-            call.out = _evaluate(call, state, children)
+            call.out = _evaluate(call, self.state, children)
         except InputShapeError as exc:
             name = node.target if node.op == "call_module" else node.name
             raise InputShapeError(f"layer {name!r} ({kind}): {exc}") from exc
@@ -257,31 +274,34 @@ def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], A
             raise NodeFailure(
                 node.name, call, node.target if module is not None else None, exc
             ) from exc
-        env[node] = call.out
+        self.env[node] = call.out
         if not has_tensor(call.out):
-            producers[node] = sources(node)
-            continue
+            self.producers[node] = self.sources(node)
+            return
+        rec = self._record(node, call, module, children)
+        self.records.append(rec)
+        self.producers[node] = [rec.name]
+
+    def _record(self, node: Node, call: Call, module: nn.Module | None, children: list) -> NodeRecord:
         params = _module_params(module, node.target) if module is not None else []
-        if attr_params:
-            params += [attr_params[n] for n in node.inputs if n in attr_params]
+        if self.attr_params:
+            params += [self.attr_params[n] for n in node.inputs if n in self.attr_params]
         rec = NodeRecord(
             name=node.target if node.op == "call_module" else node.name,
             op=node.op,
-            kind=kind,
+            kind=call.kind,
             call=call,
             scope=node.scope,
             module_path=node.target if node.op == "call_module" else None,
-            inputs=sources(node),
+            inputs=self.sources(node),
             params=params,
             children=children,
         )
         if module is not None:
-            calls = calls_of[node.target] = calls_of.get(node.target, 0) + 1
+            calls = self.calls_of[node.target] = self.calls_of.get(node.target, 0) + 1
             if calls > 1:
                 rec.name, rec.call_index = f"{node.target}@{calls}", calls
-        records.append(rec)
-        producers[node] = [rec.name]
-    return records, output
+        return rec
 
 
 def _submodule(root: nn.Module, target: str) -> nn.Module:

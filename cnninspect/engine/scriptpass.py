@@ -79,7 +79,7 @@ class _Interpreter:
                     out.append(s)
         return out
 
-    def _node(self, node: torch._C.Node) -> None:
+    def _node(self, node: torch.Node) -> None:
         kind = node.kind()
         ins = list(node.inputs())
         outs = list(node.outputs())
@@ -114,7 +114,7 @@ class _Interpreter:
             self._value_node(node, kind, ins, outs)
 
     def _value_node(
-        self, node: torch._C.Node, kind: str, ins: list[torch._C.Value], outs: list[torch._C.Value]
+        self, node: torch.Node, kind: str, ins: list[torch.Value], outs: list[torch.Value]
     ) -> None:
         """Nodes that compute a value: casts, string and list helpers, scalar maths, aten ops."""
         if kind in (
@@ -153,7 +153,7 @@ class _Interpreter:
                 NotImplementedError(f"TorchScript node {kind} is not interpreted"),
             )
 
-    def _get_attr(self, node: torch._C.Node, owner_value: torch._C.Value, out: torch._C.Value) -> None:
+    def _get_attr(self, node: torch.Node, owner_value: torch.Value, out: torch.Value) -> None:
         """A submodule stays itself (its attributes are read next); a tensor becomes meta."""
         owner = self._get(owner_value)
         name = node.s("name")
@@ -164,7 +164,7 @@ class _Interpreter:
         if isinstance(value, torch.Tensor):
             self.real_params[out.unique()] = value  # the real parameter, for counting
 
-    def _if(self, node: torch._C.Node, ins: list[torch._C.Value], outs: list[torch._C.Value]) -> None:
+    def _if(self, node: torch.Node, ins: list[torch.Value], outs: list[torch.Value]) -> None:
         """Follow the branch a plain-value condition picks; a tensor condition needs real data."""
         cond = self._get(ins[0])
         if isinstance(cond, torch.Tensor):
