@@ -30,7 +30,15 @@ from cnninspect.engine.receptive.report import (
     ReceptiveFieldReport,
     exact,
 )
-from cnninspect.engine.receptive.rules import Global, Keep, Unknown, Window, rule_for
+from cnninspect.engine.receptive.rules import (
+    AxisWindow,
+    Effect,
+    Global,
+    Keep,
+    Unknown,
+    Window,
+    rule_for,
+)
 
 
 @dataclass
@@ -44,17 +52,18 @@ class _State:
     naive: tuple[int, ...] = ()
     misaligned: bool = False
     why: str = ""
-    _bounds: list | None = None
+    _bounds: list[tuple[Number, Number] | None] | None = None
 
     def bounds(self, axis: int) -> tuple[Number, Number]:
         """The field's first and last input coordinate on ``axis`` (cached: in a DenseNet one
         feature map joins every later concatenation of its block)."""
         if self._bounds is None:
             self._bounds = [None] * len(self.r)
-        if self._bounds[axis] is None:
+        cached = self._bounds[axis]
+        if cached is None:
             half = _half(self.r[axis] - 1)
-            self._bounds[axis] = (self.start[axis] - half, self.start[axis] + half)
-        return self._bounds[axis]
+            cached = self._bounds[axis] = (self.start[axis] - half, self.start[axis] + half)
+        return cached
 
 
 def analyse(records: list[NodeRecord], input_shapes: list[tuple[int, ...]], sequential: bool = False) -> ReceptiveFieldReport:
@@ -75,8 +84,7 @@ def analyse(records: list[NodeRecord], input_shapes: list[tuple[int, ...]], sequ
         for name in names:
             if name.startswith("input:") and name not in states:
                 states[name] = base if _is_image_input(rec, names, shape) else None
-        ins = [(name, states.get(name)) for name in names]
-        ins = [(name, s) for name, s in ins if s is not None]
+        ins = [(name, s) for name in names if (s := states.get(name)) is not None]
         state, node = _step(rec, ins, sequential)
         if state is None:
             continue
@@ -95,7 +103,7 @@ def analyse(records: list[NodeRecord], input_shapes: list[tuple[int, ...]], sequ
 
 def _half(value: Number) -> Number:
     """``value / 2``, exact, and still an int when it is whole."""
-    if type(value) is int:
+    if isinstance(value, int):
         return value >> 1 if value % 2 == 0 else Fraction(value, 2)
     return value / 2
 
@@ -143,70 +151,75 @@ def _out_sizes(rec: NodeRecord, dims: tuple[int, ...]) -> tuple[int, ...] | None
 
 def _step(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> tuple[_State | None, Node]:
     names = [name for name, _ in ins]
+    if not ins:
+        return None, Node(rec.name, "none", names, (), None)
+    effect = _effect(rec, ins, sequential)
+    if isinstance(effect, (Global, Unknown)):
+        kind = "global" if isinstance(effect, Global) else "unknown"
+        return _State(kind, why=effect.why), Node(rec.name, kind, names, (), None, effect.why)
+    primary = ins[0][1]  # every input is spatial here: a global or unknown one returned above
+    merged = _union([s for _, s in ins], rec)
+    dims = effect.dims if isinstance(effect, Keep) and effect.dims is not None else primary.dims
+    windows: list[AxisWindow | None] = [None] * len(primary.dims)
+    if isinstance(effect, Window):
+        merged = _apply_window(merged, effect, dims, windows)
+    sizes = _out_sizes(rec, dims)
+    if sizes is None:
+        why = f"{rec.kind} output has no spatial axes left"
+        return _State("global", why=why), Node(rec.name, "global", names, (), None, why)
+    merged.dims, merged.sizes = dims, sizes
+    return merged, Node(rec.name, "spatial", names, tuple(windows), sizes)
+
+
+def _effect(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> Effect:
+    """What the op does to the geometry: its rule's answer, or Global/Unknown when an input
+    has lost the geometry already, the op has no rule, or its rule cannot read the call."""
     by_kind: dict[str, _State] = {}  # the first input of each kind
     for _, s in ins:
         by_kind.setdefault(s.kind, s)
-    n_axes = len(by_kind["spatial"].dims) if "spatial" in by_kind else None
-
-    def node(kind: str, windows=(), sizes=None, why: str = "") -> Node:
-        return Node(rec.name, kind, names, tuple(windows), sizes, why)
-
-    if not ins:
-        return None, node("none")
     if "global" in by_kind:
-        why = "after a global op"
         if "spatial" in by_kind:
-            why = "combined with a global input (e.g. squeeze-and-excitation gating): every unit sees the whole input"
-        return _State("global", why=why), node("global", why=why)
+            return Global(
+                "combined with a global input (e.g. squeeze-and-excitation gating): every unit sees the whole input"
+            )
+        return Global("after a global op")
     if "unknown" in by_kind:
-        why = f"after an op without a receptive-field rule ({by_kind['unknown'].why})"
-        return _State("unknown", why=why), node("unknown", why=why)
+        return Unknown(f"after an op without a receptive-field rule ({by_kind['unknown'].why})")
     primary = ins[0][1]
     if sequential and not _matches(rec, primary):
-        why = "the input was reshaped by code the forward hooks cannot see"
-        return _State("global", why=why), node("global", why=why)
+        return Global("the input was reshaped by code the forward hooks cannot see")
     rule = rule_for(rec.call)
     if rule is None:
         why = f"no receptive-field rule for {rec.kind}"
         if rec.children:
             why += " (an opaque module: fx could not trace inside it)"
-        return _State("unknown", why=why), node("unknown", why=why)
+        return Unknown(why)
     try:
-        effect = rule(rec.call, primary.dims)
+        effect: Effect = rule(rec.call, primary.dims)
     except Exception as exc:  # a rule that cannot read this call is as good as no rule
-        why = f"the {rec.kind} rule failed: {type(exc).__name__}: {exc}"
-        return _State("unknown", why=why), node("unknown", why=why)
-    if isinstance(effect, Global):
-        return _State("global", why=effect.why), node("global", why=effect.why)
-    if isinstance(effect, Unknown):
-        return _State("unknown", why=effect.why), node("unknown", why=effect.why)
+        return Unknown(f"the {rec.kind} rule failed: {type(exc).__name__}: {exc}")
+    return effect
 
-    merged = _union([s for _, s in ins], rec)
-    dims = primary.dims
-    windows: list = [None] * (n_axes or 0)
-    if isinstance(effect, Keep) and effect.dims is not None:
-        dims = effect.dims
-    if isinstance(effect, Window):
-        w = len(effect.axes)
-        r, j, st, naive = list(merged.r), list(merged.j), list(merged.start), list(merged.naive)
-        for a, d in enumerate(dims):
-            index = w + d
-            if not 0 <= index < w:
-                continue
-            ax = effect.axes[index]
-            windows[a] = ax
-            r[a] = exact(r[a] + (ax.hi - ax.lo) * j[a])
-            st[a] = exact(st[a] + _half((ax.lo + ax.hi) * j[a]))
-            j[a] = exact(j[a] * ax.stride)
-            if effect.kernel is not None:
-                naive[a] = naive[a] + effect.kernel[index] - 1
-        merged = _State("spatial", dims, (), tuple(r), tuple(j), tuple(st), tuple(naive), merged.misaligned)
-    sizes = _out_sizes(rec, dims)
-    if sizes is None:
-        why = f"{rec.kind} output has no spatial axes left"
-        return _State("global", why=why), node("global", why=why)
-    merged.dims, merged.sizes = dims, sizes
-    return merged, node("spatial", windows, sizes)
+
+def _apply_window(
+    merged: _State, effect: Window, dims: tuple[int, ...], windows: list[AxisWindow | None]
+) -> _State:
+    """The recurrence of the module docstring on every axis the window covers; each axis's
+    window goes into ``windows``."""
+    w = len(effect.axes)
+    r, j, st, naive = list(merged.r), list(merged.j), list(merged.start), list(merged.naive)
+    for a, d in enumerate(dims):
+        index = w + d
+        if not 0 <= index < w:
+            continue
+        ax = effect.axes[index]
+        windows[a] = ax
+        r[a] = exact(r[a] + (ax.hi - ax.lo) * j[a])
+        st[a] = exact(st[a] + _half((ax.lo + ax.hi) * j[a]))
+        j[a] = exact(j[a] * ax.stride)
+        if effect.kernel is not None:
+            naive[a] = naive[a] + effect.kernel[index] - 1
+    return _State("spatial", dims, (), tuple(r), tuple(j), tuple(st), tuple(naive), merged.misaligned)
 
 
 def _matches(rec: NodeRecord, primary: _State) -> bool:
@@ -227,7 +240,7 @@ def _union(states: list[_State], rec: NodeRecord) -> _State:
     r, j, st, naive = [], [], [], []
     misaligned = any(s.misaligned for s in states)
     for a in range(n):
-        lo = hi = None
+        lo, hi = first.bounds(a)
         jumps = set()
         for s in states:
             a_lo, a_hi = s.bounds(a)
@@ -235,8 +248,8 @@ def _union(states: list[_State], rec: NodeRecord) -> _State:
                 misaligned = True  # broadcast: every unit sees this input's unit 0
             else:
                 jumps.add(s.j[a])
-            lo = a_lo if lo is None else min(lo, a_lo)
-            hi = a_hi if hi is None else max(hi, a_hi)
+            lo = min(lo, a_lo)
+            hi = max(hi, a_hi)
         if len(jumps) > 1:
             misaligned = True
         r.append(exact(hi - lo + 1))
