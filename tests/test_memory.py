@@ -239,3 +239,16 @@ def test_memory_budgets_fail_with_the_layers_that_save_the_most():
     assert evaluate(s, resolve(("marker", {"max_train_memory": "1GiB @ batch=64"}))) is None
     with pytest.raises(OptionError, match="batch='x' must be a positive whole number"):
         resolve(("marker", {"max_train_memory": "4MiB @ batch=x"}))
+
+
+def test_a_model_built_on_meta_gives_the_same_report():
+    with torch.device("meta"):
+        on_meta = SimpleCNN()
+    a = memory(on_meta, (8, 1, 28, 28), optimizer="adam")
+    b = memory(SimpleCNN(), (8, 1, 28, 28), optimizer="adam")
+    assert (a.activation_bytes, a.param_bytes, a.train_peak) == (
+        b.activation_bytes,
+        b.param_bytes,
+        b.train_peak,
+    )
+    assert all(p.device.type == "meta" for p in on_meta.parameters())

@@ -116,12 +116,15 @@ class MetaState:
     def __init__(self, model: nn.Module, dtype: torch.dtype | None) -> None:
         self.by_id: dict[int, torch.Tensor] = {}
         self.dtype = dtype
+        self.stand_ins: set[int] = set()
         for _, p in model.named_parameters(remove_duplicate=True):
             self._meta(p)
         for _, b in model.named_buffers(remove_duplicate=True):
             self._meta(b)
 
     def _meta(self, t: torch.Tensor) -> torch.Tensor:
+        if id(t) in self.stand_ins:  # read back through a swapped module: already ours
+            return t
         m = self.by_id.get(id(t))
         if m is None:
             dtype = self.dtype if self.dtype is not None and t.is_floating_point() else t.dtype
@@ -129,6 +132,7 @@ class MetaState:
             if isinstance(t, nn.Parameter):
                 m = nn.Parameter(m, requires_grad=t.requires_grad)
             self.by_id[id(t)] = m
+            self.stand_ins.add(id(m))
         return m
 
     def params(self) -> list[torch.Tensor]:
@@ -146,7 +150,7 @@ class MetaState:
             for module in model.modules():
                 for slots in (module._parameters, module._buffers):
                     for name, t in slots.items():
-                        if t is not None and t.device.type != "meta":
+                        if t is not None and id(t) not in self.stand_ins:
                             undo.append((slots, name, t))
                             slots[name] = self._meta(t)
             yield
