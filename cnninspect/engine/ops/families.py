@@ -71,7 +71,8 @@ _DENSE = (
         opt_out={"shape": META, "receptive": "quantized layers are not analysed for geometry",
                  "reference": NO_FORMULA},
     ),
-    family("bilinear", nn.Bilinear, cost=cost.bilinear, receptive=rf.linear,
+    family("bilinear", nn.Bilinear, F.bilinear, torch.bilinear,
+           cost=spelled(cost.bilinear, cost.bilinear_functional), receptive=rf.linear,
            opt_out={"shape": META, "reference": NO_FORMULA}),
     family(
         "matmul", torch.matmul, operator.matmul, torch.mm, torch.bmm,

@@ -80,6 +80,12 @@ def bilinear(call: Call) -> Cost:
     return dense(_numel(call.out) * m.in1_features * m.in2_features)
 
 
+def bilinear_functional(call: Call) -> Cost:
+    """``F.bilinear(x1, x2, weight)``: each output is x1^T W_k x2 over weight's last two axes."""
+    weight = call.arg(2, "weight")
+    return dense(_numel(call.out) * weight.shape[1] * weight.shape[2])
+
+
 def _matmul_macs(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> int:
     """MACs of a @ b: each output element is a dot product over the shared dimension."""
     inner = a.shape[-1] if a.dim() >= 1 else 1
