@@ -21,6 +21,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -222,7 +223,6 @@ def fit(
     writes. ``log=None`` silences the epoch lines.
     """
     import torch
-    import torch.nn.functional as F
     from torch.utils.data.distributed import DistributedSampler
 
     _check_options(epochs, lr, batch_size, optimizer, eval_batch_size)
@@ -239,49 +239,29 @@ def fit(
     try:
         if ctx.enabled and dev.type == "cuda":
             dev = torch.device("cuda", ctx.local_rank)
-        if threads == "auto":
-            if dev.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
-                torch.set_num_threads(auto_threads(ctx.world_size))
-        elif threads is not None:
-            torch.set_num_threads(max(1, int(threads)))
-        elif ctx.enabled and dev.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
-            # N processes on one small machine: share the cores instead of oversubscribing them
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.world_size))
+        _set_threads(threads, dev, ctx)
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        say = log if (log is not None and ctx.is_main) else None
+        run = _Run.on(dev, ctx, epochs, channels_last, amp, progress, log)
 
         model.to(dev)
         if channels_last:
             model.to(memory_format=torch.channels_last)
-        _preflight(model, train_data, dev, memory_format)
+        _preflight(model, train_data, dev, run.memory_format)
         opt = _build_optimizer(optimizer, model.parameters(), lr)
 
+        config = {"seed": seed, "batch_size": batch_size, "optimizer": optimizer, "lr": lr}
         history: list[EpochMetrics] = []
         start_epoch = 0
         ckpt_file = checkpoint_path(checkpoint_dir) if checkpoint_dir is not None else None
         if resume and ckpt_file is not None:
-            state = load_checkpoint(ckpt_file, map_location=dev)
-            config = state.get("config", {})
-            for key, value in (("seed", seed), ("batch_size", batch_size), ("optimizer", optimizer)):
-                if key in config and config[key] != value:
-                    raise CheckpointError(
-                        f"checkpoint {ckpt_file} was trained with {key}={config[key]!r}, not {value!r}; "
-                        f"resume with the same {key} (it fixes the data order) or start a new --checkpoint-dir"
-                    )
-            restore_model(model, state["model"], ckpt_file)
-            restore_optimizer(opt, state["optimizer"], ckpt_file)
-            start_epoch = int(state["epoch"])
-            history = [EpochMetrics.from_dict(h) for h in state.get("history", [])]
-            if say:
-                say(f"resumed from {ckpt_file} after epoch {start_epoch}")
+            start_epoch, history = _resume(ckpt_file, model, opt, config, run)
 
         net = distributed.wrap(model, ctx, dev)
         if compile:
             net = torch.compile(net)
 
-        train_sampler = DistributedSampler(
+        train_sampler: DistributedSampler[Any] = DistributedSampler(
             train_data, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=seed,
             drop_last=ctx.enabled,  # every rank gets the same number of distinct samples
         )  # fmt: skip
@@ -291,89 +271,190 @@ def fit(
             shard = list(range(ctx.rank, len(test_data), ctx.world_size))
             test_loader = _loader(test_data, eval_batch_size, shard, workers, dev)
 
-        use_amp = bool(amp)
-        amp_device = dev.type if dev.type in ("cuda", "cpu", "mps") else "cpu"
-        acc_dtype = torch.float32 if dev.type == "mps" else torch.float64
-        non_blocking = dev.type == "cuda"
-        show = progress if progress is not None else (ctx.is_main and sys.stderr.isatty())
-        fork_devices = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
-
         for epoch in range(start_epoch, epochs):
             train_sampler.set_epoch(epoch)
-            with torch.random.fork_rng(devices=fork_devices):
+            with torch.random.fork_rng(devices=run.fork_devices):
                 torch.manual_seed(epoch_seed(seed, epoch, ctx.rank))
-                net.train()
-                loss_sum = torch.zeros((), dtype=acc_dtype, device=dev)
-                correct = torch.zeros((), dtype=torch.int64, device=dev)
-                seen = 0
-                bar = _progress(len(train_loader), f"epoch {epoch + 1}/{epochs}", show)
-                if dev.type == "cuda":
-                    torch.cuda.synchronize(dev)
-                t0 = time.perf_counter()
-                for step, (x, y) in enumerate(train_loader):
-                    x = x.to(dev, non_blocking=non_blocking, memory_format=memory_format)
-                    y = y.to(dev, non_blocking=non_blocking)
-                    opt.zero_grad(set_to_none=True)
-                    with torch.autocast(amp_device, dtype=torch.bfloat16, enabled=use_amp):
-                        out = net(x)
-                        loss = F.cross_entropy(out, y)
-                    loss.backward()
-                    opt.step()
-                    n = y.shape[0]
-                    seen += n
-                    loss_sum += loss.detach().to(acc_dtype) * n
-                    correct += (out.detach().argmax(1) == y).sum()
-                    if bar is not None:
-                        bar.update(1)
-                        if step % 50 == 0:
-                            bar.set_postfix(loss=f"{loss.item():.4f}")
-                if dev.type == "cuda":
-                    torch.cuda.synchronize(dev)
-                seconds = time.perf_counter() - t0
-                if bar is not None:
-                    bar.close()
-            total_loss, total_correct, total_seen = distributed.all_sum(
-                [float(loss_sum), float(correct), float(seen)], ctx, dev
-            )
-            test_loss = test_acc = None
-            if test_loader is not None:
-                test_loss, test_acc = _evaluate(model, test_loader, dev, memory_format, use_amp, amp_device, acc_dtype, ctx)
-            record = EpochMetrics(
-                epoch=epoch + 1,
-                train_loss=total_loss / total_seen,
-                train_acc=100.0 * total_correct / total_seen,
-                test_loss=test_loss,
-                test_acc=test_acc,
-                images_per_s=total_seen / seconds if seconds > 0 else float("inf"),
-                seconds=seconds,
-                train_images=int(total_seen),
-                lr=float(opt.param_groups[0]["lr"]),
-            )
+                sums, seconds = _train_epoch(run, net, opt, train_loader, epoch)
+            record = _epoch_record(run, model, opt, test_loader, epoch, sums, seconds)
             history.append(record)
             if ctx.is_main:
-                if say:
-                    say(record.line(epochs))
-                if metrics_path is not None:
-                    append_jsonl(metrics_path, {**record.to_dict(), "world_size": ctx.world_size, "device": str(dev)})
-                if ckpt_file is not None:
-                    save_checkpoint(
-                        ckpt_file,
-                        {
-                            "model": model.state_dict(),
-                            "optimizer": opt.state_dict(),
-                            "epoch": epoch + 1,
-                            "history": [h.to_dict() for h in history],
-                            "config": {"seed": seed, "batch_size": batch_size, "optimizer": optimizer, "lr": lr},
-                            "rng": {"seed": seed, "scheme": "per-epoch fork_rng(epoch_seed(seed, epoch, rank))",
-                                    "torch_cpu": torch.get_rng_state()},
-                            "model_class": type(model).__qualname__,
-                        },
-                    )  # fmt: skip
+                _publish(run, record, metrics_path, ckpt_file, model, opt, history, config)
             distributed.barrier(ctx)
         return history
     finally:
         torch.set_num_threads(threads_before)
         distributed.teardown(ctx)
+
+
+@dataclass
+class _Run:
+    """What every epoch of one run shares: where it runs, with which numbers, who speaks."""
+
+    dev: Any
+    ctx: Any
+    epochs: int
+    memory_format: Any
+    use_amp: bool
+    amp_device: str
+    acc_dtype: Any  # loss sums: float64 where the device has it
+    non_blocking: bool
+    show: bool  # progress bars
+    fork_devices: list[int]
+    say: Callable[[str], None] | None  # rank 0's log, or None
+
+    @classmethod
+    def on(
+        cls, dev: Any, ctx: Any, epochs: int, channels_last: bool, amp: bool,
+        progress: bool | None, log: Callable[[str], None] | None,
+    ) -> _Run:  # fmt: skip
+        import torch
+
+        return cls(
+            dev=dev,
+            ctx=ctx,
+            epochs=epochs,
+            memory_format=torch.channels_last if channels_last else torch.contiguous_format,
+            use_amp=bool(amp),
+            amp_device=dev.type if dev.type in ("cuda", "cpu", "mps") else "cpu",
+            acc_dtype=torch.float32 if dev.type == "mps" else torch.float64,
+            non_blocking=dev.type == "cuda",
+            show=progress if progress is not None else (ctx.is_main and sys.stderr.isatty()),
+            fork_devices=(
+                [dev.index if dev.index is not None else torch.cuda.current_device()]
+                if dev.type == "cuda" else []
+            ),  # fmt: skip
+            say=log if (log is not None and ctx.is_main) else None,
+        )
+
+
+def _set_threads(threads: int | str | None, dev: Any, ctx: Any) -> None:
+    """torch's CPU threads for this run (``fit`` restores them after)."""
+    import torch
+
+    if threads == "auto":
+        if dev.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+            torch.set_num_threads(auto_threads(ctx.world_size))
+    elif threads is not None:
+        torch.set_num_threads(max(1, int(threads)))
+    elif ctx.enabled and dev.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        # N processes on one small machine: share the cores instead of oversubscribing them
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.world_size))
+
+
+def _resume(
+    ckpt_file: Path, model: Any, opt: Any, config: dict[str, Any], run: _Run
+) -> tuple[int, list[EpochMetrics]]:
+    """Model and optimizer from the checkpoint; the epoch it ended and the history so far."""
+    state = load_checkpoint(ckpt_file, map_location=run.dev)
+    saved = state.get("config", {})
+    for key in ("seed", "batch_size", "optimizer"):
+        if key in saved and saved[key] != config[key]:
+            raise CheckpointError(
+                f"checkpoint {ckpt_file} was trained with {key}={saved[key]!r}, not {config[key]!r}; "
+                f"resume with the same {key} (it fixes the data order) or start a new --checkpoint-dir"
+            )
+    restore_model(model, state["model"], ckpt_file)
+    restore_optimizer(opt, state["optimizer"], ckpt_file)
+    start_epoch = int(state["epoch"])
+    history = [EpochMetrics.from_dict(h) for h in state.get("history", [])]
+    if run.say:
+        run.say(f"resumed from {ckpt_file} after epoch {start_epoch}")
+    return start_epoch, history
+
+
+def _train_epoch(run: _Run, net: Any, opt: Any, loader: Any, epoch: int) -> tuple[tuple[Any, Any, int], float]:
+    """One pass over this rank's shard: (loss sum, correct, seen) on the device, and seconds."""
+    import torch
+    import torch.nn.functional as F
+
+    dev = run.dev
+    net.train()
+    loss_sum = torch.zeros((), dtype=run.acc_dtype, device=dev)
+    correct = torch.zeros((), dtype=torch.int64, device=dev)
+    seen = 0
+    bar = _progress(len(loader), f"epoch {epoch + 1}/{run.epochs}", run.show)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    t0 = time.perf_counter()
+    for step, (x, y) in enumerate(loader):
+        x = x.to(dev, non_blocking=run.non_blocking, memory_format=run.memory_format)
+        y = y.to(dev, non_blocking=run.non_blocking)
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(run.amp_device, dtype=torch.bfloat16, enabled=run.use_amp):
+            out = net(x)
+            loss = F.cross_entropy(out, y)
+        loss.backward()
+        opt.step()
+        n = y.shape[0]
+        seen += n
+        loss_sum += loss.detach().to(run.acc_dtype) * n
+        correct += (out.detach().argmax(1) == y).sum()
+        if bar is not None:
+            bar.update(1)
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    seconds = time.perf_counter() - t0
+    if bar is not None:
+        bar.close()
+    return (loss_sum, correct, seen), seconds
+
+
+def _epoch_record(
+    run: _Run, model: Any, opt: Any, test_loader: Any, epoch: int,
+    sums: tuple[Any, Any, int], seconds: float,
+) -> EpochMetrics:  # fmt: skip
+    """The epoch's metrics over all ranks, with the test set's when there is one."""
+    loss_sum, correct, seen = sums
+    total_loss, total_correct, total_seen = distributed.all_sum(
+        [float(loss_sum), float(correct), float(seen)], run.ctx, run.dev
+    )
+    test_loss = test_acc = None
+    if test_loader is not None:
+        test_loss, test_acc = _evaluate(
+            model, test_loader, run.dev, run.memory_format, run.use_amp, run.amp_device, run.acc_dtype, run.ctx
+        )
+    return EpochMetrics(
+        epoch=epoch + 1,
+        train_loss=total_loss / total_seen,
+        train_acc=100.0 * total_correct / total_seen,
+        test_loss=test_loss,
+        test_acc=test_acc,
+        images_per_s=total_seen / seconds if seconds > 0 else float("inf"),
+        seconds=seconds,
+        train_images=int(total_seen),
+        lr=float(opt.param_groups[0]["lr"]),
+    )
+
+
+def _publish(
+    run: _Run, record: EpochMetrics, metrics_path: str | os.PathLike[str] | None, ckpt_file: Path | None,
+    model: Any, opt: Any, history: list[EpochMetrics], config: dict[str, Any],
+) -> None:  # fmt: skip
+    """Rank 0's part of an epoch's end: the log line, the metrics line, the checkpoint."""
+    import torch
+
+    if run.say:
+        run.say(record.line(run.epochs))
+    if metrics_path is not None:
+        append_jsonl(metrics_path, {**record.to_dict(), "world_size": run.ctx.world_size, "device": str(run.dev)})
+    if ckpt_file is not None:
+        seed = config["seed"]
+        save_checkpoint(
+            ckpt_file,
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "epoch": record.epoch,
+                "history": [h.to_dict() for h in history],
+                "config": config,
+                "rng": {"seed": seed, "scheme": "per-epoch fork_rng(epoch_seed(seed, epoch, rank))",
+                        "torch_cpu": torch.get_rng_state()},
+                "model_class": type(model).__qualname__,
+            },
+        )  # fmt: skip
 
 
 def _evaluate(model: Any, loader: Any, dev: Any, memory_format: Any, use_amp: bool, amp_device: str, acc_dtype: Any, ctx: Any) -> tuple[float, float]:
