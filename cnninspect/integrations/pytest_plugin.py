@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 MARKER = (
     "arch_budget(*, input_shape=None, max_params=None, max_trainable_params=None, max_macs=None, "
     "max_param_bytes=None, min_receptive_field=None, max_receptive_field=None, output_shape=None, "
-    "max_layers=None, max_activation_memory=None, max_train_memory=None): default limits for the arch_budget fixture in this test (keywords only; "
+    "max_layers=None): default limits for the arch_budget fixture in this test (keywords only; "
     "sizes take ints or strings such as '25M', '4.1G', '100MB'); keywords passed to the fixture "
     "call override them one by one."
 )
