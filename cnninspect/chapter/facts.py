@@ -7,6 +7,36 @@ Names follow that file's sections. ``PRINTED_*`` is what the chapter shows.
 
 from __future__ import annotations
 
+from typing import Required, TypedDict
+
+
+class PrintedConv(TypedDict, total=False):
+    """A conv layer's printed figures, beside the input shape it was given."""
+
+    input: Required[tuple[int, ...]]
+    output: tuple[int, ...]
+    weights: int
+    biases: int
+    params: int
+    weight_shape: tuple[int, ...]
+    bias_shape: tuple[int, ...]
+
+
+class ConvExercise(TypedDict):
+    input: tuple[int, int, int]  # H, W, C as the chapter writes it
+    k: int
+    s: int
+    p: int
+    cout: int
+    answer: str
+
+
+class LayersExercise(TypedDict):
+    layers: tuple[tuple[int, int, int], ...]  # (cin, cout, k) per conv
+    answer: tuple[int, ...]
+    total: int
+
+
 # 1.1 -- a 5x5 "cat" of three pixels, moved one pixel to the right
 CAT_SIZE = (5, 5)
 CAT_ONES = ((0, 1), (0, 3), (2, 2))
@@ -64,7 +94,7 @@ OUTPUT_SIZE_CASES = (
 )
 
 # 1.3 -- Conv2d(3,16,3,padding=1) on 1x3x28x28
-MULTICHANNEL = {"input": (1, 3, 28, 28), "output": (1, 16, 28, 28), "weights": 432, "biases": 16, "params": 448}
+MULTICHANNEL: PrintedConv = {"input": (1, 3, 28, 28), "output": (1, 16, 28, 28), "weights": 432, "biases": 16, "params": 448}
 
 # 1.3 -- the VGG-like stack: (kernel, stride) per layer, names, and the field after each layer
 RF_LAYERS = ((3, 1), (3, 1), (2, 2), (3, 1), (3, 1), (2, 2))
@@ -72,7 +102,7 @@ RF_NAMES = ("Conv1 3x3", "Conv2 3x3", "MaxPool 2x2", "Conv3 3x3", "Conv4 3x3", "
 PRINTED_RF = (1, 3, 5, 6, 8, 10, 11)
 
 # 1.4 -- Conv2d(3,64,3,stride=1,padding=1) on 8x3x224x224
-CONV2D_BASICS = {
+CONV2D_BASICS: PrintedConv = {
     "input": (8, 3, 224, 224), "output": (8, 64, 224, 224),
     "weight_shape": (64, 3, 3, 3), "bias_shape": (64,), "params": 1792,
 }  # fmt: skip
@@ -106,8 +136,8 @@ PRINTED_EPOCHS = (  # (train_loss, train_acc, test_loss, test_acc); runs differ 
 LEARNED_FILTERS_GRID = (4, 8)
 
 # exercises
-EX1 = {"input": (64, 64, 3), "k": 5, "s": 2, "p": 2, "cout": 128, "answer": "32x32x128"}
-EX2 = {"layers": ((3, 64, 7), (64, 128, 3), (128, 256, 3)), "answer": (9472, 73_856, 295_168), "total": 378_496}
+EX1: ConvExercise = {"input": (64, 64, 3), "k": 5, "s": 2, "p": 2, "cout": 128, "answer": "32x32x128"}
+EX2: LayersExercise = {"layers": ((3, 64, 7), (64, 128, 3), (128, 256, 3)), "answer": (9472, 73_856, 295_168), "total": 378_496}
 EX3 = {"answer": (3, 5, 7, 9)}
 EX4_CUSTOM_CNN = 60_362
 EX5 = {"fc": 150_529_000, "three_convs": (1792, 36_928, 36_928), "cnn_total": 75_648, "reduction": "99.95%"}

@@ -8,12 +8,18 @@ chapter's models -- fed the chapter's inputs from :mod:`cnninspect.chapter.facts
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from cnninspect.chapter import facts
 from cnninspect.chapter.replay import Figure
+
+if TYPE_CHECKING:
+    from cnninspect.engine.receptive.report import Number
+
+_N = TypeVar("_N")
 
 
 def _summary(model: Any, shape: tuple[int, ...]) -> Any:
@@ -107,7 +113,9 @@ def output_sizes() -> list[Figure]:
     return figures
 
 
-def _conv_figures(section: str, key: str, layer: Any, shape: tuple[int, ...], printed: dict[str, Any]) -> list[Figure]:
+def _conv_figures(
+    section: str, key: str, layer: Any, shape: tuple[int, ...], printed: Mapping[str, object]
+) -> list[Figure]:
     row = _summary(layer, shape).layers[0]
     computed = {
         "output": row.output_shape, "params": row.num_params,
@@ -163,6 +171,13 @@ def _filter_grid_layout(layer: Any, ncols: int) -> tuple[int, int]:
     return ((mosaic.shape[0] + 1) // (kh + 1), (mosaic.shape[1] + 1) // (kw + 1))
 
 
+def _first_axis(values: tuple[_N, ...] | None) -> _N:
+    """Axis 0 of a receptive field's sizes; the chapter's stacks are plain convs and pools,
+    whose fields are always known."""
+    assert values is not None
+    return values[0]
+
+
 def receptive_field_stack() -> list[Figure]:
     """1.3: the VGG-like stack's field after each layer; the chapter's formula ignores stride."""
     from cnninspect.chapter.models import rf_stack
@@ -170,8 +185,8 @@ def receptive_field_stack() -> list[Figure]:
 
     r = receptive_field(rf_stack(), (1, 3, 32, 32))
     rows = [row for row in r if not row.is_global]
-    true = [1] + [row.size[0] for row in rows]
-    naive = [1] + [row.naive[0] for row in rows]
+    true: list[Number] = [1, *(_first_axis(row.size) for row in rows)]
+    naive: list[Number] = [1, *(_first_axis(row.naive) for row in rows)]
     return [
         Figure("1.3", "rf.sizes", "VGG-like stack: receptive field after input, " + ", ".join(facts.RF_NAMES),
                facts.PRINTED_RF, true),
@@ -248,7 +263,7 @@ def exercises() -> list[Figure]:
     out = _summary(nn.Conv2d(c, e1["cout"], e1["k"], e1["s"], e1["p"]), (1, c, h, w)).layers[0].output_shape
     ex2 = [_summary(nn.Conv2d(ci, co, k), (1, ci, k, k)).total_params for ci, co, k in facts.EX2["layers"]]
     four = nn.Sequential(*[nn.Conv2d(1, 1, 3, padding=1) for _ in range(4)])
-    ex3 = [row.size[0] for row in receptive_field(four, (1, 1, 16, 16))]
+    ex3 = [_first_axis(row.size) for row in receptive_field(four, (1, 1, 16, 16))]
     convs = [nn.Conv2d(3, 64, 3, padding=1), nn.Conv2d(64, 64, 3, padding=1), nn.Conv2d(64, 64, 3, padding=1)]
     ex5 = [_summary(m, (1, m.in_channels, 3, 3)).total_params for m in convs]
     fc = _fc_params(bias=True)
