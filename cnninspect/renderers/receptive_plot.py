@@ -35,20 +35,21 @@ def _save(fig: Any, path: str | os.PathLike) -> Path:
 def plot_sizes(report: ReceptiveFieldReport, path: str | os.PathLike, naive: bool = True) -> Path:
     """Receptive-field size per layer and axis (global layers drawn at the input size);
     with ``naive``, the chapter's stride-1 formula dashed beside it."""
-    names = [name for name, f in report.fields.items() if not f.unknown]
+    known = {name: f.size for name, f in report.fields.items() if not f.unknown and f.size is not None}
+    names = list(known)
     if not names:
         raise OptionError("no layer has a known receptive field to plot")
     fig = _figure(max(6.0, 0.35 * len(names) + 2), 4.5)
     ax = fig.add_subplot(1, 1, 1)
     xs = list(range(len(names)))
     axes = {1: ["L"], 2: ["H", "W"], 3: ["D", "H", "W"]}.get(len(report.input_size), ["?"])
-    if all(len(set(report[n].size)) == 1 and len(set(report[n].naive or (0,))) == 1 for n in names):
+    if all(len(set(known[n])) == 1 and len(set(report[n].naive or (0,))) == 1 for n in names):
         axes = [", ".join(axes)]  # one line when every axis agrees
     for a, label in enumerate(axes):
-        sizes = [float(report[n].size[a]) for n in names]
+        sizes = [float(known[n][a]) for n in names]
         ax.plot(xs, sizes, marker="o", label=f"receptive field ({label})")
         if naive:
-            pts = [(x, report[n].naive[a]) for x, n in zip(xs, names) if report[n].naive is not None]
+            pts = [(x, nv[a]) for x, n in zip(xs, names) if (nv := report[n].naive) is not None]
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], linestyle="--", label=f"stride-1 formula ({label})")
     glob = [x for x, n in zip(xs, names) if report[n].is_global]
@@ -118,6 +119,7 @@ def plot_region(
     shown = unit
     xlim, ylim = [-0.5, w - 0.5], [-0.5, h - 0.5]
     if not rf.is_global and rf.jump is not None:
+        assert rf.start is not None and rf.size is not None  # a field with a jump has both
         units = report._units(report.nodes[rf.name], unit)
         shown = tuple(units)
         centre = [Fraction(s) + u * Fraction(j) for s, u, j in zip(rf.start, units, rf.jump)]
