@@ -141,9 +141,11 @@ def measure(
             raise OptionError(f"unit {unit!r} is outside the output's spatial size {spatial}")
         picks.append(out[(b, slice(None)) + u].sum())
     torch.stack(picks).sum().backward()
+    grad = x.grad
+    assert grad is not None  # x requires grad, and the backward above went through it
     regions: list[Region | None] = []
     for b in range(len(units)):
-        support = (x.grad[b] != 0).any(dim=0)
+        support = (grad[b] != 0).any(dim=0)
         if not bool(support.any()):
             regions.append(None)
             continue

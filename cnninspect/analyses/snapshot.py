@@ -195,7 +195,8 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
         for name in new_names[j1:j2]:
             after = new_layers[name]
             if name in old_layers:
-                changes.append(_changed(name, old_layers[name], after, moved=True))
+                if change := _changed(name, old_layers[name], after, moved=True):  # always: it moved
+                    changes.append(change)
             else:
                 changes.append(
                     Change("+", f"{name} ({after.get('kind')}) appeared: {_describe(after)}")

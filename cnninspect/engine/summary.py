@@ -92,10 +92,10 @@ def unwrap(model: nn.Module, notes: list[str]) -> nn.Module:
             notes.append(f"summarised the module inside {type(model).__name__} (.module)")
             model = model.module
         elif type(model).__name__ == "OptimizedModule" and isinstance(
-            getattr(model, "_orig_mod", None), nn.Module
+            original := getattr(model, "_orig_mod", None), nn.Module
         ):
             notes.append("summarised the original module of a torch.compile'd model (._orig_mod)")
-            model = model._orig_mod
+            model = original
         else:
             return model
 
