@@ -147,9 +147,9 @@ def rows_from_summary(model: nn.Module, summary: Summary, element_size: int) -> 
     root.output_size = _first(summary.output_shapes)
     rows, seen, open_rows = [root], {id(model)}, [root]
     for layer in summary.layers:
-        if not layer.is_module_call or layer.module_path not in modules:
-            continue
         path = layer.module_path
+        if not layer.is_module_call or path is None or path not in modules:
+            continue
         while len(open_rows) > 1 and not path.startswith(open_rows[-1].path + "."):
             open_rows.pop()
         for ancestor in _ancestors(path)[len(open_rows) - 1 :]:
@@ -214,7 +214,8 @@ def _fill_leaf(row: LayerRow, layer: Layer, shapes: dict[str, Any], element_size
     row.output_size = _first(layer.output_shape)
     row.output_bytes = element_size * sum(_numel(s) for s in _all(layer.output_shape))
     source = layer.inputs[0] if layer.inputs else None
-    row.input_size = list(shapes[source]) if shapes.get(source) is not None else []
+    shape = shapes.get(source) if source is not None else None
+    row.input_size = list(shape) if shape is not None else []
 
 
 def _input_shapes(model: nn.Module, summary: Summary) -> dict[str, Any]:

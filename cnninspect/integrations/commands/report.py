@@ -67,7 +67,7 @@ def _inputs_per_model(specs: list[str], given: list[str] | None) -> list[InputSp
 
     if not given:
         return [None] * len(specs)
-    parsed = [InputSpec.parse(text, where="--input-shape") for text in given]
+    parsed: list[InputSpec | None] = [InputSpec.parse(text, where="--input-shape") for text in given]
     if len(parsed) == 1:
         return parsed * len(specs)
     if len(parsed) == len(specs):

@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         raise OptionError(f"--node {args.node!r} is not a layer with a receptive field; choose from {', '.join(report.fields)}")
     extra: dict = {}
     if unit is not None:
+        if node is None:
+            raise OptionError("--unit needs a layer with a receptive field, and this model has none")
         extra["region"] = {"node": node, "unit": unit, "region": [list(r) for r in report.region(node, unit)]}
     if args.plot_sizes:
         from cnninspect.renderers.receptive_plot import plot_sizes

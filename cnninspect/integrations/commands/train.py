@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cnninspect.errors import CnnInspectError, OptionError
+
+if TYPE_CHECKING:
+    from cnninspect.chapter.train.metrics import EpochMetrics
 
 HELP = "train a model on MNIST (CPU, GPU or torchrun DDP) and print per-epoch loss, accuracy and throughput"
 
@@ -109,8 +114,8 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(args: argparse.Namespace, model: object, history: list, run_dir: object, metrics: object,
-            before: object) -> None:  # fmt: skip
+def _report(args: argparse.Namespace, model: object, history: list[EpochMetrics], run_dir: str | Path | None,
+            metrics: str | Path | None, before: object) -> None:  # fmt: skip
     from cnninspect.chapter.train.runs import write_plots
 
     last = history[-1]

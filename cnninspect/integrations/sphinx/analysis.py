@@ -119,8 +119,10 @@ def rf_rows(summary: Any) -> list[RFRow]:
         if rf is None:
             continue
         status = "global" if getattr(rf, "is_global", False) else "unknown" if getattr(rf, "unknown", False) else ""
-        values = [None if status else _axes(getattr(rf, attr, None)) for attr in ("size", "jump", "start", "naive")]
-        rows.append(RFRow(layer.name, layer.kind, *values, status=status))
+        size, jump, start, naive = (
+            None if status else _axes(getattr(rf, attr, None)) for attr in ("size", "jump", "start", "naive")
+        )
+        rows.append(RFRow(layer.name, layer.kind, size, jump, start, naive, status=status))
     return rows
 
 

@@ -476,11 +476,11 @@ class CompareDirective(_ModelDirective):
 
 
 def _largest_rf(m: analysis.Analysed) -> str:
-    rows = [r for r in analysis.rf_rows(m.summary) if r.size]
-    if not rows:
+    sized = [(r.name, r.size) for r in analysis.rf_rows(m.summary) if r.size]
+    if not sized:
         return "n/a"
-    best = max(rows, key=lambda r: max(r.size))
-    return f"{fmt_axes(best.size)} ({best.name})"
+    name, size = max(sized, key=lambda pair: max(pair[1]))
+    return f"{fmt_axes(size)} ({name})"
 
 
 def _fc_part(m: analysis.Analysed, what: str) -> str:

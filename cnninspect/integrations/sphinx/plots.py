@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ def bar_chart(labels: Sequence[str], values: Sequence[int], title: str, xlabel: 
     return fig
 
 
-def growth_chart(labels: Sequence[str], series: dict[str, Sequence[float | None]], title: str,
+def growth_chart(labels: Sequence[str], series: Mapping[str, Sequence[float | None]], title: str,
                  dashed: Sequence[str] = ()) -> Any:  # fmt: skip
     """Receptive-field size after each layer, one line per series (axes, the stride-1 formula)."""
     fig = _figure(6.4, 3.8)
@@ -145,7 +145,7 @@ def unit_chart(image: Any, region: Sequence[tuple[int, int]], title: str) -> Any
     return fig
 
 
-def grouped_log_bars(labels: Sequence[str], series: dict[str, Sequence[int]], title: str, xlabel: str) -> Any:
+def grouped_log_bars(labels: Sequence[str], series: Mapping[str, Sequence[int]], title: str, xlabel: str) -> Any:
     """Several series per label on a log axis (e.g. conv vs fully-connected parameters)."""
     height = min(1.4 + 0.45 * len(labels), 18)
     fig = _figure(6.4, height)
