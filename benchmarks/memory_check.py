@@ -110,7 +110,7 @@ def cuda_peaks(model, x) -> tuple[int, int]:
 
 
 def speed(pairs: int = 5) -> dict[str, float]:
-    """Median seconds of a first summary and of the memory report (resnet50, batch 256),
+    """Median seconds of a summary and of the memory report (resnet50, batch 256),
     taken alternately, and of a --budget 24GiB search (first and again)."""
     from cnninspect.analyses.memory import largest_batch
 
@@ -188,7 +188,7 @@ def write_docs(rows: list[Row], timing: dict[str, float]) -> None:
         lines += ["The CUDA comparison (``torch.cuda.max_memory_allocated``) has **not been run on a "
                   "GPU**: this machine has none. Run this benchmark where one is to add its table.", ""]  # fmt: skip
     lines += [
-        f"Speed (resnet50, batch 256, median of alternating pairs): a first summary "
+        f"Speed (resnet50, batch 256, median of alternating pairs): a summary "
         f"{timing['summary']:.3f} s, the memory report {timing['memory']:.3f} s "
         f"({timing['ratio']:.1f}x a summary's time). The 24GiB budget search (AdamW, fp32) "
         f"answers batch {timing['batch']} in {timing['search_first']:.2f} s the first time and "
