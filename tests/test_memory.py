@@ -268,3 +268,21 @@ def test_a_model_built_on_meta_gives_the_same_report():
         b.train_peak,
     )
     assert all(p.device.type == "meta" for p in on_meta.parameters())
+
+
+def test_with_memory_adds_columns_and_json_fields_on_a_copy():
+    import json
+
+    import cnninspect
+    from cnninspect.analyses.memory import with_memory
+
+    s = cnninspect.summarize(SimpleCNN(), (1, 1, 28, 28))
+    annotated, report = with_memory(s, batch_size=64)
+    relu = annotated.layer("relu")
+    assert relu.output_bytes == relu.saved_bytes == 64 * 32 * 28 * 28 * 4  # relu keeps its output
+    text = annotated.to_text(columns="name,output_bytes,saved_bytes")
+    assert "Saved for backward" in text and "6,422,528" in text
+    layers = json.loads(annotated.to_json())["layers"]
+    assert sum(row["saved_bytes"] for row in layers) == report.activation_bytes
+    assert s.layer("relu").saved_bytes is None  # the summary itself is untouched
+    assert "saved_bytes" not in json.loads(s.to_json())["layers"][0]  # additive only when set

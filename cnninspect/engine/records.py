@@ -40,6 +40,10 @@ class Layer:
     groups: int | None = None
     receptive_field: ReceptiveField | None = None  # None where it does not apply
     fc_params: int | None = None  # set on the copy cnninspect.analyses.fc.with_fc_params returns
+    # set on the copy cnninspect.analyses.memory.with_memory returns: this row's output tensors,
+    # and what autograd keeps for backward because of it (storage-deduplicated)
+    output_bytes: int | None = None
+    saved_bytes: int | None = None
     notes: list[str] = field(default_factory=list)
     module_path: str | None = None  # the module this row calls; None for a functional op
     call_index: int = 1  # which call of that module this row is (a module called twice: 1, 2)

@@ -81,6 +81,9 @@ COLUMNS: dict[str, Column] = {
     "depth": Column("Depth", lambda row: row.depth, numeric=True),
     "inputs": Column("Inputs", lambda row: ", ".join(row.inputs)),
     "fc_params": Column("FC params", lambda row: "" if row.fc_params is None else row.fc_params, numeric=True),  # set by cnninspect.analyses.fc.annotate
+    # set by cnninspect.analyses.memory.with_memory
+    "output_bytes": Column("Output bytes", lambda row: "" if row.output_bytes is None else row.output_bytes, numeric=True),
+    "saved_bytes": Column("Saved for backward", lambda row: "" if row.saved_bytes is None else row.saved_bytes, numeric=True),
 }
 _RF_COLUMNS = ["rf", "jump"]
 
@@ -300,6 +303,9 @@ def layer_dict(layer: Layer) -> dict[str, Any]:
         "notes": list(layer.notes),
         "module_path": layer.module_path,
         "call_index": layer.call_index,
+        # additive, only on a summary annotated by cnninspect.analyses.memory.with_memory
+        **({"output_bytes": layer.output_bytes} if layer.output_bytes is not None else {}),
+        **({"saved_bytes": layer.saved_bytes} if layer.saved_bytes is not None else {}),
     }
 
 

@@ -20,6 +20,7 @@ from cnninspect.errors import ModelError, OptionError
 
 __all__ = [
     "memory",
+    "with_memory",
     "memory_of_summary",
     "largest_batch",
     "parse_bytes",
@@ -64,6 +65,13 @@ def memory(
             raise OptionError(f"batch_size must be a positive integer, got {batch_size}")
         spec = spec.with_batch(batch_size)
     return build_report(model, spec, optimizer, _dtype(dtype), amp_dtype, inference=_inference)
+
+
+def with_memory(summary: Any, **options: Any) -> tuple[Any, MemoryReport]:
+    """A copy of ``summary`` with per-row ``output_bytes`` and ``saved_bytes``, and the report."""
+    from cnninspect.analyses.memory.annotate import with_memory as annotate
+
+    return annotate(summary, **options)
 
 
 def memory_of_summary(summary: Any, **options: Any) -> MemoryReport:
