@@ -105,10 +105,7 @@ def record_forward(
     """
     from cnninspect.engine.inputs import InputSpec, choose_input
 
-    if not isinstance(model, nn.Module):
-        raise ModelError(f"record_forward() needs a torch.nn.Module, got {type(model).__name__}")
-    if mode not in (None, "eval", "train"):
-        raise OptionError(f"mode must be None, 'eval' or 'train', got {mode!r}")
+    _check_call(model, mode)
     spec = choose_input(model, InputSpec.of(input_shape, input_data, dtype))
     inputs = (spec.with_batch(batch_size) if batch_size is not None else spec).build()
     device = torch.device(device)
@@ -147,6 +144,13 @@ def record_forward(
     if counter is not None:
         recording.flops, recording.total_flops = _flops_by_path(counter, type(model).__name__)
     return recording
+
+
+def _check_call(model: object, mode: str | None) -> None:
+    if not isinstance(model, nn.Module):
+        raise ModelError(f"record_forward() needs a torch.nn.Module, got {type(model).__name__}")
+    if mode not in (None, "eval", "train"):
+        raise OptionError(f"mode must be None, 'eval' or 'train', got {mode!r}")
 
 
 class _Recorder:
