@@ -94,8 +94,8 @@ class _Probe(TorchFunctionMode):
             return (out, torch.zeros(out.shape, dtype=torch.int64)) if a.get("return_indices") else out
         if name in _ADAPTIVE_MAX:
             a = _named(args, kwargs, ("input", "output_size", "return_indices"))
-            avg = (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d)[_ADAPTIVE_MAX[name] - 1]
-            out = avg(a["input"], a["output_size"])
+            adaptive = (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d)[_ADAPTIVE_MAX[name] - 1]
+            out = adaptive(a["input"], a["output_size"])
             return (out, torch.zeros(out.shape, dtype=torch.int64)) if a.get("return_indices") else out
         return func(*args, **kwargs)
 

@@ -12,8 +12,8 @@ from cnninspect.engine.compat import tree_flatten
 from cnninspect.engine.gcpause import collection_paused
 from cnninspect.engine.guard import ModelGuard
 from cnninspect.engine.hookpass import needs_real_values
-from cnninspect.engine.inputs import InputSpec, check_arity, choose_input, concrete_defaults
-from cnninspect.engine.inventory import inventory
+from cnninspect.engine.inputs import Inputs, InputSpec, check_arity, choose_input, concrete_defaults
+from cnninspect.engine.inventory import Inventory, inventory
 from cnninspect.engine.ops.macs import COSTS, Cost, is_container_constructor
 from cnninspect.engine.ops.registry import op_key
 from cnninspect.engine.propagate import NodeFailure, NodeRecord, propagate
@@ -100,7 +100,10 @@ def unwrap(model: nn.Module, notes: list[str]) -> nn.Module:
             return model
 
 
-def _records(model, tree, spec, device):
+def _records(
+    model: nn.Module, tree: Inventory, spec: InputSpec, device: str | torch.device | None
+) -> tuple[list[NodeRecord], Any, str, list[str], dict[str, str], Inputs]:
+    """The rows by the first pass that can produce them: TorchScript, fx, else forward hooks."""
     inputs = spec.build()
     check_arity(model, len(inputs.args), inputs.kwargs)
     warnings: list[str] = []
