@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from cnninspect.engine.compat import tree_flatten
 from cnninspect.engine.inputs import InputSpec
 from cnninspect.engine.module_tree import tree_totals
 from cnninspect.errors import InputSpecError, ModelError, OptionError
-from cnninspect.integrations.torchinfo_rows import rows_from_summary, rows_from_tree
+from cnninspect.integrations.torchinfo_rows import all_shapes, rows_from_summary, rows_from_tree
 from cnninspect.integrations.torchinfo_stats import (
     COLUMNS,
     ROW_SETTINGS,
@@ -175,7 +176,7 @@ def _traced_summary(model, spec, shown, nbytes, fmt, mode, device) -> ModelStati
         summary = summarize(model, spec, device=device, receptive_field=False)
     element = _activation_size(model, spec)
     activations = element * sum(
-        _numel(s) for layer in summary.layers for s in _shapes(layer.output_shape)
+        math.prod(s) for layer in summary.layers for s in all_shapes(layer.output_shape)
     )
     return ModelStatistics(
         summary_list=rows_from_summary(unwrap(model, []), summary, element),
@@ -375,21 +376,6 @@ def _nbytes(value: Any) -> int:
 def _bytes_of(shapes: list[tuple[int, ...]], dtypes: tuple[torch.dtype, ...] | None) -> int:
     kinds = dtypes or (torch.get_default_dtype(),) * len(shapes)
     return sum(
-        _numel(s) * torch.empty((), dtype=d, device="meta").element_size()
+        math.prod(s) * torch.empty((), dtype=d, device="meta").element_size()
         for s, d in zip(shapes, kinds)
     )
-
-
-def _shapes(shape: Any) -> list[tuple[int, ...]]:
-    if shape is None:
-        return []
-    if isinstance(shape, list) and all(isinstance(s, (tuple, list)) for s in shape):
-        return [tuple(s) for s in shape]
-    return [tuple(shape)]
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n

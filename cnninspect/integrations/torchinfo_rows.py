@@ -9,6 +9,7 @@ so nothing cnninspect counted is lost from a container's figure or from the tota
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,7 +213,7 @@ def _fill_leaf(row: LayerRow, layer: Layer, shapes: dict[str, Any], element_size
     row.layer = layer
     row.macs, row.flops = layer.macs, layer.flops
     row.output_size = _first(layer.output_shape)
-    row.output_bytes = element_size * sum(_numel(s) for s in _all(layer.output_shape))
+    row.output_bytes = element_size * sum(math.prod(s) for s in all_shapes(layer.output_shape))
     source = layer.inputs[0] if layer.inputs else None
     shape = shapes.get(source) if source is not None else None
     row.input_size = list(shape) if shape is not None else []
@@ -277,20 +278,14 @@ def kernel_of(module: nn.Module) -> int | list[int] | None:
 
 
 def _first(shape: Any) -> list[int]:
-    shapes = _all(shape)
+    shapes = all_shapes(shape)
     return list(shapes[0]) if shapes else []
 
 
-def _all(shape: Any) -> list[tuple[int, ...]]:
+def all_shapes(shape: Any) -> list[tuple[int, ...]]:
+    """A layer's output shape as a list of shapes, whether it returned one tensor or several."""
     if shape is None:
         return []
     if isinstance(shape, list) and all(isinstance(s, (tuple, list)) for s in shape):
         return [tuple(s) for s in shape]
     return [tuple(shape)]
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
