@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,16 +24,16 @@ Shape = tuple[int, ...]
 _CONV_KINDS = ("Conv1d", "Conv2d", "Conv3d")
 
 
-@dataclass
-class FcRow:
-    """One conv layer beside the dense layer that would map the same volumes."""
+class _Versus:
+    """``ratio`` and ``saving`` from ``conv_params`` and ``fc_params``, for a row and for totals alike."""
 
-    name: str
-    kind: str
-    input_shape: Shape  # one sample, without the batch dimension
-    output_shape: Shape
-    conv_params: int
-    fc_params: int
+    if TYPE_CHECKING:
+
+        @property
+        def conv_params(self) -> int: ...
+
+        @property
+        def fc_params(self) -> int: ...
 
     @property
     def ratio(self) -> float:
@@ -47,7 +47,19 @@ class FcRow:
 
 
 @dataclass
-class FcComparison:
+class FcRow(_Versus):
+    """One conv layer beside the dense layer that would map the same volumes."""
+
+    name: str
+    kind: str
+    input_shape: Shape  # one sample, without the batch dimension
+    output_shape: Shape
+    conv_params: int
+    fc_params: int
+
+
+@dataclass
+class FcComparison(_Versus):
     """What :func:`compare_fc` returns; ``str()`` of it is the table."""
 
     model_name: str
@@ -61,14 +73,6 @@ class FcComparison:
     @property
     def fc_params(self) -> int:
         return sum(r.fc_params for r in self.rows)
-
-    @property
-    def ratio(self) -> float:
-        return self.fc_params / self.conv_params if self.conv_params else math.inf
-
-    @property
-    def saving(self) -> float:
-        return 1 - self.conv_params / self.fc_params if self.fc_params else 0.0
 
     def to_text(self) -> str:
         from tabulate import tabulate

@@ -196,21 +196,26 @@ def totals_lines(summary: Summary) -> list[tuple[str, str]]:
     return lines
 
 
-def render_text(
-    summary: Summary, columns: list[str] | str | None = None, depth: int | None = None
+def _layer_table(
+    summary: Summary, columns: list[str] | str | None, depth: int | None, tablefmt: str
 ) -> str:
+    """The per-layer table in tabulate's ``tablefmt``: the body every text-like format shares."""
     from tabulate import tabulate
 
     cols, table = rows_for(summary, columns, depth)
-    headers = [COLUMNS[c].header for c in cols]
-    align = ["right" if COLUMNS[c].numeric else "left" for c in cols]
-    body = tabulate(
+    return tabulate(
         _display(cols, table),
-        headers=headers,
-        tablefmt="simple",
-        colalign=align,
+        headers=[COLUMNS[c].header for c in cols],
+        tablefmt=tablefmt,
+        colalign=["right" if COLUMNS[c].numeric else "left" for c in cols],
         disable_numparse=True,
     )
+
+
+def render_text(
+    summary: Summary, columns: list[str] | str | None = None, depth: int | None = None
+) -> str:
+    body = _layer_table(summary, columns, depth, "simple")
     width = max((len(line) for line in body.splitlines()), default=40)
     rule = "=" * width
     out = [rule, f"{summary.model_name}", rule, body, rule]
@@ -231,16 +236,7 @@ def render_table(
 ) -> str:
     from tabulate import tabulate
 
-    cols, table = rows_for(summary, columns, depth)
-    headers = [COLUMNS[c].header for c in cols]
-    align = ["right" if COLUMNS[c].numeric else "left" for c in cols]
-    body = tabulate(
-        _display(cols, table),
-        headers=headers,
-        tablefmt=_FORMATS[fmt],
-        colalign=align,
-        disable_numparse=True,
-    )
+    body = _layer_table(summary, columns, depth, _FORMATS[fmt])
     totals = totals_lines(summary)
     if fmt == "html":
         items = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in totals)
