@@ -96,4 +96,4 @@ def _extent(t: torch.Tensor) -> int:
     if t.numel() == 0:
         return 0
     span = 1 + sum((n - 1) * s for n, s in zip(t.shape, t.stride()))
-    return (t.storage_offset() + span) * t.element_size()
+    return int((t.storage_offset() + span) * t.element_size())

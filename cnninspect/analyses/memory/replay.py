@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -148,7 +148,7 @@ class MetaState:
         undo: list[tuple[dict, str, torch.Tensor]] = []
         try:
             for module in model.modules():
-                for slots in (module._parameters, module._buffers):
+                for slots in (cast(dict, module._parameters), cast(dict, module._buffers)):
                     for name, t in slots.items():
                         if t is not None and id(t) not in self.stand_ins:
                             undo.append((slots, name, t))
@@ -233,10 +233,7 @@ def _attribute(tr: Trace, node: Node, state: MetaState) -> Any:
 
 def _execute(root: nn.Module, node: Node, args: tuple, kwargs: dict, state: MetaState) -> Any:
     if node.op == "call_module":
-        module = root
-        for part in node.target.split("."):
-            module = module._modules[part]
-        return state.call(module, args, kwargs)
+        return state.call(root.get_submodule(node.target), args, kwargs)
     if node.op == "call_method":
         obj, *rest = args
         return getattr(obj, node.target)(*rest, **kwargs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from typing import Any
 
 import torch
@@ -95,7 +97,7 @@ def _backward(output: Any, log: MemoryLog, rec: Recorder) -> None:
         raise ModelError("the model's output does not require grad: there is nothing to train")
     rec.phase, rec.row = BACKWARD, len(log.rows)
     log.backward_from = log.ops
-    loss = sum(t.float().sum() for t in leaves)
+    loss = functools.reduce(operator.add, (t.float().sum() for t in leaves))
     loss.backward()
 
 

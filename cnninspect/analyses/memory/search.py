@@ -88,7 +88,7 @@ def _secant(fits, points: list[tuple[int, int]], peak: str, budget: int, limit: 
     return good
 
 
-def _aim(points: list[tuple[int, int]], budget: int, limit: int) -> tuple[int, int]:
+def _aim(points: list[tuple[int, int]], budget: int, limit: int) -> tuple[int, int | Fraction]:
     """The largest batch under ``budget`` on the line through the last two points, and
     that line's value there."""
     (b1, v1), (b2, v2) = points[-2], points[-1]
