@@ -112,14 +112,7 @@ class InputSpec:
     @classmethod
     def from_data(cls, data: Any) -> InputSpec:
         """The user's own values: one tensor, a tuple/list of positional values or a dict of keywords."""
-        args: tuple[Any, ...]
-        kwargs: dict[str, Any]
-        if isinstance(data, Mapping):
-            args, kwargs = (), dict(data)
-        elif isinstance(data, (list, tuple)):
-            args, kwargs = tuple(data), {}
-        else:
-            args, kwargs = (data,), {}
+        args, kwargs = split_data(data)
         shapes = tuple(tuple(t.shape) for t in _tensors((args, kwargs)))
         if not shapes:
             raise InputShapeError(f"input_data holds no tensor (got {type(data).__name__})")
@@ -182,6 +175,19 @@ class InputSpec:
 
 
 API_HINT = "pass input_shape, e.g. summarize(model, (1, 3, 224, 224)), or input_data"
+
+
+def split_data(data: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A forward's (args, kwargs) from what a user passes as its data.
+
+    A mapping is keywords, a list or tuple is the positional values, anything else is the one
+    positional value: the convention ``InputSpec.from_data`` and the torchinfo shim both keep.
+    """
+    if isinstance(data, Mapping):
+        return (), dict(data)
+    if isinstance(data, (list, tuple)):
+        return tuple(data), {}
+    return (data,), {}
 
 
 def choose_input(

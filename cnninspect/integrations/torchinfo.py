@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.parameter import is_lazy
 
 from cnninspect.engine.compat import tree_flatten
-from cnninspect.engine.inputs import InputSpec
+from cnninspect.engine.inputs import InputSpec, split_data
 from cnninspect.engine.module_tree import tree_totals
 from cnninspect.errors import InputSpecError, ModelError, OptionError
 from cnninspect.integrations.torchinfo_rows import all_shapes, rows_from_summary, rows_from_tree
@@ -261,14 +261,7 @@ def _inputs(input_size, input_data, batch_dim, dtypes, kwargs) -> tuple[InputSpe
         return _data_spec(data, dict(kwargs)), _shape_list(input_size), _nbytes((data, kwargs))
     if dtypes is not None:
         raise OptionError("dtypes sets the dtype of input_size; input_data has dtypes of its own")
-    args: tuple[Any, ...]
-    named: dict[str, Any]
-    if isinstance(input_data, Mapping):
-        args, named = (), dict(input_data)
-    elif isinstance(input_data, (list, tuple)):
-        args, named = tuple(input_data), {}
-    else:
-        args, named = (input_data,), {}
+    args, named = split_data(input_data)
     clash = sorted(set(named) & set(kwargs))
     if clash:
         raise OptionError(f"forward argument(s) {clash} given both in input_data and as keywords")

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from cnninspect.engine.ops.receptive import AxisWindow, Effect, Global, Keep, Unknown, Window
 from cnninspect.engine.ops.registry import first_tensor
 from cnninspect.engine.propagate import NodeRecord
 from cnninspect.engine.receptive.report import (
@@ -30,15 +31,7 @@ from cnninspect.engine.receptive.report import (
     ReceptiveFieldReport,
     exact,
 )
-from cnninspect.engine.receptive.rules import (
-    AxisWindow,
-    Effect,
-    Global,
-    Keep,
-    Unknown,
-    Window,
-    rule_for,
-)
+from cnninspect.engine.receptive.rules import rule_for
 
 
 @dataclass
