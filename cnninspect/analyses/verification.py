@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from cnninspect import reference as ref
+from cnninspect.analyses import reference as ref
 from cnninspect.analyses.formulas import Formula, Seen, resolve
 from cnninspect.engine.hooks import ForwardRecording, HookRecord, record_forward
 from cnninspect.engine.inputs import InputSpec, choose_input
@@ -217,82 +217,130 @@ def verify(
 # --- joining the sources -------------------------------------------------------------------
 
 
-def _is_module_row(layer: Layer) -> bool:
-    return layer.is_module_call
+@dataclass
+class _Join:
+    """The real forward, indexed for joining to the trace's rows, and what the join collects.
+
+    Module rows meet the hooks by label and the flop counter by module path; the
+    counter sums every call of a path, hence the per-path sums of the trace.
+    """
+
+    recording: ForwardRecording
+    modules: dict[str, nn.Module]
+    with_flops: bool
+    by_label: dict[str, HookRecord]
+    first_use: dict[str, int]
+    macs_by_path: dict[str, int] = field(default_factory=dict)
+    calls_by_path: dict[str, int] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)  # module rows the forward never called
+    blind: dict[str, int] = field(default_factory=dict)  # module path -> MACs the flop counter cannot see
+
+
+def _join(summary: Summary, recording: ForwardRecording, modules: dict[str, nn.Module], with_flops: bool) -> _Join:
+    module_rows = [layer for layer in summary.layers if layer.is_module_call]
+    join = _Join(
+        recording, modules, with_flops,
+        by_label={rec.label: rec for rec in recording.records},
+        first_use=recording.first_use({layer.name for layer in module_rows}),
+    )  # fmt: skip
+    for layer in module_rows:
+        path = layer.module_path
+        if path is not None:
+            join.macs_by_path[path] = join.macs_by_path.get(path, 0) + layer.macs
+            join.calls_by_path[path] = join.calls_by_path.get(path, 0) + 1
+    return join
 
 
 def _compare(
     summary: Summary, recording: ForwardRecording, modules: dict[str, nn.Module], with_flops: bool
 ) -> tuple[list[Check], list[str]]:
-    checks: list[Check] = []
-    notes: list[str] = []
-    module_rows = [layer for layer in summary.layers if _is_module_row(layer)]
-    first_use = recording.first_use({layer.name for layer in module_rows})
-    macs_by_path: dict[str, int] = {}
-    calls_by_path: dict[str, int] = {}
-    for layer in module_rows:
-        path = layer.module_path
-        macs_by_path[path] = macs_by_path.get(path, 0) + layer.macs
-        calls_by_path[path] = calls_by_path.get(path, 0) + 1
-    missing = []
-    blind: dict[str, int] = {}  # module path -> MACs the flop counter cannot see
+    join = _join(summary, recording, modules, with_flops)
     shapes_by_name = {layer.name: _shape_list(layer.output_shape) for layer in summary.layers}
-    by_label = {rec.label: rec for rec in recording.records}
-    for layer in summary.layers:
-        shape = {"trace": _shape_list(layer.output_shape)}
-        params = {"trace": layer.num_params}
-        macs = {"trace": layer.macs}
-        extra: list[Check] = []
-        if _is_module_row(layer):
-            rec = by_label.get(layer.name)
-            path = layer.module_path
-            module = modules.get(path)
-            if rec is None or rec.output_shapes is None:
-                missing.append(layer.name)
-            else:
-                shape["hooks"] = rec.output_shapes
-                params["hooks"] = first_use.get(layer.name, 0)
-                formula = _reference(module, rec) if module is not None else None
-                if formula is not None:
-                    if formula.shape is not None:
-                        shape["reference"] = formula.shape
-                    if formula.params is not None and params["hooks"] == rec.num_params:
-                        # the formula counts what the layer owns; a weight first used by an
-                        # earlier row (tied, or a second call) is counted there instead
-                        params["reference"] = formula.params
-                    if formula.macs is not None:
-                        macs["reference"] = formula.macs
-                if with_flops and rec.call == 1 and recording.flops is not None:
-                    counted = recording.flops.get(path, 0)
-                    if not counted and not _counted_by_torch(module):
-                        blind[path] = macs_by_path[path]
-                    else:
-                        if calls_by_path[path] == 1:
-                            macs["flop_counter"] = counted / 2
-                        else:  # the counter sums every call of a module: compare sums
-                            extra.append(
-                                Check(
-                                    f"{path} (all {calls_by_path[path]} calls)", layer.kind, "macs",
-                                    _normalise({"trace": macs_by_path[path], "flop_counter": counted / 2}),
-                                )
-                            )  # fmt: skip
-        else:
-            formula = _functional_reference(layer, shapes_by_name, summary)
-            if formula is not None:
-                shape["reference"] = formula.shape
-                params["reference"] = formula.params
-                macs["reference"] = formula.macs
-        checks.append(Check(layer.name, layer.kind, "output_shape", shape))
-        checks.append(Check(layer.name, layer.kind, "params", params))
-        checks.append(Check(layer.name, layer.kind, "macs", _normalise(macs)))
-        checks += extra
-    if missing:
-        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-        notes.append(f"the real forward made no call matching {len(missing)} traced row(s): {shown}")
-    # whole-model figures
-    checks.append(
+    checks = [check for layer in summary.layers for check in _layer_checks(layer, join, shapes_by_name, summary)]
+    notes: list[str] = []
+    if join.missing:
+        shown = ", ".join(join.missing[:5]) + (", ..." if len(join.missing) > 5 else "")
+        notes.append(f"the real forward made no call matching {len(join.missing)} traced row(s): {shown}")
+    model_checks, model_notes = _model_checks(summary, recording, join.blind)
+    return checks + model_checks, notes + model_notes
+
+
+def _layer_checks(layer: Layer, join: _Join, shapes_by_name: dict[str, list[Shape]], summary: Summary) -> list[Check]:
+    """A row's output shape, params and MACs from every source that can judge them, then any sums."""
+    # a functional formula's fields go in as they are, None included
+    shape: dict[str, list[Shape] | None] = {"trace": _shape_list(layer.output_shape)}
+    params: dict[str, int | None] = {"trace": layer.num_params}
+    macs: dict[str, float | None] = {"trace": layer.macs}
+    extra: list[Check] = []
+    if layer.module_path is not None:
+        extra = _module_sources(layer, layer.module_path, join, shape, params, macs)
+    else:
+        formula = _functional_reference(layer, shapes_by_name, summary)
+        if formula is not None:
+            shape["reference"] = formula.shape
+            params["reference"] = formula.params
+            macs["reference"] = formula.macs
+    return [
+        Check(layer.name, layer.kind, "output_shape", shape),
+        Check(layer.name, layer.kind, "params", params),
+        Check(layer.name, layer.kind, "macs", _normalise(macs)),
+        *extra,
+    ]
+
+
+def _module_sources(
+    layer: Layer,
+    path: str,
+    join: _Join,
+    shape: dict[str, list[Shape] | None],
+    params: dict[str, int | None],
+    macs: dict[str, float | None],
+) -> list[Check]:
+    """Adds the hooks', the formula's and the flop counter's values for a module row.
+
+    Returns the check of a module's summed calls, which the counter can only judge whole.
+    """
+    rec = join.by_label.get(layer.name)
+    if rec is None or rec.output_shapes is None:
+        join.missing.append(layer.name)
+        return []
+    module = join.modules.get(path)
+    shape["hooks"] = rec.output_shapes
+    params["hooks"] = first_use = join.first_use.get(layer.name, 0)
+    formula = _reference(module, rec) if module is not None else None
+    if formula is not None:
+        if formula.shape is not None:
+            shape["reference"] = formula.shape
+        if formula.params is not None and first_use == rec.num_params:
+            # the formula counts what the layer owns; a weight first used by an
+            # earlier row (tied, or a second call) is counted there instead
+            params["reference"] = formula.params
+        if formula.macs is not None:
+            macs["reference"] = formula.macs
+    flops = join.recording.flops
+    if not join.with_flops or rec.call != 1 or flops is None:
+        return []
+    counted = flops.get(path, 0)
+    if not counted and not _counted_by_torch(module):
+        join.blind[path] = join.macs_by_path[path]
+        return []
+    calls = join.calls_by_path[path]
+    if calls == 1:
+        macs["flop_counter"] = counted / 2
+        return []
+    # the counter sums every call of a module: compare sums
+    summed = _normalise({"trace": join.macs_by_path[path], "flop_counter": counted / 2})
+    return [Check(f"{path} (all {calls} calls)", layer.kind, "macs", summed)]
+
+
+def _model_checks(
+    summary: Summary, recording: ForwardRecording, blind: dict[str, int]
+) -> tuple[list[Check], list[str]]:
+    """Whole-model figures: the output, total params and total MACs (less what the counter cannot see)."""
+    notes: list[str] = []
+    checks = [
         Check("<output>", summary.model_name, "output_shape", {"trace": list(summary.output_shapes), "hooks": recording.output_shapes})
-    )
+    ]
     root = recording.get("")
     total_params: dict[str, Any] = {"trace": summary.total_params}
     if root is not None:
@@ -393,7 +441,7 @@ def _chain_reference(layer: Layer, layers: dict[str, Layer], modules: dict[str, 
     steps: list[tuple[tuple[int, ...], ...]] = []
     node: Layer | None = layer
     while node is not None:
-        module = modules.get(node.module_path) if _is_module_row(node) else None
+        module = modules.get(node.module_path) if node.module_path is not None else None
         entry = entry_for_module(module) if module is not None else CATALOGUE.for_kind(node.kind)
         if entry is not None and module is not None and entry.chain_step is not None:
             step = resolve(entry.chain_step)(module, dims)
@@ -500,11 +548,7 @@ def _gradient_checks(
     keyword = _probe_keyword(spec)
     if len(shapes) != 1 or keyword is False:
         return ["receptive field: the gradient check takes models with one input; not measured"]
-    targets = [
-        layer for layer in summary.layers
-        if _is_module_row(layer) and _rf_value(layer.receptive_field) is not None
-        and isinstance(layer.output_shape, tuple) and len(layer.output_shape) == len(shapes[0])
-    ]  # fmt: skip
+    targets = _gradient_targets(summary, len(shapes[0]))
     if not targets:
         return []
     if which == "last":
@@ -514,12 +558,11 @@ def _gradient_checks(
     except Exception as exc:  # noqa: BLE001 -- a model that cannot be probed is reported, not fatal
         return [f"receptive field: gradient check not run ({type(exc).__name__}: {exc})"]
     notes = []
-    for layer in targets:
-        spatial = layer.output_shape[2:]
+    for layer, path, shape in targets:
+        spatial = shape[2:]
         units = list(dict.fromkeys([tuple(n // 2 for n in spatial), tuple(0 for _ in spatial), tuple(n - 1 for n in spatial)]))
-        path, call = layer.module_path, layer.call_index
         try:
-            measured = gradcheck.measure(model, shapes[0], units, probe=_UpTo(probe, path, call, keyword))
+            measured = gradcheck.measure(model, shapes[0], units, probe=_UpTo(probe, path, layer.call_index, keyword))
             analytic = [report.region(layer.name, u) for u in units]
         except Exception as exc:  # noqa: BLE001
             notes.append(f"receptive field of {layer.name!r}: gradient check failed ({type(exc).__name__}: {exc})")
@@ -533,14 +576,24 @@ def _gradient_checks(
     return notes
 
 
-def _probe_keyword(spec: InputSpec) -> str | None | bool:
+def _gradient_targets(summary: Summary, rank: int) -> list[tuple[Layer, str, Shape]]:
+    """Module rows with a finite field and one output of the input's rank, with their path and shape."""
+    return [
+        (layer, layer.module_path, layer.output_shape) for layer in summary.layers
+        if layer.module_path is not None and _rf_value(layer.receptive_field) is not None
+        and isinstance(layer.output_shape, tuple) and len(layer.output_shape) == rank
+    ]  # fmt: skip
+
+
+def _probe_keyword(spec: InputSpec) -> str | None | Literal[False]:
     """How the probe passes its one input: positionally (None), by this keyword (a
     dict ``input_data``), or not at all (False: the forward takes other values too)."""
     if not spec.has_data:
         return None
-    if len(spec.data or ()) == 1 and not spec.kwargs:
-        return None if isinstance(spec.data[0], torch.Tensor) else False
-    if not spec.data and len(spec.kwargs) == 1:
+    data = spec.data or ()
+    if len(data) == 1 and not spec.kwargs:
+        return None if isinstance(data[0], torch.Tensor) else False
+    if not data and len(spec.kwargs) == 1:
         name, value = next(iter(spec.kwargs.items()))
         return name if isinstance(value, torch.Tensor) else False
     return False
