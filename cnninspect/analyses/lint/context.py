@@ -86,20 +86,20 @@ class LintContext:
     @cached_property
     def parameters(self) -> list[tuple[str, nn.Parameter]]:
         """Every (name, parameter), shared ones under each name, from one walk of the modules."""
-        return [
-            (f"{path}.{n}" if path else n, p)
-            for path, m in self.modules.items()
-            for n, p in m._parameters.items()
-            if p is not None
-        ]
+        return self._owned("_parameters")
 
     @cached_property
     def buffers(self) -> list[tuple[str, torch.Tensor]]:
+        """Every (name, buffer), like :attr:`parameters`."""
+        return self._owned("_buffers")
+
+    def _owned(self, slot: str) -> list[tuple[str, Any]]:
+        """(full name, tensor) for each entry of every module's ``_parameters`` or ``_buffers``."""
         return [
-            (f"{path}.{n}" if path else n, b)
+            (f"{path}.{n}" if path else n, t)
             for path, m in self.modules.items()
-            for n, b in m._buffers.items()
-            if b is not None
+            for n, t in getattr(m, slot).items()
+            if t is not None
         ]
 
     @property

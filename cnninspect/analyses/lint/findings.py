@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -51,11 +51,5 @@ class Rule:
     check: Check = field(compare=False, repr=False)
 
     def to_dict(self) -> dict[str, str]:
-        return {
-            "code": self.code,
-            "name": self.name,
-            "summary": self.summary,
-            "why": self.why,
-            "reference": self.reference,
-            "fix": self.fix,
-        }
+        """Every field but the check itself, in declaration order: the rules of the JSON report."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "check"}
