@@ -293,13 +293,22 @@ def _dtypes(value: Any, n: int, where: str) -> tuple[torch.dtype, ...] | None:
         return _api_dtypes(value, n)
     names = [v.strip() for v in value.replace(",", ";").split(";") if v.strip()]
     dtypes = [_dtype(name, where) for name in names]
-    if len(dtypes) == 1:
-        return (dtypes[0],) * n
-    if len(dtypes) != n:
+    spread = per_input(dtypes, n)
+    if spread is None:
         raise InputSpecError(
             f"{where} {value!r} names {len(dtypes)} dtypes for {n} inputs; give one for all or one per input"
         )
-    return tuple(dtypes)
+    return spread
+
+
+def per_input(dtypes: list[torch.dtype], n: int) -> tuple[torch.dtype, ...] | None:
+    """One dtype for each of ``n`` inputs from one for all or one each; None for any other count.
+
+    The caller raises, as only it knows the option the user wrote.
+    """
+    if len(dtypes) == 1:
+        return (dtypes[0],) * n
+    return tuple(dtypes) if len(dtypes) == n else None
 
 
 def _dtype(name: str, where: str) -> torch.dtype:

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.parameter import is_lazy
 
 from cnninspect.engine.compat import tree_flatten
-from cnninspect.engine.inputs import InputSpec, split_data
+from cnninspect.engine.inputs import InputSpec, per_input, split_data
 from cnninspect.engine.module_tree import tree_totals
 from cnninspect.errors import InputSpecError, ModelError, OptionError
 from cnninspect.integrations.torchinfo_rows import all_shapes, rows_from_summary, rows_from_tree
@@ -323,13 +323,12 @@ def _dtype_list(dtypes: Any, n: int) -> tuple[torch.dtype, ...] | None:
                 f"dtypes holds {d!r}, which is neither a torch.dtype nor a tensor type"
             )
         out.append(dtype)
-    if len(out) == 1:
-        return (out[0],) * n
-    if len(out) != n:
+    spread = per_input(out, n)
+    if spread is None:
         raise OptionError(
             f"dtypes names {len(out)} dtypes for {n} inputs; give one per input (or one for all)"
         )
-    return tuple(out)
+    return spread
 
 
 def _tensor(shape: tuple[int, ...], dtype: torch.dtype | None) -> torch.Tensor:
