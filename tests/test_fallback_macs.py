@@ -93,11 +93,6 @@ def test_functional_ops_on_the_fallback_reach_the_oracle_for_real():
     assert by_op == {"convolution": 64 * 4 * 27 + 64 * 4 * 36, "mm": 8 * 8, "addmm": 16}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (engine/hookpass.py): the hook fallback costs module calls only, so F.conv2d and "
-    "torch.matmul in a forward fx cannot trace are dropped from total_macs (6,928 of 16,208) with no warning",
-)
 def test_functional_ops_on_the_fallback_are_counted_or_warned():
     model = FunctionalBranch().eval()
     s = cnninspect.summarize(model, (1, 3, 8, 8))

@@ -111,7 +111,11 @@ def test_rows_match_torchs_own_calls_on_the_fx_and_the_hook_paths(cls, method):
     third = [row for row in s.layers if row.module_path == "body.0"][-1]
     assert (third.name, third.call_index, third.parent, third.depth) == ("body.0@3", 3, "body", 2)
     if method == "hooks":
-        assert {row.op for row in s.layers} == {"hook"}  # the JSON contract keeps the row's origin
+        # the JSON contract keeps a row's origin: module calls seen by hooks, and the torch
+        # calls the forward made itself (x.sum(), x * 2), recorded as they ran
+        assert {row.op for row in s.layers if row.module_path is not None} == {"hook"}
+        functional = [(row.name, row.op) for row in s.layers if row.module_path is None]
+        assert functional == [("sum", "call_method"), ("mul", "call_method")]
 
 
 def test_folded_groups_carry_their_path_and_call_index():

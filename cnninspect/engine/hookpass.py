@@ -1,5 +1,9 @@
 """The fallback when fx cannot trace the top-level forward: forward hooks on every leaf.
 
+Torch functions a container's own ``forward`` calls (``F.conv2d``, ``torch.matmul``) become
+rows too, recorded as they run (:mod:`cnninspect.engine.inner_calls`), so their cost is not
+dropped; what runs inside a leaf is the leaf's own row's business.
+
 It first runs on the meta device (free, no data); when the model's forward needs
 real values (data-dependent control flow), it runs once for real on the model's
 device, under ``no_grad``, with buffers and RNG state restored afterwards.
@@ -14,9 +18,10 @@ from torch import nn
 
 from cnninspect.engine.compat import tree_flatten, tree_map
 from cnninspect.engine.guard import ModelGuard
+from cnninspect.engine.inner_calls import InnerCalls
 from cnninspect.engine.inputs import Inputs
-from cnninspect.engine.ops.catalogue import has_rule
-from cnninspect.engine.ops.registry import Call
+from cnninspect.engine.ops.catalogue import COSTS, has_rule
+from cnninspect.engine.ops.registry import Call, op_key
 from cnninspect.engine.propagate import MetaState, NodeRecord, has_tensor, meta_like
 from cnninspect.errors import InputShapeError, ModelError
 
@@ -41,7 +46,7 @@ def hook_records(
     """One record per leaf-module call, from a meta run if possible, else a real one."""
     guard = ModelGuard(model)
     try:
-        records, out = _run(model, inputs, real=False, device=device)
+        records, out = _run(model, inputs, real=False, device=device, warnings=warnings)
         return records, out, "hooks (meta)"
     except _Failed as failed:
         guard.restore_attributes()  # drop what the meta run cached before the real one
@@ -61,7 +66,7 @@ def hook_records(
             "ran it once for real on random input"
         )
     try:
-        records, out = _run(model, inputs, real=True, device=device)
+        records, out = _run(model, inputs, real=True, device=device, warnings=warnings)
     except _Failed as failed:
         raise failed.as_user_error() from failed.error
     return records, out, "hooks (real forward)"
@@ -111,6 +116,8 @@ class _LeafRecorder:
         self.records: list[NodeRecord] = []
         self.stack: list[tuple[str, nn.Module]] = []
         self.handles: list[Any] = []
+        self.inner = InnerCalls(sink=self.functional)
+        self.uncosted: set[str] = set()  # kinds of functional calls no rule costs
 
     def attach(self) -> None:
         for name, m in self.model.named_modules():
@@ -130,10 +137,13 @@ class _LeafRecorder:
 
     def pre(self, mod: nn.Module, name: str) -> None:
         self.stack.append((name, mod))
+        inside_leaf = bool(self.inner.frames) and self.inner.frames[-1].costed
+        self.inner.enter(name, mod, costed=inside_leaf or id(mod) in self.leaf_ids)
 
     def post(self, mod: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any, name: str) -> None:
         if self.stack and self.stack[-1][1] is mod:
             self.stack.pop()
+            self.inner.leave()
         if id(mod) not in self.leaf_ids or not has_tensor(out):
             return
         index = self.calls[name] = self.calls.get(name, 0) + 1
@@ -154,6 +164,35 @@ class _LeafRecorder:
             )
         )
 
+    def functional(self, name: str, call: Call) -> None:
+        """A torch call a container's forward made itself: a row, or one warning when no rule costs it."""
+        if COSTS.lookup(op_key(call.op, call.target)) is None:
+            self.uncosted.add(call.kind)
+            return
+        index = self.calls[name] = self.calls.get(name, 0) + 1
+        scope = self.inner.frames[-1].name if self.inner.frames else ""
+        args, kwargs, out = _detach((call.args, call.kwargs, call.out))
+        self.records.append(
+            NodeRecord(
+                name=name if index == 1 else f"{name}@{index}",
+                op=call.op,
+                kind=call.kind,
+                call=Call(call.op, call.target, call.kind, tuple(args), dict(kwargs), None, out),
+                scope=scope,
+                module_path=None,
+                inputs=[],
+                params=[],
+                call_index=index,
+            )
+        )
+
+    def warn_uncosted(self, warnings: list[str]) -> None:
+        if self.uncosted:
+            warnings.append(
+                "the forward's own functional ops without a MAC rule are counted as 0: "
+                + ", ".join(sorted(self.uncosted))
+            )
+
     def failure(self, exc: BaseException) -> _Failed:
         """Where the forward stopped, with the rows recorded up to there."""
         where, mod = self.stack[-1] if self.stack else ("", self.model)
@@ -163,21 +202,24 @@ class _LeafRecorder:
         )
 
 
-def _run(model: nn.Module, inputs: Inputs, real: bool, device: Any) -> tuple[list[NodeRecord], Any]:
+def _run(
+    model: nn.Module, inputs: Inputs, real: bool, device: Any, warnings: list[str]
+) -> tuple[list[NodeRecord], Any]:
     recorder = _LeafRecorder(model)
     try:
         recorder.attach()
         try:
             if real:
-                out = _real_forward(model, inputs, device)
+                out = _real_forward(model, inputs, device, recorder.inner)
             else:
-                with torch.device("meta"):
+                with torch.device("meta"), recorder.inner:
                     out = MetaState().call(model, inputs.args, inputs.kwargs)
         except Exception as exc:
             raise recorder.failure(exc) from exc
     finally:
         recorder.detach()
     _attribute_direct_params(model, recorder.records)
+    recorder.warn_uncosted(warnings)
     return recorder.records, out
 
 
@@ -199,11 +241,11 @@ def _attribute_direct_params(model: nn.Module, records: list[NodeRecord]) -> Non
                 break
 
 
-def _real_forward(model: nn.Module, inputs: Inputs, device: Any) -> Any:
+def _real_forward(model: nn.Module, inputs: Inputs, device: Any, inner: InnerCalls) -> Any:
     args, kwargs = inputs.make_real(device)
     saved = {name: b.detach().clone() for name, b in model.named_buffers()}
     try:
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        with torch.no_grad(), torch.random.fork_rng(devices=[]), inner:
             return model(*args, **kwargs)
     finally:
         with torch.no_grad():

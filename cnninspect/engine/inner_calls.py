@@ -9,6 +9,7 @@ them costs the module from those, instead of counting it as zero.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,15 +52,23 @@ class _Frame:
 
 
 class InnerCalls(TorchFunctionMode):
-    """Records tensor-producing torch calls made while the innermost running module has no cost rule."""
+    """Records tensor-producing torch calls made while the innermost running module has no cost rule.
 
-    def __init__(self) -> None:
+    ``sink``, when given, receives each (name, call) as it happens instead of ``calls``, so a
+    caller can keep them in order with records of its own (the hook fallback's module rows).
+    """
+
+    def __init__(self, sink: Callable[[str, Call], None] | None = None) -> None:
         super().__init__()
         self.calls: list[tuple[str, Call]] = []
         self.frames: list[_Frame] = []
+        self.sink = sink if sink is not None else lambda name, call: self.calls.append((name, call))
 
-    def enter(self, name: str, module: nn.Module) -> None:
-        self.frames.append(_Frame(name, COSTS.lookup(type(module)) is not None))
+    def enter(self, name: str, module: nn.Module, costed: bool | None = None) -> None:
+        """``costed``: whether the module accounts for what runs inside it (default: it has a cost rule)."""
+        if costed is None:
+            costed = COSTS.lookup(type(module)) is not None
+        self.frames.append(_Frame(name, costed))
 
     def leave(self) -> _Frame:
         return self.frames.pop()
@@ -75,7 +84,7 @@ class InnerCalls(TorchFunctionMode):
             op, target = spelled
             kind = kind_of(op, target)
             name = f"{frame.name}.{kind}" if frame.name else kind
-            self.calls.append((name, Call(op, target, kind, tuple(args), dict(kwargs), None, out)))
+            self.sink(name, Call(op, target, kind, tuple(args), dict(kwargs), None, out))
             frame.recorded += 1
         return out
 
