@@ -17,7 +17,7 @@ from torch import nn
 from cnninspect.analyses.lint.baseline import is_known, read_baseline, write_baseline
 from cnninspect.analyses.lint.config import LintConfig, find_pyproject, load_config
 from cnninspect.analyses.lint.context import LintContext, LintOptions
-from cnninspect.analyses.lint.findings import Finding, Rule
+from cnninspect.analyses.lint.findings import Finding, Rule, RuleDoc
 from cnninspect.analyses.lint.registry import all_rules, select_rules
 from cnninspect.analyses.lint.report import LintReport
 from cnninspect.errors import ModelError
@@ -101,7 +101,11 @@ def _ordered(findings: list[Finding], summary: Any) -> list[Finding]:
     return sorted(findings, key=key)
 
 
+# join the catalogue and the checks now: a code with a doc but no check, or a check but no doc,
+# fails on import rather than when that rule is first selected
+all_rules()
+
 __all__ = [
-    "lint", "LintReport", "Finding", "Rule", "LintConfig", "LintOptions", "load_config",
+    "lint", "LintReport", "Finding", "Rule", "RuleDoc", "LintConfig", "LintOptions", "load_config",
     "find_pyproject", "read_baseline", "write_baseline", "all_rules", "select_rules",
 ]  # fmt: skip

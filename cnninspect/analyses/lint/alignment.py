@@ -30,18 +30,7 @@ def _grid(ctx: LintContext, name: str):
     return f.jump, f.start
 
 
-@rule(
-    "CNN301", "misaligned-merge",
-    summary="an add, cat or mul of paths whose grids disagree: different jumps, or offsets apart",
-    why="Unit i of each input must describe the same place of the image for an elementwise merge to "
-        "mean anything. Different jumps mean unit i sits at different places; equal jumps with "
-        "different starts shift one map against the other, by a fraction of a pixel for even kernels "
-        "with 'same' padding or for transposed convolutions.",
-    reference="Araujo, Norris & Sim, Computing Receptive Fields of CNNs, Distill 2019 (alignment of "
-              "paths); Odena, Dumoulin & Olah, Deconvolution and Checkerboard Artifacts, Distill 2016.",
-    fix="use odd kernels with padding (k-1)/2, the same stride on every path, or crop/pad one "
-        "path by the offset the message gives",
-)  # fmt: skip
+@rule("CNN301")
 def misaligned_merge(ctx: LintContext) -> Iterator[Finding]:
     if not ctx.has_graph:
         return
@@ -81,16 +70,7 @@ def _label(ctx: LintContext, name: str) -> str:
     return ctx.where(row) if row is not None else name
 
 
-@rule(
-    "CNN302", "checkerboard-transposed-conv",
-    summary="a transposed convolution whose kernel size is not divisible by its stride",
-    why="Each output pixel then receives a different number of kernel taps depending on its position "
-        "modulo the stride (uneven overlap), which paints a checkerboard onto the output that training "
-        "has to fight.",
-    reference="Odena, Dumoulin & Olah, Deconvolution and Checkerboard Artifacts, Distill 2016.",
-    fix="make the kernel a multiple of the stride (k=4, s=2), or upsample (nearest/bilinear) and "
-        "then apply a stride-1 convolution",
-)  # fmt: skip
+@rule("CNN302")
 def checkerboard(ctx: LintContext) -> Iterator[Finding]:
     for row in ctx.summary.layers:
         if row.kind not in TRANSPOSED_KINDS or row.kernel_size is None or row.stride is None:

@@ -117,18 +117,7 @@ def _describe(row) -> str:
     return " ".join(parts)
 
 
-@rule(
-    "CNN201", "skipped-pixels",
-    summary="a window smaller than its stride: input pixels between windows are never read",
-    why="With kernel k < stride s (e.g. a 1x1 stride-2 conv) each window starts s pixels after the "
-        "last one ended, so (s-k)/s of the input along that axis is never read by this layer. "
-        "ResNet's strided 1x1 shortcut reads 1/4 of its input; the block's 3x3 branch reads the rest. "
-        "Where no other path reads them, that information is lost.",
-    reference="He et al., Bag of Tricks for Image Classification, CVPR 2019, section 4.1 "
-              "(ResNet-D: 'the 1x1 convolution with stride 2 ignores three-quarters of the input').",
-    fix="make the kernel at least the stride, or pool first (ResNet-D: 2x2 average pool, then a "
-        "stride-1 1x1 conv)",
-)  # fmt: skip
+@rule("CNN201")
 def skipped_pixels(ctx: LintContext) -> Iterator[Finding]:
     for name, node, sizes in _windows(ctx):
         covered = period = 1
@@ -183,17 +172,7 @@ def _clean_sizes(n: int, m: int, w: tuple[int, int, int, int], pad: int | None) 
     return below + above
 
 
-@rule(
-    "CNN202", "dropped-border",
-    summary="the floor in the output-size formula drops the input's last rows or columns",
-    why="out = floor((n + 2p - k)/s) + 1: when (n + 2p - k) is not a multiple of s the last window "
-        "ends before the input does, and the rows after it are read by no output unit of this layer. "
-        "The model silently ignores part of the image's border for this input size.",
-    reference="Dumoulin & Visin, A guide to convolution arithmetic for deep learning, 2016, "
-              "relationship 5 (the floor and the ignored bottom/right units).",
-    fix="use an input size that the layer tiles exactly (the message names the nearest), or pad, "
-        "or use ceil_mode=True for pooling",
-)  # fmt: skip
+@rule("CNN202")
 def dropped_border(ctx: LintContext) -> Iterator[Finding]:
     for name, node, sizes in _windows(ctx):
         row = ctx.rows[name]
@@ -229,20 +208,7 @@ def dropped_border(ctx: LintContext) -> Iterator[Finding]:
         )  # fmt: skip
 
 
-@rule(
-    "CNN203", "small-receptive-field",
-    summary="the last feature map's field is smaller than the declared object size, or a spatial "
-            "output's field smaller than the input",
-    why="A unit can only respond to what its receptive field covers: an object larger than the "
-        "field is never seen whole by any single unit of the last feature map. Without a declared "
-        "object size the model's own outputs are compared with the input: a dense (per-pixel) "
-        "output whose units see less than the image; a head that pools or flattens globally "
-        "sees everything. The message names the layer where the field first covers the target.",
-    reference="Luo et al., Understanding the Effective Receptive Field in Deep CNNs, NeurIPS 2016; "
-              "Araujo, Norris & Sim, Computing Receptive Fields of CNNs, Distill 2019.",
-    fix="add depth, stride or dilation before the last feature map, or declare the object size "
-        "you need (object-size) instead of the whole input",
-)  # fmt: skip
+@rule("CNN203")
 def small_receptive_field(ctx: LintContext) -> Iterator[Finding]:
     report = ctx.rf
     if report is None or not report.fields or not ctx.has_graph:

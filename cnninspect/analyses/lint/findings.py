@@ -39,15 +39,22 @@ Check = Callable[["LintContext"], Iterable[Finding]]
 
 
 @dataclass(frozen=True)
-class Rule:
-    """A check with a stable code (``CNN101``), like a ruff rule: what, why, reference, fix."""
+class RuleDoc:
+    """What a rule finds, why it matters, where the why comes from and the fix: one entry of
+    :data:`cnninspect.analyses.lint.catalog.DOCS`, like a ruff rule's documentation."""
 
-    code: str
+    code: str  # stable, e.g. "CNN101"
     name: str  # kebab-case, e.g. "bias-before-norm"
     summary: str  # what it finds, one line
     why: str  # why it matters
     reference: str  # where the why comes from
     fix: str  # what to do
+
+
+@dataclass(frozen=True)
+class Rule(RuleDoc):
+    """A rule's documentation joined with the check that registered under its code."""
+
     check: Check = field(compare=False, repr=False)
 
     def to_dict(self) -> dict[str, str]:

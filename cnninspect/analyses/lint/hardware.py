@@ -20,17 +20,7 @@ def _channels(kind: str, module) -> tuple[int, int, int]:
     return module.in_channels, module.out_channels, module.groups
 
 
-@rule(
-    "CNN501", "tensor-core-channels",
-    summary="in fp16/bf16, a conv or linear layer whose channel counts are not multiples of 8",
-    why="Tensor cores multiply fp16/bf16 tiles whose channel dimensions are multiples of 8; other "
-        "counts are padded or fall back to slower kernels. Only reported when the model runs in "
-        "half precision (its parameters, or precision = 'bfloat16' / --precision).",
-    reference="NVIDIA Deep Learning Performance Guide, 'Tensor Core Requirements' (channels and "
-              "features multiples of 8 for FP16).",
-    fix="round the channel count to a multiple of 8 (e.g. 30 -> 32); the first layer's input "
-        "channels (RGB) are exempt",
-)  # fmt: skip
+@rule("CNN501")
 def tensor_core_channels(ctx: LintContext) -> Iterator[Finding]:
     dtype = ctx.half_precision
     if dtype is None:

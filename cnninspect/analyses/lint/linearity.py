@@ -68,21 +68,7 @@ def _merged(ctx: LintContext, a, b) -> tuple[int, str] | None:
     return None
 
 
-@rule(
-    "CNN401", "collapsing-linear-maps",
-    summary="two linear maps in a row with no non-linearity between them, costing more than the one they equal",
-    why="A composition of linear maps is one linear map (through BatchNorm at inference, pooling by "
-        "averaging and reshapes): without an activation between them the second layer adds no "
-        "expressive power -- the chapter's ReLU lesson. Reported only when the single equivalent "
-        "layer has no more weights than the pair; a pair that is cheaper (a bottleneck, a separable "
-        "or stacked-3x3 factorisation, MobileNetV2's linear bottleneck) is a deliberate low-rank "
-        "factorisation and is not reported.",
-    reference="Goodfellow, Bengio & Courville, Deep Learning, 2016, section 6.1 (XOR: a linear "
-              "model of a linear model is linear); Sandler et al., MobileNetV2, CVPR 2018 (when a "
-              "linear bottleneck is wanted).",
-    fix="put a non-linearity (ReLU) between the two layers, or replace both by the one layer the "
-        "message names",
-)  # fmt: skip
+@rule("CNN401")
 def collapsing_linear_maps(ctx: LintContext) -> Iterator[Finding]:
     for b in ctx.summary.layers:
         if b.kind not in CONV_KINDS | LINEAR_KINDS or len(b.inputs) != 1:

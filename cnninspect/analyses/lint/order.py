@@ -9,16 +9,7 @@ from cnninspect.analyses.lint.findings import Finding
 from cnninspect.analyses.lint.registry import rule
 
 
-@rule(
-    "CNN402", "batchnorm-after-dropout",
-    summary="a BatchNorm reading the output of a Dropout",
-    why="Dropout scales its surviving units by 1/(1-p) in training and not at all in eval, so the "
-        "variance the BatchNorm sees at training time is not the one it meets at test time: its "
-        "running variance is wrong for inference ('variance shift').",
-    reference="Li, Chen, Hu & Yang, Understanding the Disharmony between Dropout and Batch "
-              "Normalization by Variance Shift, CVPR 2019.",
-    fix="move the Dropout after the last BatchNorm (just before the classifier), or drop it",
-)  # fmt: skip
+@rule("CNN402")
 def batchnorm_after_dropout(ctx: LintContext) -> Iterator[Finding]:
     for row in ctx.summary.layers:
         if row.kind not in BATCHNORM_KINDS:

@@ -36,15 +36,7 @@ def _removes_bias(ctx: LintContext, producer: str, norm_row) -> bool:
     return False
 
 
-@rule(
-    "CNN101", "bias-before-norm",
-    summary="a conv or linear bias directly followed by a normalisation that subtracts it again",
-    why="BatchNorm (and InstanceNorm, GroupNorm with one channel per group) subtracts each channel's "
-        "mean, and a bias only shifts that mean: it cancels exactly and its parameters never change "
-        "the output. The norm's own beta is the shift that survives.",
-    reference="Ioffe & Szegedy, Batch Normalization, ICML 2015, section 3.2 ('the bias b can be ignored').",
-    fix="build the layer with bias=False",
-)  # fmt: skip
+@rule("CNN101")
 def bias_before_norm(ctx: LintContext) -> Iterator[Finding]:
     for row in ctx.summary.layers:
         if row.kind not in CONV_KINDS | TRANSPOSED_KINDS | LINEAR_KINDS:
@@ -69,16 +61,7 @@ def bias_before_norm(ctx: LintContext) -> Iterator[Finding]:
         )  # fmt: skip
 
 
-@rule(
-    "CNN102", "dominant-dense-layer",
-    summary="one dense layer holds most of the model's parameters reading a flattened feature map",
-    why="A dense layer on a flattened CxHxW map needs a weight per position: it holds most of the "
-        "model (VGG-16's fc6: 74 %) and ties the classifier to the input size. Global average pooling "
-        "first keeps one weight per channel; that is the chapter's FC-vs-conv lesson.",
-    reference="Lin, Chen & Yan, Network in Network, ICLR 2014 (global average pooling); "
-              "Szegedy et al., Going Deeper with Convolutions, CVPR 2015; `cnninspect fc`.",
-    fix="pool globally (nn.AdaptiveAvgPool2d(1)) before flattening, or replace the layer by a 1x1 conv",
-)  # fmt: skip
+@rule("CNN102")
 def dominant_dense_layer(ctx: LintContext) -> Iterator[Finding]:
     total = ctx.summary.total_params
     for row in ctx.summary.layers:
@@ -181,15 +164,7 @@ def usage(ctx: LintContext) -> _Usage:
     return ctx.cache["usage"]
 
 
-@rule(
-    "CNN103", "unused-parameters",
-    summary="modules or parameters the forward never uses",
-    why="They are saved, loaded, counted in the model's size and handed to the optimiser (weight "
-        "decay still moves them), yet no output depends on them. Often a leftover from an edit, or "
-        "a training-only branch (an auxiliary classifier) that eval mode skips.",
-    reference="PyTorch DistributedDataParallel docs: find_unused_parameters exists because of them.",
-    fix="delete the module, or call it; for a training-only branch, lint the model in train() mode",
-)  # fmt: skip
+@rule("CNN103")
 def unused_parameters(ctx: LintContext) -> Iterator[Finding]:
     if ctx.summary.method not in ("fx", "fx (with opaque modules)", "hooks"):
         return
@@ -224,18 +199,7 @@ def unused_parameters(ctx: LintContext) -> Iterator[Finding]:
         )  # fmt: skip
 
 
-@rule(
-    "CNN104", "stale-buffer",
-    summary="a buffer the forward never reads, or BatchNorm statistics never updated for trained weights",
-    why="A buffer nobody reads is state that is saved and loaded for nothing, and usually a sign "
-        "that code and checkpoint disagree. A BatchNorm in eval mode whose running statistics are "
-        "still the initial mean 0 / variance 1 while its affine weights have moved normalises with "
-        "statistics of no data: the classic 'accuracy collapses in eval mode' bug.",
-    reference="PyTorch docs, torch.nn.BatchNorm2d (running_mean/running_var, track_running_stats); "
-              "Ioffe & Szegedy 2015, section 3.1 (inference uses population statistics).",
-    fix="delete the buffer; for BatchNorm, run training batches in train() mode (or load the "
-        "checkpoint's running statistics) before evaluating",
-)  # fmt: skip
+@rule("CNN104")
 def stale_buffer(ctx: LintContext) -> Iterator[Finding]:
     yield from _untrained_statistics(ctx)
     used = usage(ctx)

@@ -1,29 +1,42 @@
-"""The rules by code, and selection by code or prefix (``CNN2`` is every CNN2xx rule), as in ruff."""
+"""The rules by code, and selection by code or prefix (``CNN2`` is every CNN2xx rule), as in ruff.
+
+A check registers under its code alone; its documentation lives in
+:data:`cnninspect.analyses.lint.catalog.DOCS`. :func:`all_rules` joins the two and refuses a
+code that has one without the other, so a rule can neither run undocumented nor be
+documented without running.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict
 
+from cnninspect.analyses.lint.catalog import DOCS
 from cnninspect.analyses.lint.findings import Check, Rule
 from cnninspect.errors import OptionError
 
-RULES: dict[str, Rule] = {}
+CHECKS: dict[str, Check] = {}
+_DOCUMENTED = {doc.code for doc in DOCS}
+if len(_DOCUMENTED) != len(DOCS):
+    raise RuntimeError("lint/catalog.py documents a code twice")
 
 
-def rule(code: str, name: str, *, summary: str, why: str, reference: str, fix: str):
-    """Register the decorated check under ``code``; a code is registered once."""
+def rule(code: str):
+    """Register the decorated check under ``code``, which the catalogue must document, once."""
 
     def register(check: Check) -> Check:
-        if code in RULES:
+        if code not in _DOCUMENTED:
+            raise RuntimeError(f"lint rule {code} ({check.__name__}) has no entry in lint/catalog.py")
+        if code in CHECKS:
             raise RuntimeError(f"lint rule {code} is registered twice")
-        RULES[code] = Rule(code, name, summary, why, reference, fix, check)
+        CHECKS[code] = check
         return check
 
     return register
 
 
 def all_rules() -> dict[str, Rule]:
-    """Every rule, its family modules imported (they register on import)."""
+    """Every rule by code: each catalogue entry with its check (the family modules register on import)."""
     from cnninspect.analyses.lint import (  # noqa: F401 -- imported for their registrations
         alignment,
         coverage,
@@ -33,7 +46,10 @@ def all_rules() -> dict[str, Rule]:
         params,
     )
 
-    return dict(sorted(RULES.items()))
+    missing = sorted(doc.code for doc in DOCS if doc.code not in CHECKS)
+    if missing:
+        raise RuntimeError(f"lint/catalog.py documents {', '.join(missing)} but no check registers under that code")
+    return {d.code: Rule(**asdict(d), check=CHECKS[d.code]) for d in sorted(DOCS, key=lambda d: d.code)}
 
 
 def matching(selector: str, where: str = "select") -> list[str]:
