@@ -77,6 +77,11 @@ class FcComparison(_Versus):
     def to_text(self) -> str:
         from tabulate import tabulate
 
+        if not self.rows:  # no ratio to print: 0 conv parameters would make it infinite
+            return (
+                f"{self.model_name} has no convolution layer, so there is nothing to compare with a "
+                "dense layer"
+            )
         table = [
             [r.name, r.kind, fmt_shape(r.input_shape), fmt_shape(r.output_shape), f"{r.conv_params:,}",
              f"{r.fc_params:,}", f"{r.ratio:,.0f}x", f"{r.saving:.4%}"]

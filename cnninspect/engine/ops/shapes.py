@@ -61,6 +61,14 @@ def _conv_input(m, x: torch.Tensor) -> tuple[bool, tuple[int, ...], int]:
     dims = len(m.kernel_size)
     batched, shape = _spatial_input(x, dims, type(m).__name__)
     channels = shape[1] if batched else shape[0]
+    if channels != m.in_channels and not batched and len(shape) > 1 and shape[1] == m.in_channels:
+        # 1x3x224 for a Conv2d: an (N, C, H, W) shape missing a dimension, not a 1-channel image
+        raise InputShapeError(
+            f"the input of shape {_fmt(shape)} has {len(shape)} dimensions, so {type(m).__name__} reads "
+            f"it as one unbatched image with {channels} channel(s), not {m.in_channels}; it looks like "
+            f"a batched input missing a spatial dimension: give {dims + 2} dimensions (N, C, "
+            f"{', '.join('DHW'[3 - dims :])}), e.g. {_fmt(shape + shape[-1:])}"
+        )
     if channels != m.in_channels:
         raise InputShapeError(
             f"expects {m.in_channels} input channels (weight {_fmt(m.weight.shape)}) but the input "

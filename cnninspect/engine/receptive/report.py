@@ -119,11 +119,26 @@ class ReceptiveFieldReport:
 
     @property
     def output(self) -> ReceptiveField | None:
-        """The last node whose units still have a spatial field (the model's last feature map);
-        the last node of all when every node after the input is global."""
-        known = [f for f in self.fields.values() if not f.is_global and not f.unknown]
-        if known:
-            return known[-1]
+        """The model's last feature map: the last node whose output still has the input's
+        layout (N, C, *spatial, with a spatial size over 1), whatever its field -- a map that a
+        squeeze-and-excitation gate multiplied is global and still the output; the last node of
+        all when none keeps that layout (an MLP)."""
+        shapes = {layer.name: layer.output_shape for layer in getattr(self.summary, "layers", [])}
+        rank = len(self.input_size) + 2
+
+        def keeps_layout(name: str) -> bool:
+            shape = shapes.get(name)
+            if shape is None:  # no summary (a report built by hand): the field's own layout
+                node = self.nodes.get(name)
+                return node is not None and node.kind == "spatial"
+            return (
+                isinstance(shape, tuple) and len(shape) == rank
+                and all(isinstance(n, int) for n in shape) and max(shape[2:]) > 1
+            )  # fmt: skip
+
+        spatial = [f for name, f in self.fields.items() if keeps_layout(name)]
+        if spatial:
+            return spatial[-1]
         return next(reversed(self.fields.values()), None)
 
     def region(self, name: str, unit: int | Sequence[int] = 0) -> Region:
