@@ -32,12 +32,10 @@ def _object_size(text: str | None) -> int | tuple[int, ...] | None:
 class LintDirective(_ModelDirective):
     """The findings of ``cnninspect lint`` on one model: code, layer, message and fix."""
 
+    # free text each: build() turns them into lint()'s arguments
     option_spec = {
         **_ModelDirective.common_options,
-        "select": directives.unchanged,
-        "ignore": directives.unchanged,
-        "object-size": directives.unchanged,
-        "precision": directives.unchanged,
+        **dict.fromkeys(("select", "ignore", "object-size", "precision"), directives.unchanged),
     }
 
     def build(self) -> list[nodes.Node]:
