@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from cnninspect.errors import CnnInspectError
+from cnninspect.integrations.pytest_items import DeclaredModelItem
 
 if TYPE_CHECKING:
     from cnninspect.analyses.lint import LintConfig, LintReport
@@ -121,26 +122,20 @@ def arch_lint(request: pytest.FixtureRequest) -> ArchLint:
     return ArchLint(request)
 
 
-class LintItem(pytest.Item):
-    """One model of ``[tool.cnninspect.lint.models]``, linted like a test."""
+class LintItem(DeclaredModelItem):
+    """One model of ``[tool.cnninspect.lint.models]``, linted like a test; declared: its input shape."""
 
-    def __init__(self, *, spec: str, shape: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.spec = spec
-        self.shape = shape
+    what = "architecture lint of"
 
     def runtest(self) -> None:
         _run(self.config, self.spec, f"{self.path.name} [tool.cnninspect.lint.models] {self.spec}",
-             {"input_shape": self.shape or None})  # fmt: skip
-
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"architecture lint of {self.spec}"
+             {"input_shape": self.declared or None})  # fmt: skip
 
 
 class LintFile(pytest.File):
     def collect(self) -> Iterator[LintItem]:
         for spec, shape in _config(self.config).models.items():
-            yield LintItem.from_parent(self, name=f"arch_lint[{spec}]", spec=spec, shape=shape)
+            yield LintItem.from_parent(self, name=f"arch_lint[{spec}]", spec=spec, declared=shape)
 
 
 @pytest.hookimpl(tryfirst=True)

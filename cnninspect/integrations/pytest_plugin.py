@@ -21,6 +21,7 @@ import pytest
 
 from cnninspect.analyses.budgets import FIELDS, LIMITS, Budget, evaluate, parse_limit, resolve
 from cnninspect.errors import CnnInspectError
+from cnninspect.integrations.pytest_items import DeclaredModelItem
 
 if TYPE_CHECKING:
     from cnninspect.engine.records import Summary
@@ -323,38 +324,33 @@ class BudgetFile(pytest.File):
 
     def collect(self) -> Iterator[BudgetItem]:
         for spec, table in declared_budgets(self.path).items():
-            yield BudgetItem.from_parent(self, name=f"arch_budget[{spec}]", spec=spec, table=table)
+            yield BudgetItem.from_parent(self, name=f"arch_budget[{spec}]", spec=spec, declared=table)
 
 
-class BudgetItem(pytest.Item):
-    """One model's budget from pyproject.toml, run like a test."""
+class BudgetItem(DeclaredModelItem):
+    """One model's budget from pyproject.toml, run like a test; declared: its budget table."""
 
-    def __init__(self, *, spec: str, table: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.spec = spec
-        self.table = table
+    what = "architecture budget for"
 
     def runtest(self) -> None:
         key = f'{BUDGETS_TABLE}."{self.spec}"'
-        if not isinstance(self.table, dict):
+        table = self.declared
+        if not isinstance(table, dict):
             pytest.fail(
                 f"{self.path.name}: [{key}] must be a table with input_shape and limits, "
-                f"got {type(self.table).__name__} {self.table!r}",
+                f"got {type(table).__name__} {table!r}",
                 pytrace=False,
             )
         state = _state(self.config)
         try:
             budget = resolve(
-                (f"config file ({self.path.name}, [{key}])", self.table),
+                (f"config file ({self.path.name}, [{key}])", table),
                 ("command line (--arch-input-shape)", state.cli),
                 (state.ini_origin, state.ini),
             )
         except CnnInspectError as exc:
             raise _failure(str(exc)) from None
         _run_budget(self.spec, budget, f"{self.path.name} [{key}]")
-
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"architecture budget for {self.spec}"
 
 
 @pytest.hookimpl(tryfirst=True)
