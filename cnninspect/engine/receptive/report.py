@@ -120,7 +120,7 @@ class ReceptiveFieldReport:
     @property
     def output(self) -> ReceptiveField | None:
         """The model's last feature map: the last node whose output still has the input's
-        layout (N, C, *spatial, with a spatial size over 1), whatever its field -- a map that a
+        layout (N, C and the spatial axes, one of them over 1), whatever its field -- a map that a
         squeeze-and-excitation gate multiplied is global and still the output; the last node of
         all when none keeps that layout (an MLP)."""
         shapes = {layer.name: layer.output_shape for layer in getattr(self.summary, "layers", [])}
