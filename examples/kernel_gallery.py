@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cnninspect.chapter.pictures import chapter_image, chapter_kernels, gallery
 from cnninspect.chapter import viz
+from cnninspect.chapter.pictures import chapter_image, chapter_kernels, gallery
 
 
 def main(argv: list[str] | None = None) -> None:

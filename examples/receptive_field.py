@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from cnninspect.engine.receptive import receptive_field
 from cnninspect.chapter.models import SimpleCNN
+from cnninspect.engine.receptive import receptive_field
 
 
 def vgg_like() -> nn.Sequential:
