@@ -14,9 +14,9 @@ ratio to torch's default. The 1-minute load average is printed beside each condi
 
     python benchmarks/train_threads.py [--rounds 3] [--steps 20]
 
-2026-12-01, the project's shared 2-core machine (torch 2.14.1, CPU), ``--rounds 3 --steps 15``;
-other engineers' test runs kept the load average at 9-11 throughout, so "quiet" adds nothing of
-ours to a machine that was already busy, and "busy" adds two spinning processes on top:
+Two runs on 2026-12-01, the project's 2-core machine (torch 2.14.1, CPU), ``--rounds 3 --steps 15``.
+First, while other engineers' test runs kept the load average at 9-11 (so "quiet" added nothing of
+ours to a machine that was already busy, and "busy" two spinning processes on top):
 
 | threads | quiet img/s | vs default | busy img/s | vs default |
 | --- | ---: | ---: | ---: | ---: |
@@ -24,11 +24,19 @@ ours to a machine that was already busy, and "busy" adds two spinning processes 
 | 2 (torch's default) | 60 | 1.00x | 41 | 1.00x |
 | auto | 479 | 8.02x | 203 | 4.94x |
 
-(An earlier run with ``--rounds 2``: 1 thread 8.0x and 4.3x torch's default, auto 5.6x and 4.9x.)
+Then on the machine alone (load average 0.5-0.7; ``benchmarks/results/train_threads-2026-12-01-quiet.txt``),
+after ``auto`` stopped counting its own process's spinning worker threads as another's load (before
+that fix it took one thread on this quiet machine: 1,376 img/s, 0.72x torch's default):
+
+| threads | quiet img/s | vs default | busy img/s | vs default |
+| --- | ---: | ---: | ---: | ---: |
+| 1 | 1,319 | 0.62x | 742 | 1.18x |
+| 2 (torch's default) | 2,112 | 1.00x | 630 | 1.00x |
+| auto | 2,329 | 1.10x | 874 | 1.39x |
+
 torch's default of one thread per core spin-waits for cores it does not get; ``auto`` (the
-trainer's default, ``cnninspect.chapter.train.loop.auto_threads``) counted the busy cores and
-took one. On a machine with nothing else running ``auto`` takes every core, as torch does; no
-quiet machine was available to measure that case here.
+trainer's default, ``cnninspect.chapter.train.loop.auto_threads``) counts the cores others keep
+busy and leaves them alone, and on an idle machine takes every core, as torch does.
 """
 
 from __future__ import annotations

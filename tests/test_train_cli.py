@@ -151,3 +151,27 @@ def test_cli_trains_with_auto_threads_by_default(tmp_path, monkeypatch, capsys):
         assert torch.get_num_threads() == 2  # restored after the run
     finally:
         torch.set_num_threads(before)
+
+
+def test_this_process_own_worker_threads_are_not_counted_as_others_load():
+    """torch's workers spin for a moment after tensor work: they showed up as another process's
+    load, so on a quiet machine 'auto' took one thread where two were free (0.72x torch's default)."""
+    import threading
+
+    from cnninspect.chapter.train import loop
+
+    stop = threading.Event()
+
+    def spin() -> None:
+        a = torch.randn(300, 300)
+        while not stop.is_set():
+            a @ a  # releases the GIL: this thread runs beside the caller
+
+    worker = threading.Thread(target=spin, daemon=True)
+    worker.start()
+    try:
+        seen = max(loop._running_here() for _ in range(200))
+    finally:
+        stop.set()
+        worker.join()
+    assert seen >= 2  # the caller and the spinning worker, both ours

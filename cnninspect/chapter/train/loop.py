@@ -78,10 +78,22 @@ def _busy_elsewhere() -> float:
         return 0.0
     try:
         with open("/proc/loadavg", encoding="ascii") as fh:
-            running = int(fh.read().split()[3].split("/")[0]) - 1
+            running = int(fh.read().split()[3].split("/")[0]) - _running_here()
     except (OSError, ValueError, IndexError):
         running = 0
     return max(load - 1.0, float(running))
+
+
+def _running_here() -> int:
+    """This process's own running threads (at least the caller): torch's worker threads keep
+    spinning for a moment after any tensor work, and they are no one else's load."""
+    count = 0
+    for stat in Path("/proc/self/task").glob("*/stat"):
+        try:
+            count += stat.read_text(encoding="ascii").rsplit(")", 1)[1].split()[0] == "R"
+        except (OSError, IndexError):
+            continue
+    return max(1, count)
 
 
 def auto_threads(world_size: int = 1) -> int:
