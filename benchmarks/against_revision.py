@@ -3,7 +3,9 @@
 Two worker processes, one importing cnninspect from this checkout and one from a
 temporary worktree of ``--rev``, take turns: the controller asks each for one timed
 summary at a time (a fresh model for a first summary, the same model again for a
-repeat), so CPU drift weighs on both alike. A ratio is the median of adjacent pairs.
+repeat), so CPU drift weighs on both alike. A ratio is the median of adjacent pairs. Each timing
+ends with one small allocation, so the garbage collection a summary leaves due (collection is
+paused during a summary) is paid inside the timing by every revision, wherever it re-enables it.
 
     python benchmarks/against_revision.py --rev 743b2f5
 """
@@ -38,6 +40,7 @@ for line in sys.stdin:
         models[name] = getattr(torchvision.models, name)()
     start = time.perf_counter()
     cnninspect.summarize(models[name], (1, 3, 224, 224))
+    [[]]  # a tracked allocation: the collection a summary leaves pending runs inside the timing
     print(json.dumps(time.perf_counter() - start), flush=True)
 """
 
