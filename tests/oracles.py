@@ -24,3 +24,15 @@ def counted_macs_by_op(model: nn.Module, *inputs: torch.Tensor) -> dict[str, int
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(*inputs)
     return {str(op).split(".")[-1]: n // 2 for op, n in counter.get_flop_counts()["Global"].items()}
+
+
+def hooked_forward(model: nn.Module, x: torch.Tensor, modules, record) -> torch.Tensor:
+    """A real forward of ``model`` under ``no_grad`` calling ``record(path, output)`` for each call
+    of the ``(path, module)`` pairs given; the hooks are removed afterwards, also on an error."""
+    handles = [m.register_forward_hook(lambda mod, a, out, _n=n: record(_n, out)) for n, m in modules]
+    try:
+        with torch.no_grad():
+            return model(x)
+    finally:
+        for h in handles:
+            h.remove()

@@ -9,7 +9,7 @@ import torch
 from fuzzgraphs import graphs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracles import counted_macs
+from oracles import counted_macs, hooked_forward
 from reach import Reach
 from torch import nn
 
@@ -22,20 +22,9 @@ FUZZ = settings(
 
 
 def real_module_shapes(model, x):
-    shapes = {}
-    handles = [
-        m.register_forward_hook(
-            lambda mod, a, out, _n=n: shapes.setdefault(_n, []).append(tuple(out.shape))
-        )
-        for n, m in model.named_modules()
-        if n and not list(m.children())
-    ]
-    try:
-        with torch.no_grad():
-            out = model(x)
-    finally:
-        for h in handles:
-            h.remove()
+    shapes: dict[str, list] = {}
+    leaves = [(n, m) for n, m in model.named_modules() if n and not list(m.children())]
+    out = hooked_forward(model, x, leaves, lambda n, o: shapes.setdefault(n, []).append(tuple(o.shape)))
     return shapes, tuple(out.shape)
 
 

@@ -7,7 +7,7 @@ import warnings
 import pytest
 import torch
 import torchvision
-from oracles import counted_macs
+from oracles import counted_macs, hooked_forward
 from torch import nn
 
 import cnninspect
@@ -35,17 +35,8 @@ def test_scripted_simple_cnn_has_the_chapters_rows():
 def conv_shapes_of_a_real_forward(model, x) -> list[tuple[str, tuple]]:
     """Every Conv2d call's output shape, by module path, recorded by hooks on the eager model."""
     seen: list[tuple[str, tuple]] = []
-    handles = [
-        m.register_forward_hook(lambda mod, args, out, _n=n: seen.append((_n, tuple(out.shape))))
-        for n, m in model.named_modules()
-        if isinstance(m, nn.Conv2d)
-    ]
-    try:
-        with torch.no_grad():
-            out = model(x)
-    finally:
-        for h in handles:
-            h.remove()
+    convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    out = hooked_forward(model, x, convs, lambda n, o: seen.append((n, tuple(o.shape))))
     return seen + [("<output>", tuple(out.shape))]
 
 

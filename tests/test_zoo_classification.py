@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
+from oracles import hooked_forward
 from torch import nn
 from torchvision.models import get_model_weights
 
@@ -72,22 +73,12 @@ REAL_FORWARD = [
 def record_with_hooks(model: nn.Module, x: torch.Tensor) -> dict[str, list[tuple]]:
     """Our own independent recorder: every module call's output shapes, by module path."""
     shapes: dict[str, list[tuple]] = {}
-    handles = []
-    for path, module in model.named_modules():
 
-        def hook(mod, args, out, _path=path):
-            leaves = [
-                t for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor)
-            ]
-            shapes.setdefault(_path, []).append([tuple(t.shape) for t in leaves])
+    def record(path, out):
+        leaves = [t for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
+        shapes.setdefault(path, []).append([tuple(t.shape) for t in leaves])
 
-        handles.append(module.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            out = model(x)
-    finally:
-        for h in handles:
-            h.remove()
+    out = hooked_forward(model, x, list(model.named_modules()), record)
     shapes["<output>"] = [[tuple(out.shape)]]
     return shapes
 
