@@ -245,7 +245,7 @@ def test_depth_folding_sums_children():
 
 
 def test_human_numbers():
-    from cnninspect.renderers.text import human, thousands
+    from cnninspect.units import human, thousands
 
     assert thousands(421066) == "421,066"
     assert human(25_557_032) == "25.56 M"

@@ -14,17 +14,14 @@ from typing import Any
 
 from cnninspect.engine.records import SCHEMA, Layer, Summary
 from cnninspect.errors import OptionError
-from cnninspect.units import (  # noqa: F401 -- the formatters stay importable from here
+from cnninspect.units import (
     fmt_axes,
-    fmt_number,
     fmt_shape,
     human,
     human_bytes,
     jsonable,
     thousands,
 )
-
-_jsonable = jsonable  # the name integrations used before cnninspect.units held it
 
 
 def _rf_field(attr: str) -> Callable[[Layer], str]:

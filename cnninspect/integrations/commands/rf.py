@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     from cnninspect.engine.receptive import receptive_field
     from cnninspect.errors import OptionError
-    from cnninspect.renderers.text import _jsonable, fmt_axes
+    from cnninspect.units import fmt_axes, jsonable
 
     mi = load(args)
     report = receptive_field(mi.model, mi.inputs, device=args.device)
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         extra["check"] = _check(mi, report)
     if args.format == "json":
-        print(json.dumps(_jsonable({**report.to_dict(), **extra}), indent=2))
+        print(json.dumps(jsonable({**report.to_dict(), **extra}), indent=2))
     else:
         print(report.to_text(naive=args.naive))
         if "region" in extra:

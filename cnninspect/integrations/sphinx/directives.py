@@ -21,7 +21,7 @@ from sphinx.util.docutils import SphinxDirective
 from cnninspect.errors import CnnInspectError, OptionError
 from cnninspect.integrations.sphinx import analysis, plots
 from cnninspect.integrations.sphinx.tables import build_table, summary_table, totals_table
-from cnninspect.renderers.text import fmt_axes, fmt_shape, human, human_bytes, thousands
+from cnninspect.units import fmt_axes, fmt_shape, human, human_bytes, thousands
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from docutils import nodes
 
-from cnninspect.renderers.text import COLUMNS, rows_for, thousands
+from cnninspect.renderers.text import COLUMNS, rows_for
+from cnninspect.units import thousands
 
 NUMERIC_CLASS = "cnninspect-num"
 # columns that hold numbers as text (receptive-field sizes may read "global" or "3/2"): right-aligned too
