@@ -140,7 +140,16 @@ def fold(layers: list[Layer], depth: int | None) -> list[Layer]:
         group.flops += layer.flops
         group.output_shape = layer.output_shape
         group.receptive_field = layer.receptive_field
+        _fold_memory(group, layer)
     return out
+
+
+def _fold_memory(group: Layer, layer: Layer) -> None:
+    """A folded row keeps what its rows saved for backward (each storage is counted at the row that
+    saved it first, so the sum is exact) and the output bytes of its last row, like its shape."""
+    if layer.saved_bytes is not None:
+        group.saved_bytes = (group.saved_bytes or 0) + layer.saved_bytes
+    group.output_bytes = layer.output_bytes
 
 
 def _kind_of_groups(summary: Summary, rows: list[Layer], kinds: dict[str, str]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,8 @@ class Analysed:
     summary: Any
     inputs: InputSpec
     source_file: str | None
+    # memory setup -> (annotated summary, MemoryReport), filled by sphinx.memory.annotate
+    memory: dict[tuple, tuple[Any, Any]] = field(default_factory=dict)
 
     @property
     def input_shapes(self) -> list[Shape]:

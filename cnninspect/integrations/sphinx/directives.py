@@ -20,6 +20,7 @@ from sphinx.util.docutils import SphinxDirective
 
 from cnninspect.errors import CnnInspectError, OptionError
 from cnninspect.integrations.sphinx import analysis, plots
+from cnninspect.integrations.sphinx import memory as sphinx_memory
 from cnninspect.integrations.sphinx.tables import build_table, summary_table, totals_table
 from cnninspect.units import fmt_axes, fmt_shape, human, human_bytes, thousands
 
@@ -166,40 +167,58 @@ class _ModelDirective(SphinxDirective):
 
 
 class SummaryDirective(_ModelDirective):
-    """``.. cnninspect-summary:: package.module:attr`` -- the per-layer table, totals and a chart."""
+    """``.. cnninspect-summary:: package.module:attr`` -- the per-layer table, totals and a chart.
+
+    ``:memory:`` adds each row's output bytes and bytes saved for backward, and the memory
+    totals; ``:plot: memory`` draws the saved bytes per row (:mod:`cnninspect.renderers.memory_plot`).
+    """
 
     option_spec = {
         **_ModelDirective.common_options,
         "depth": directives.positive_int,
         "columns": directives.unchanged,
-        "plot": _plot_choice("params", "macs", "rf"),
+        "plot": _plot_choice("params", "macs", "rf", "memory"),
+        "memory": directives.unchanged,
         "no-totals": directives.flag,
     }
 
     def build(self) -> list[nodes.Node]:
         a = self.analyse()
-        s = a.summary
+        s, report = self._memory(a)
         depth = self.options.get("depth")
-        columns = self.options.get("columns")
+        columns = sphinx_memory.table_columns(s, self.options.get("columns"), self._settings())
         title = self.options.get("caption") or f"{s.model_name} on {fmt_shape(a.input_shapes)}"
         table = summary_table(s, columns, depth, title=title)
         self.name_target(table)
         side: list[nodes.Node] = [table]
         plot = self.options.get("plot")
         if plot:
-            side.append(self._plot(a, plot, depth))
+            side.append(self._plot(a, s, plot, depth))
         children: list[nodes.Node] = [nodes.container("", *side, classes=["cnninspect-side"])]
         if "no-totals" not in self.options:
-            children.append(totals_table(s))
+            extra = sphinx_memory.totals_lines(report) if report is not None else []
+            children.append(totals_table(s, extra))
         children += self.notes(s)
         return [self.wrap(children, "summary")]
 
-    def _plot(self, a: analysis.Analysed, what: str, depth: int | None) -> nodes.Node:
+    def _settings(self) -> dict[str, str] | None:
+        return sphinx_memory.parse_memory(self.options.get("memory"))
+
+    def _memory(self, a: analysis.Analysed) -> tuple[Any, Any]:
+        """The summary to show (with its rows' bytes when any memory figure is asked for) and
+        the memory report, or None."""
+        settings = self._settings()
+        if not sphinx_memory.wanted(settings, self.options.get("columns"), self.options.get("plot")):
+            return a.summary, None
+        return sphinx_memory.annotate(a, settings)
+
+    def _plot(self, a: analysis.Analysed, s: Any, what: str, depth: int | None) -> nodes.Node:
         from cnninspect.renderers.text import fold
 
-        s = a.summary
         if what == "rf":
             return _rf_growth_chart(self, a)
+        if what == "memory":
+            return _memory_chart(self, a, s, depth, sphinx_memory.annotate(a, self._settings())[1])
         rows = [layer for layer in fold(s.layers, depth) if getattr(layer, "num_params" if what == "params" else "macs")]
         labels = [layer.name for layer in rows]
         values = [getattr(layer, "num_params" if what == "params" else "macs") for layer in rows]
@@ -210,6 +229,20 @@ class SummaryDirective(_ModelDirective):
             [a.spec, a.input_shapes, what, labels, values],
             alt=f"{label} per layer of {s.model_name}",
         )
+
+
+def _memory_chart(directive: _ModelDirective, a: analysis.Analysed, s: Any, depth: int | None,
+                  report: Any) -> nodes.Node:  # fmt: skip
+    """A bar per row of the table: the bytes it makes autograd keep for backward."""
+    from cnninspect.renderers import memory_plot
+
+    title = f"{s.model_name}: saved for backward per layer ({sphinx_memory.setup_text(report)})"
+    bars = memory_plot.memory_bars(s, depth, title=title)
+    return directive.chart(
+        lambda: memory_plot.memory_chart(bars),
+        [a.spec, a.input_shapes, "memory", title, bars.labels, bars.saved, bars.output],
+        alt=f"bytes saved for backward per layer of {s.model_name}",
+    )
 
 
 # ------------------------------------------------------------------------------------------ receptive field

@@ -74,9 +74,10 @@ def summary_table(summary: Any, columns: Any = None, depth: int | None = None, t
                        classes=["cnninspect-layers"])  # fmt: skip
 
 
-def totals_table(summary: Any) -> nodes.table:
-    """Totals under the layer table: the same lines the text renderer prints."""
+def totals_table(summary: Any, extra: Sequence[tuple[str, str]] = ()) -> nodes.table:
+    """Totals under the layer table: the same lines the text renderer prints, then ``extra``
+    (the memory totals, when the directive shows memory)."""
     from cnninspect.renderers.text import totals_lines
 
-    return build_table(["Total", "Value"], [list(line) for line in totals_lines(summary)],
+    return build_table(["Total", "Value"], [list(line) for line in [*totals_lines(summary), *extra]],
                        classes=["cnninspect-totals"])  # fmt: skip
