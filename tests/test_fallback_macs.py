@@ -99,3 +99,85 @@ def test_functional_ops_on_the_fallback_are_counted_or_warned():
     assert "hook" in s.method
     expected = counted_macs(model, torch.randn(1, 3, 8, 8))
     assert s.total_macs == expected or any("functional" in w and "MACs" in w for w in s.warnings)
+
+
+class AddmmProjection(nn.Module):
+    """A layer no rule prices whose forward is one ``torch.addmm`` (GPT-2's ``Conv1D``)."""
+
+    def __init__(self, n_in: int, n_out: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n_in, n_out))
+        self.bias = nn.Parameter(torch.zeros(n_out))
+
+    def forward(self, x):
+        flat = torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight)
+        return flat.reshape(*x.shape[:-1], -1)
+
+
+class UntraceableBlock(nn.Module):
+    """Branches on a size, so fx gives up and the hook pass sees the projections as leaves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = AddmmProjection(8, 24)
+        self.down = AddmmProjection(24, 8)
+
+    def forward(self, x):
+        if x.shape[1] > 1:
+            x = torch.tanh(self.up(x))
+        return self.down(x)
+
+
+def test_hook_pass_prices_an_unruled_leaf_from_the_calls_inside_it():
+    model = UntraceableBlock().eval()
+    s = cnninspect.summarize(model, (2, 5, 8))
+    assert "hook" in s.method
+    truth = counted_macs(model, torch.randn(2, 5, 8))
+    assert truth > 0
+    assert s.total_macs == truth
+    rows = {layer.name: layer for layer in s.layers}
+    assert rows["up"].macs + rows["down"].macs == truth
+    assert rows["up"].num_params == 8 * 24 + 24  # the leaf keeps its row and its parameters
+    assert not any("counted as 0" in w for w in s.warnings)
+
+
+class TiedUntraceable(nn.Module):
+    """An embedding and an output projection sharing one weight (T5, GPT-2), behind a size branch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(50, 16)
+        self.body = nn.Linear(16, 16)
+        self.head = nn.Linear(16, 50, bias=False)
+        self.head.weight = self.embed.weight
+
+    def forward(self, ids):
+        x = self.embed(ids)
+        if x.shape[1] > 1:
+            x = torch.relu(self.body(x))
+        return self.head(x)
+
+
+def test_tied_weights_on_a_real_model_are_one_parameter_in_the_fallback():
+    model = TiedUntraceable().eval()
+    ids = torch.zeros(2, 7, dtype=torch.long)
+    s = cnninspect.summarize(model, input_data=ids)
+    assert "hook" in s.method
+    assert s.total_params == sum(p.numel() for p in model.parameters())  # unique: 50*16 + 16*16 + 16
+    assert s.total_macs == counted_macs(model, ids)
+
+
+class ValueBranchOnMeta(ValueBranch):
+    """A forward that reads a value (``.item()``), built on the meta device: nothing real to read."""
+
+
+def test_a_meta_model_that_needs_values_runs_once_on_stand_in_weights():
+    with torch.device("meta"):
+        model = ValueBranchOnMeta().eval()
+    s = cnninspect.summarize(model, (1, 3, 8, 8))
+    assert s.method == "hooks (real forward)"
+    assert any("stand-in weights" in w for w in s.warnings)
+    real = ValueBranchOnMeta().eval()
+    assert s.total_macs == counted_macs(real, torch.randn(1, 3, 8, 8))
+    assert s.output_shapes == [tuple(real(torch.randn(1, 3, 8, 8)).shape)]
+    assert all(p.device.type == "meta" for p in model.parameters())  # the model itself is untouched

@@ -29,6 +29,9 @@ TensorBase: type = torch._C.TensorBase
 NormBase: type = torch.nn.modules.batchnorm._NormBase
 # which attention kernel the CPU would pick for given inputs (the memory analysis asks it)
 fused_sdp_choice: Callable[..., Any] = torch._fused_sdp_choice
+# a context in which no torch-function mode sees the calls: the hook pass's own bookkeeping
+# (copying outputs to meta) is not a call of the model's
+torch_function_off: Callable[[], Any] = torch._C.DisableTorchFunction
 
 # nn.Module's private attributes read directly on hot paths (a dict lookup instead of a walk)
 MODULE_ATTRIBUTES = ("_modules", "_parameters", "_buffers", "_forward_hooks", "_forward_pre_hooks")
@@ -98,6 +101,6 @@ def fx_attribute_index_skipped() -> Iterator[None]:
 
 __all__ = [
     "Namespace", "TorchDispatchMode", "tree_flatten", "tree_map", "tree_unflatten", "parse_schema",
-    "torch_assert", "TensorBase", "NormBase", "fused_sdp_choice", "MODULE_ATTRIBUTES", "COMPILED_ORIGINAL", "CONSTANT_ATTRIBUTE_TYPES",
+    "torch_assert", "TensorBase", "NormBase", "fused_sdp_choice", "torch_function_off", "MODULE_ATTRIBUTES", "COMPILED_ORIGINAL", "CONSTANT_ATTRIBUTE_TYPES",
     "target_to_str", "fx_attribute_index_skipped",
 ]  # fmt: skip

@@ -2,7 +2,8 @@
 
 Torch functions a container's own ``forward`` calls (``F.conv2d``, ``torch.matmul``) become
 rows too, recorded as they run (:mod:`cnninspect.engine.inner_calls`), so their cost is not
-dropped; what runs inside a leaf is the leaf's own row's business.
+dropped. A leaf the op catalogue prices is one row; a leaf it does not (GPT-2's ``Conv1D``,
+which calls ``torch.addmm``) is one row priced from the torch calls recorded inside it.
 
 It first runs on the meta device (free, no data); when the model's forward needs
 real values (data-dependent control flow), it runs once for real on the model's
@@ -15,9 +16,11 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
-from cnninspect.engine.compat import tree_flatten, tree_map
+from cnninspect.engine.compat import torch_function_off, tree_flatten, tree_map
 from cnninspect.engine.guard import ModelGuard
+from cnninspect.engine.hooks import stand_ins
 from cnninspect.engine.inner_calls import InnerCalls
 from cnninspect.engine.inputs import Inputs
 from cnninspect.engine.ops.catalogue import COSTS, has_rule
@@ -52,19 +55,29 @@ def hook_records(
         guard.restore_attributes()  # drop what the meta run cached before the real one
         if not needs_real_values(failed.error):
             raise failed.as_user_error() from failed.error
-        if _model_on_meta(model):
-            # Nothing real to run: keep what the meta run saw and say where it stopped.
+        on_meta = _model_on_meta(model)
+        if on_meta and _state_bytes(model) > STAND_IN_LIMIT:
+            # Too big to stand in for: keep what the meta run saw and say where it stopped.
             warnings.append(
                 f"stopped at {failed.where!r} ({failed.kind}): it needs real values "
-                f"({_first_line(failed.error)}), which a model on the meta device has not; rows "
+                f"({_first_line(failed.error)}), which a model on the meta device has not, and its "
+                f"{_state_bytes(model) / 2**30:.1f} GiB of weights are over the "
+                f"{STAND_IN_LIMIT / 2**30:.0f} GiB cnninspect will allocate to stand in for them; rows "
                 "after it are missing (totals still count every parameter); summarise the model "
                 "with real weights to see them"
             )
             return failed.records, None, "hooks (meta, partial)"
         warnings.append(
             f"the forward needs real values ({failed.where}: {_first_line(failed.error)}); "
-            "ran it once for real on random input"
+            + (
+                "the model is on the meta device, so it ran once for real on the CPU with random "
+                "stand-in weights and random input"
+                if on_meta
+                else "ran it once for real on random input"
+            )
         )
+        if on_meta:
+            device = "cpu"
     try:
         records, out = _run(model, inputs, real=True, device=device, warnings=warnings)
     except _Failed as failed:
@@ -118,6 +131,8 @@ class _LeafRecorder:
         self.handles: list[Any] = []
         self.inner = InnerCalls(sink=self.functional)
         self.uncosted: set[str] = set()  # kinds of functional calls no rule costs
+        # leaves no rule prices, still running: each collects the torch calls made inside it
+        self.open_leaves: list[tuple[nn.Module, list[tuple[str, Call]]]] = []
 
     def attach(self) -> None:
         for name, m in self.model.named_modules():
@@ -138,12 +153,19 @@ class _LeafRecorder:
     def pre(self, mod: nn.Module, name: str) -> None:
         self.stack.append((name, mod))
         inside_leaf = bool(self.inner.frames) and self.inner.frames[-1].costed
-        self.inner.enter(name, mod, costed=inside_leaf or id(mod) in self.leaf_ids)
+        leaf = id(mod) in self.leaf_ids
+        if leaf and not self.open_leaves and COSTS.lookup(type(mod)) is None:
+            self.open_leaves.append((mod, []))  # priced from what runs inside it
+            leaf = False
+        self.inner.enter(name, mod, costed=inside_leaf or (leaf and not self.open_leaves))
 
     def post(self, mod: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any, name: str) -> None:
         if self.stack and self.stack[-1][1] is mod:
             self.stack.pop()
             self.inner.leave()
+        inner: list[tuple[str, Call]] = []
+        if self.open_leaves and self.open_leaves[-1][0] is mod:
+            inner = self.open_leaves.pop()[1]
         if id(mod) not in self.leaf_ids or not has_tensor(out):
             return
         index = self.calls[name] = self.calls.get(name, 0) + 1
@@ -160,12 +182,20 @@ class _LeafRecorder:
                 module_path=name,
                 inputs=[],
                 params=self.params_by_module[id(mod)],
+                children=[(n.removeprefix(name + "."), c) for n, c in inner],
                 call_index=index,
             )
         )
 
     def functional(self, name: str, call: Call) -> None:
-        """A torch call a container's forward made itself: a row, or one warning when no rule costs it."""
+        """A torch call a container's forward made itself: a row, or one warning when no rule costs
+        it; inside a leaf no rule prices, a part of that leaf's cost."""
+        if self.open_leaves:
+            args, kwargs, out = _detach((call.args, call.kwargs, call.out))
+            self.open_leaves[-1][1].append(
+                (name, Call(call.op, call.target, call.kind, tuple(args), dict(kwargs), None, out))
+            )
+            return
         if COSTS.lookup(op_key(call.op, call.target)) is None:
             self.uncosted.add(call.kind)
             return
@@ -212,8 +242,10 @@ def _run(
             if real:
                 out = _real_forward(model, inputs, device, recorder.inner)
             else:
+                state = MetaState()
+                state.for_module(model)  # made before recording: copying weights is no call of the model's
                 with torch.device("meta"), recorder.inner:
-                    out = MetaState().call(model, inputs.args, inputs.kwargs)
+                    out = state.call(model, inputs.args, inputs.kwargs)
         except Exception as exc:
             raise recorder.failure(exc) from exc
     finally:
@@ -243,6 +275,10 @@ def _attribute_direct_params(model: nn.Module, records: list[NodeRecord]) -> Non
 
 def _real_forward(model: nn.Module, inputs: Inputs, device: Any, inner: InnerCalls) -> Any:
     args, kwargs = inputs.make_real(device)
+    if _model_on_meta(model):
+        state = stand_ins(model, torch.device(device))
+        with torch.no_grad(), torch.random.fork_rng(devices=[]), inner:
+            return functional_call(model, state, args, kwargs, tie_weights=True, strict=False)
     saved = {name: b.detach().clone() for name, b in model.named_buffers()}
     try:
         with torch.no_grad(), torch.random.fork_rng(devices=[]), inner:
@@ -255,10 +291,24 @@ def _real_forward(model: nn.Module, inputs: Inputs, device: Any, inner: InnerCal
 
 
 def _detach(out: Any) -> Any:
+    with torch_function_off():
+        return _to_meta(out)
+
+
+def _to_meta(out: Any) -> Any:
     try:
         return tree_map(lambda v: meta_like(v) if isinstance(v, torch.Tensor) else v, out)
     except ValueError:  # a PackedSequence refuses meta batch sizes: keep its tensors, as a tuple
         return tuple(meta_like(v) if isinstance(v, torch.Tensor) else v for v in tree_flatten(out)[0])
+
+
+# The most a meta model's forward that needs real values may allocate for stand-in weights.
+STAND_IN_LIMIT = 4 * 2**30
+
+
+def _state_bytes(model: nn.Module) -> int:
+    tensors = {id(t): t for t in list(model.parameters()) + list(model.buffers())}
+    return sum(t.numel() * t.element_size() for t in tensors.values())
 
 
 def _model_on_meta(model: nn.Module) -> bool:

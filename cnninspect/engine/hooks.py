@@ -251,7 +251,7 @@ def _forward_error(
 def _forward_fn(model: nn.Module, device: torch.device) -> Any:
     """How to call the model without touching its tensors.
 
-    Eager modules run on stand-ins (:func:`_stand_ins`). TorchScript modules cannot
+    Eager modules run on stand-ins (:func:`stand_ins`). TorchScript modules cannot
     (their attributes are compiled in): they run where they are, and their buffers
     are copied before and written back after.
     """
@@ -273,11 +273,11 @@ def _forward_fn(model: nn.Module, device: torch.device) -> Any:
                         b.copy_(saved[name])
 
         return run_scripted
-    state = _stand_ins(model, device)
+    state = stand_ins(model, device)
     return lambda args, kwargs: torch.func.functional_call(model, state, args, kwargs, tie_weights=True, strict=False)
 
 
-def _stand_ins(model: nn.Module, device: torch.device) -> dict[str, torch.Tensor]:
+def stand_ins(model: nn.Module, device: torch.device) -> dict[str, torch.Tensor]:
     """Tensors to run on: parameters as they are (or copied to ``device``), buffers copied.
 
     A model on the meta device has no values; it gets small random weights so

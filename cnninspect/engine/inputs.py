@@ -33,10 +33,6 @@ class Inputs:
     real_kwargs: dict | None = None
 
     def make_real(self, device: torch.device | str) -> tuple[tuple, dict]:
-        if self.real_args is not None:
-            move = lambda v: v.to(device) if isinstance(v, torch.Tensor) else v  # noqa: E731
-            return tree_map(move, self.real_args), tree_map(move, self.real_kwargs or {})
-
         def fake(v: Any) -> Any:
             if isinstance(v, torch.Tensor):
                 if v.dtype.is_floating_point or v.dtype.is_complex:
@@ -45,6 +41,14 @@ class Inputs:
                 return torch.zeros(v.shape, dtype=v.dtype, device=device)
             return v
 
+        if self.real_args is not None:  # meta tensors among them have no values: made up
+
+            def move(v: Any) -> Any:
+                if not isinstance(v, torch.Tensor):
+                    return v
+                return fake(v) if v.device.type == "meta" else v.to(device)
+
+            return tree_map(move, self.real_args), tree_map(move, self.real_kwargs or {})
         return tree_map(fake, self.args), tree_map(fake, self.kwargs)
 
 
@@ -364,3 +368,31 @@ def check_arity(model: nn.Module, n_args: int, kwargs: dict) -> None:
             f"{' and ' + ', '.join(kwargs) if kwargs else ''}: {exc}; pass one shape per input, "
             "e.g. input_shape=[(1, 3, 32, 32), (1, 10)]"
         ) from None
+
+
+def check_device(device: Any) -> torch.device | None:
+    """The device a fallback's real forward may use, checked before anything runs.
+
+    A summary runs on meta tensors, so a bad ``device`` would otherwise surface only
+    when a fallback needs it, as an error that seems to blame the model.
+    """
+    if device is None:
+        return None
+    try:
+        target = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise OptionError(
+            f"device {device!r} is not a torch device; use e.g. 'cpu' or 'cuda:0', "
+            "or leave it unset (the summary itself runs on the meta device)"
+        ) from None
+    backend = getattr(torch, target.type, None)
+    available = getattr(backend, "is_available", None)
+    if target.type in ("cpu", "meta") or not callable(available):
+        return target
+    count = backend.device_count() if available() else 0
+    if count == 0 or (target.index is not None and target.index >= count):
+        raise OptionError(
+            f"device {device!r} is not available here ({count} {target.type} device(s)); "
+            "use 'cpu' or leave it unset (the summary itself runs on the meta device)"
+        )
+    return target

@@ -101,9 +101,9 @@ class MetaState:
         key = id(module)
         if key not in self._cache:
             state: dict[str, torch.Tensor] = {}
-            for name, t in list(module.named_parameters(remove_duplicate=False)) + list(
-                module.named_buffers(remove_duplicate=False)
-            ):
+            # one name per tensor: functional_call(tie_weights=True) gives its stand-in to every
+            # other name of the same tensor (T5's shared embedding) and refuses a value per name
+            for name, t in list(module.named_parameters()) + list(module.named_buffers()):
                 if t.device.type != "meta":
                     m = torch.empty_like(t, device="meta")
                     if isinstance(t, nn.Parameter):
