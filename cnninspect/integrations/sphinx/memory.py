@@ -1,8 +1,8 @@
 """Memory in the summary directive: the ``:memory:`` option, its columns, totals and chart.
 
 ``:memory:`` (optionally ``optimizer=..., dtype=..., amp=...``) adds the ``output_bytes`` and
-``saved_bytes`` columns and the memory totals; naming those columns in ``:columns:`` or asking
-for ``:plot: memory`` computes the same figures with the default setup. The figures come from
+``saved_bytes`` columns to the default ones and the memory totals; naming those columns in
+``:columns:`` or asking for ``:plot: memory`` computes the same figures. The figures come from
 :func:`cnninspect.analyses.memory.with_memory` on the directive's own input shape, so they
 match the shapes in the table; no docutils here.
 """
@@ -44,13 +44,13 @@ def wanted(settings: dict[str, str] | None, columns: str | None, plot: str | Non
 
 
 def table_columns(summary: Any, columns: str | None, settings: dict[str, str] | None) -> Any:
-    """The table's columns: as given, plus the two memory columns when ``:memory:`` is set."""
-    if settings is None:
+    """The table's columns: ``:columns:`` exactly when given (naming a memory column is enough
+    to compute it), else the defaults plus the two memory columns when ``:memory:`` is set."""
+    if settings is None or columns is not None:
         return columns
-    from cnninspect.renderers.text import resolve_columns
+    from cnninspect.renderers.text import default_columns
 
-    chosen = resolve_columns(summary, columns)
-    return chosen + [c for c in MEMORY_COLUMNS if c not in chosen]
+    return default_columns(summary) + list(MEMORY_COLUMNS)
 
 
 def annotate(analysed: Any, settings: dict[str, str] | None) -> tuple[Any, Any]:
