@@ -5,6 +5,10 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from pathlib import Path
 
+import torch
+from memory_reference import real_saved_bytes
+
+from cnninspect.chapter.models import SimpleCNN
 from cnninspect.integrations.cli import main
 
 
@@ -77,7 +81,13 @@ def test_report_build_end_to_end(tmp_path, capsys):
     # conv1 sees 1x28x28 = 784 inputs and gives 32x28x28 = 25,088 outputs; an FC layer needs 784*25,088 + 25,088
     assert any(f"{784 * 25088 + 25088:,}" in r for r in fc_rows)
     assert any(r and r[0] == "Total params" and r[1].startswith(f"{SIMPLE_TOTAL:,}") for r in cells.rows)
-    assert all((simple.parent / src).resolve().is_file() for src in cells.images) and len(cells.images) >= 3
+    assert all((simple.parent / src).resolve().is_file() for src in cells.images) and len(cells.images) >= 4
+
+    # the memory section: its totals hold what autograd really saves on a CPU forward, and its chart is drawn
+    assert "Memory" in text and "saved for backward per layer of SimpleCNN" in text
+    saved = real_saved_bytes(SimpleCNN(), torch.randn(1, 1, 28, 28))
+    assert any(r and r[0] == "Activations saved for backward" and r[1].endswith(f"({saved:,} bytes)")
+               for r in cells.rows)  # fmt: skip
     assert (out / "conf.py").read_text().count('"cnninspect.integrations.sphinx"') == 1
 
 

@@ -18,7 +18,7 @@ from cnninspect.integrations.commands.common import CLI_HINT, add_model_argument
 if TYPE_CHECKING:
     from cnninspect.engine.inputs import InputSpec
 
-HELP = "write a Sphinx report (layers, receptive fields, FC vs conv, a comparison) for models; --build makes HTML"
+HELP = "write a Sphinx report (layers, memory, receptive fields, FC vs conv, a comparison) for models; --build makes HTML"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -154,6 +154,7 @@ def _page(m, kwargs: str | None) -> str:
         _heading("Cost per layer", "-"),
         f".. cnninspect-summary:: {spec}\n"
         f"{_options(m, kwargs, columns='name,kind,output_shape,macs,flops', plot='macs', no_totals=None)}\n",
+        *_memory_section(m, kwargs),
     ]
     parts.append(_heading("Receptive field", "-"))
     if analysis.rf_rows(s):
@@ -175,6 +176,21 @@ def _page(m, kwargs: str | None) -> str:
     else:
         parts.append("This model has no convolution layers.\n")
     return "\n".join(parts)
+
+
+def _memory_section(m, kwargs: str | None) -> list[str]:
+    """Bytes per layer and the memory totals with their chart, or why the page has none."""
+    from cnninspect.integrations.sphinx import memory as sphinx_memory
+
+    head = _heading("Memory", "-")
+    try:
+        sphinx_memory.annotate(m, {})  # the build stops on a failing directive: find out first
+    except Exception as exc:  # a model the memory replay cannot run: the page says why instead
+        return [head, f"No memory figures: the memory analysis failed ({exc}).\n"]
+    columns = "name,kind,output_shape,output_bytes,saved_bytes"
+    return [head, "Each layer's outputs and what autograd keeps for backward in one AdamW training step "
+            "at this input, with the totals and peaks:\n\n"
+            f".. cnninspect-summary:: {m.spec}\n{_options(m, kwargs, columns=columns, memory=None, plot='memory')}\n"]  # fmt: skip
 
 
 def _no_rf_reason(summary) -> str:
