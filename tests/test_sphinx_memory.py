@@ -250,3 +250,22 @@ def test_the_chart_needs_an_annotated_summary(tmp_path):
     assert memory_bars(annotated, depth=1).labels == ["0", "1", "2", "3"]
     path = plot_memory(annotated, tmp_path / "memory.png")
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_cli_summary_computes_the_memory_columns_it_is_asked_for(capsys):
+    """``cnninspect summary --columns ...,saved_bytes`` fills the columns instead of leaving them empty."""
+    import json
+
+    from cnninspect.chapter.models import SimpleCNN
+    from cnninspect.integrations.cli import main
+
+    assert main(["summary", "simple-cnn", "--format", "json", "--columns", "name,output_bytes,saved_bytes"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)["layers"]}
+    model, x = SimpleCNN(), torch.randn(1, 1, 28, 28)
+    real = real_output_bytes(model, x)
+    assert {name: rows[name]["output_bytes"] for name in ("conv1", "conv2", "fc1", "fc2")} == {
+        name: real[name] for name in ("conv1", "conv2", "fc1", "fc2")
+    }
+    assert sum(row["saved_bytes"] for row in rows.values()) == real_saved_bytes(model, x)
+    assert main(["summary", "simple-cnn", "--columns", "name,saved_bytes"]) == 0
+    assert sep(rows["relu"]["saved_bytes"]) in capsys.readouterr().out  # the text table too

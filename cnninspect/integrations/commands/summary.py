@@ -34,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
         from cnninspect.analyses.fc import with_fc_params
 
         summary = with_fc_params(summary)  # an analysis of its own, run on request
+    if args.columns and ("output_bytes" in args.columns or "saved_bytes" in args.columns):
+        from cnninspect.analyses.memory import with_memory
+
+        summary = with_memory(summary)[0]  # the same: rows' bytes for one training step at this input
     if args.format == "json":
         text = summary.to_json()
     else:
