@@ -248,6 +248,10 @@ def test_the_chart_needs_an_annotated_summary(tmp_path):
         memory_bars(summary)
     annotated, _ = with_memory(summary)
     assert memory_bars(annotated, depth=1).labels == ["0", "1", "2", "3"]
+    annotated.layers[2].saved_bytes = None  # a row the report has no figure for is named, not drawn as 0
+    with pytest.raises(OptionError, match=f"row\\(s\\) {annotated.layers[2].name}"):
+        memory_bars(annotated)
+    annotated, _ = with_memory(summary)
     path = plot_memory(annotated, tmp_path / "memory.png")
     assert path.read_bytes().startswith(b"\x89PNG")
 

@@ -36,11 +36,14 @@ def memory_bars(summary: Summary, depth: int | None = None, title: str | None = 
     from cnninspect.renderers.text import fold
 
     rows = fold(summary.layers, depth)
-    if any(row.saved_bytes is None for row in rows):
+    missing = [row.name for row in rows if row.saved_bytes is None]
+    if missing and len(missing) == len(rows):
         raise OptionError(
             "this summary has no memory figures; annotate it first with "
             "cnninspect.analyses.memory.with_memory(summary)"
         )
+    if missing:
+        raise OptionError(f"the memory report has no figures for row(s) {', '.join(missing)}; a chart would leave them out")
     return MemoryBars(
         labels=[row.name for row in rows],
         saved=[int(row.saved_bytes or 0) for row in rows],
