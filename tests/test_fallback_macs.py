@@ -181,3 +181,38 @@ def test_a_meta_model_that_needs_values_runs_once_on_stand_in_weights():
     assert s.total_macs == counted_macs(real, torch.randn(1, 3, 8, 8))
     assert s.output_shapes == [tuple(real(torch.randn(1, 3, 8, 8)).shape)]
     assert all(p.device.type == "meta" for p in model.parameters())  # the model itself is untouched
+
+
+class SecretCompute(nn.Module):
+    """A layer no rule prices whose inner op no rule prices either (an FFT): its cost is unknown."""
+
+    def forward(self, x):
+        return torch.fft.rfft(x, dim=-1).abs()
+
+
+class WithSecret(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(16, 16)
+        self.secret = SecretCompute()
+
+    def forward(self, x):
+        if x.shape[0] > 0:  # fx gives up here: the hook pass takes the model
+            x = self.fc(x)
+        return self.secret(x)
+
+
+def test_an_unpriced_op_makes_the_total_a_lower_bound_in_row_totals_and_json():
+    import json
+
+    s = cnninspect.summarize(WithSecret().eval(), (2, 16))
+    truth = counted_macs(WithSecret().eval(), torch.randn(2, 16))
+    assert s.total_macs <= truth  # what is priced is real; the FFT is not among it
+    assert not s.macs_complete
+    row = s.layer("secret")
+    assert not row.macs_complete and any("fft" in op for op in row.cost_unknown)
+    assert "INCOMPLETE" in str(s)
+    data = json.loads(s.to_json())
+    assert data["macs_complete"] is False and data["macs_incomplete_reasons"]
+    assert {r["name"]: r["macs_complete"] for r in data["layers"]}["secret"] is False
+    assert cnninspect.summarize(UntraceableBlock().eval(), (2, 5, 8)).macs_complete

@@ -112,10 +112,10 @@ def test_rows_match_torchs_own_calls_on_the_fx_and_the_hook_paths(cls, method):
     assert (third.name, third.call_index, third.parent, third.depth) == ("body.0@3", 3, "body", 2)
     if method == "hooks":
         # the JSON contract keeps a row's origin: module calls seen by hooks, and the torch
-        # calls the forward made itself (x.sum(), x * 2), recorded as they ran
+        # calls the forward made itself (x.sum(), its comparison with 0, x * 2), recorded as they ran
         assert {row.op for row in s.layers if row.module_path is not None} == {"hook"}
         functional = [(row.name, row.op) for row in s.layers if row.module_path is None]
-        assert functional == [("sum", "call_method"), ("mul", "call_method")]
+        assert functional == [("sum", "call_method"), ("gt", "call_method"), ("mul", "call_method")]
 
 
 def test_folded_groups_carry_their_path_and_call_index():

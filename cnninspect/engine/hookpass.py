@@ -164,7 +164,8 @@ class _LeafRecorder:
             self.stack.pop()
             self.inner.leave()
         inner: list[tuple[str, Call]] = []
-        if self.open_leaves and self.open_leaves[-1][0] is mod:
+        opened = bool(self.open_leaves) and self.open_leaves[-1][0] is mod
+        if opened:
             inner = self.open_leaves.pop()[1]
         if id(mod) not in self.leaf_ids or not has_tensor(out):
             return
@@ -183,6 +184,7 @@ class _LeafRecorder:
                 inputs=[],
                 params=self.params_by_module[id(mod)],
                 children=[(n.removeprefix(name + "."), c) for n, c in inner],
+                priced_inside=opened,
                 call_index=index,
             )
         )

@@ -26,7 +26,9 @@ _DUNDERS = {
     "__iadd__": operator.iadd, "__sub__": operator.sub, "__rsub__": operator.sub,
     "__mul__": operator.mul, "__rmul__": operator.mul, "__imul__": operator.imul,
     "__truediv__": operator.truediv, "__matmul__": operator.matmul, "__neg__": operator.neg,
-    "__pow__": operator.pow,
+    "__pow__": operator.pow, "__rpow__": operator.pow, "__rdiv__": operator.truediv,
+    "__floordiv__": operator.floordiv, "__rfloordiv__": operator.floordiv,
+    "__rmatmul__": operator.matmul,
 }  # fmt: skip
 
 
@@ -34,7 +36,10 @@ def spelling(func: Any) -> tuple[str, Any] | None:
     """(op, target) as the tracer would have recorded ``func``; None for what it would not."""
     owner = getattr(func, "__objclass__", None)
     if owner is None:
-        return "call_function", func
+        if _python_tensor_method(func):  # torch.Tensor.split and __rsub__ are written in Python
+            owner = compat.TensorBase
+        else:
+            return "call_function", func
     if not issubclass(owner, compat.TensorBase):
         return None  # a property read (``x.shape``)
     name = func.__name__
@@ -42,6 +47,12 @@ def spelling(func: Any) -> tuple[str, Any] | None:
         target = _DUNDERS.get(name)
         return ("call_function", target) if target is not None else None
     return "call_method", name
+
+
+def _python_tensor_method(func: Any) -> bool:
+    name = getattr(func, "__name__", "")
+    qualname = getattr(func, "__qualname__", "")
+    return qualname == f"Tensor.{name}" and getattr(torch.Tensor, name, None) is not None
 
 
 @dataclass

@@ -36,6 +36,9 @@ class NodeRecord:
     inputs: list[str]  # names of the records that feed this one
     params: list[tuple[str, nn.Parameter]] = field(default_factory=list)
     children: list[tuple[str, Call]] = field(default_factory=list)  # inner calls of opaque modules
+    # the row's cost is the sum of ``children``, even when there are none (a leaf no rule
+    # prices that made no torch call)
+    priced_inside: bool = False
     call_index: int = 1  # which call of ``module_path`` this is; the name shows it as "path@2"
 
     @property
@@ -165,7 +168,10 @@ def _hook_leaf(name: str, child: nn.Module, children: list, recorder: InnerCalls
         recorder.enter(name, mod)
 
     def post(mod, a, kw, out):
-        if not recorder.leave().recorded:
+        frame = recorder.leave()
+        # a priced leaf is one call; an unpriced one is the calls recorded inside it, and
+        # one that made no torch call at all (timm's DropPath in eval) did no arithmetic
+        if frame.costed:
             children.append((name, Call("call_module", mod, type(mod).__name__, a, kw, mod, out)))
 
     handles = []

@@ -47,6 +47,13 @@ class Layer:
     notes: list[str] = field(default_factory=list)
     module_path: str | None = None  # the module this row calls; None for a functional op
     call_index: int = 1  # which call of that module this row is (a module called twice: 1, 2)
+    # the ops in this row no rule prices (their cost is missing from macs/flops); empty when exact
+    cost_unknown: list[str] = field(default_factory=list)
+
+    @property
+    def macs_complete(self) -> bool:
+        """Whether ``macs`` and ``flops`` are the row's whole cost (no op in it went unpriced)."""
+        return not self.cost_unknown
 
     @property
     def trainable(self) -> bool | None:
@@ -115,6 +122,23 @@ class Summary:
     @property
     def total_flops(self) -> int:
         return sum(layer.flops for layer in self.layers)
+
+    @property
+    def macs_complete(self) -> bool:
+        """Whether ``total_macs`` is the whole forward's: every op priced, every row recorded."""
+        return not self.macs_incomplete_reasons
+
+    @property
+    def macs_incomplete_reasons(self) -> list[str]:
+        """Why ``total_macs`` is a lower bound, one line a cause; empty when it is exact."""
+        reasons = []
+        unpriced = [op for layer in self.layers for op in layer.cost_unknown]
+        if unpriced:
+            shown = ", ".join(unpriced[:5]) + (", ..." if len(unpriced) > 5 else "")
+            reasons.append(f"{len(unpriced)} op(s) without a MAC rule are counted as 0: {shown}")
+        if self.method.endswith("partial)"):
+            reasons.append("the forward stopped before its end: rows after that point are missing")
+        return reasons
 
     @property
     def input_shape(self) -> Shape:

@@ -178,6 +178,12 @@ def _display(cols: list[str], table: list[list[Any]]) -> list[list[Any]]:
     ]
 
 
+def _incomplete(summary: Summary) -> str:
+    """A lower bound is never shown as the whole: the totals line says so, and why."""
+    reasons = summary.macs_incomplete_reasons
+    return f" -- INCOMPLETE, at least: {'; '.join(reasons)}" if reasons else ""
+
+
 def totals_lines(summary: Summary) -> list[tuple[str, str]]:
     s = summary
     lines = [
@@ -186,7 +192,7 @@ def totals_lines(summary: Summary) -> list[tuple[str, str]]:
         ("Non-trainable params", thousands(s.non_trainable_params)),
         ("Param size", human_bytes(s.param_bytes)),
         ("Buffers", f"{thousands(s.total_buffers)} ({human_bytes(s.buffer_bytes)})"),
-        ("Total MACs", f"{thousands(s.total_macs)} ({human(s.total_macs)})"),
+        ("Total MACs", f"{thousands(s.total_macs)} ({human(s.total_macs)}){_incomplete(s)}"),
         ("Total FLOPs", f"{thousands(s.total_flops)} ({human(s.total_flops)})"),
         ("Input shape", fmt_shape(s.input_shapes)),
         ("Output shape", fmt_shape(s.output_shapes)),
@@ -292,6 +298,8 @@ def layer_dict(layer: Layer) -> dict[str, Any]:
         "trainable_params": layer.trainable_params,
         "macs": layer.macs,
         "flops": layer.flops,
+        "macs_complete": layer.macs_complete,
+        "cost_unknown": list(layer.cost_unknown),
         "kernel_size": jsonable(layer.kernel_size),
         "stride": jsonable(layer.stride),
         "padding": jsonable(layer.padding),
@@ -335,6 +343,8 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "buffer_bytes": s.buffer_bytes,
         "total_macs": s.total_macs,
         "total_flops": s.total_flops,
+        "macs_complete": s.macs_complete,
+        "macs_incomplete_reasons": s.macs_incomplete_reasons,
         "warnings": list(s.warnings),
         "opaque": dict(s.opaque),
         "receptive_field": _output_field(s),
