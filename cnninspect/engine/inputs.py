@@ -385,7 +385,7 @@ def check_device(device: Any) -> torch.device | None:
             f"device {device!r} is not a torch device; use e.g. 'cpu' or 'cuda:0', "
             "or leave it unset (the summary itself runs on the meta device)"
         ) from None
-    backend = getattr(torch, target.type, None)
+    backend: Any = getattr(torch, target.type, None)
     available = getattr(backend, "is_available", None)
     if target.type in ("cpu", "meta") or not callable(available):
         return target

@@ -12,13 +12,22 @@ from cnninspect.engine.compat import tree_flatten
 from cnninspect.engine.gcpause import collection_paused
 from cnninspect.engine.guard import ModelGuard
 from cnninspect.engine.hookpass import needs_real_values
-from cnninspect.engine.inputs import Inputs, InputSpec, check_arity, choose_input, concrete_defaults
+from cnninspect.engine.inputs import (
+    Inputs,
+    InputSpec,
+    check_arity,
+    check_device,
+    choose_input,
+    concrete_defaults,
+)
 from cnninspect.engine.inventory import Inventory, inventory
+from cnninspect.engine.lazy import has_lazy, materialised
 from cnninspect.engine.ops.macs import COSTS, Cost, is_container_constructor
 from cnninspect.engine.ops.registry import op_key
 from cnninspect.engine.propagate import NodeFailure, NodeRecord, propagate
 from cnninspect.engine.receptive import attach
 from cnninspect.engine.records import Layer, Summary
+from cnninspect.engine.returned import returned_params
 from cnninspect.engine.trace import UntraceableError, structure_key, trace
 from cnninspect.errors import CnnInspectError, InputShapeError, ModelError
 
@@ -58,6 +67,7 @@ def summarize(
 def _summarize(model, input_shape, input_data, dtype, device, receptive_field, debug) -> Summary:
     guard = None
     try:
+        device = check_device(device)
         tree = inventory(model)
         guard = ModelGuard(model, tree)
         wrappers: list[str] = []
@@ -65,6 +75,9 @@ def _summarize(model, input_shape, input_data, dtype, device, receptive_field, d
         if inner is not model:
             model, tree = inner, inventory(inner)
         spec = choose_input(model, InputSpec.of(input_shape, input_data, dtype))
+        if has_lazy(tree):  # shaped on a meta copy: the guard keeps watch over the original
+            model = materialised(model, spec, wrappers)
+            tree = inventory(model)
         records, output, method, warnings, opaque, inputs = _records(model, tree, spec, device)
         warnings[:0] = wrappers
         summary, rows = _assemble(model, tree, records, output, method, warnings, opaque, inputs.shapes)
@@ -130,6 +143,7 @@ def _records(
         warnings.append(f"opaque module {path!r}: fx cannot trace it ({why}); shown as one row")
     try:
         records, output = propagate(tr, inputs.args, inputs.kwargs)
+        records += returned_params(tr, records)  # `return self.weight` is a use of it
     except NodeFailure as failure:
         if not needs_real_values(failure.error):
             raise _user_error(failure) from failure.error
