@@ -107,13 +107,16 @@ def build_hf(name: str, device: str) -> Any:
     from transformers import AutoModel
 
     cfg = hf_config(name)
+    # eager attention and eager mixture-of-experts (grouped_mm wants bf16 on the CPU): the plain ops
     with torch.device(device):
         try:
-            model = AutoModel.from_config(cfg, attn_implementation="eager")
+            model = AutoModel.from_config(
+                cfg, attn_implementation="eager", experts_implementation="eager"
+            )
         except (ValueError, TypeError) as exc:
-            if "attn" not in str(exc).lower() and "attention" not in str(exc).lower():
+            if "implementation" not in str(exc).lower() and "attention" not in str(exc).lower():
                 raise
-            model = AutoModel.from_config(cfg)
+            model = AutoModel.from_config(hf_config(name))
     return model.eval()
 
 
@@ -520,13 +523,17 @@ def ratio(row: Row) -> float | None:
 
 
 def is_flagged(row: Row) -> bool:
-    """Outside 1 % of the reference MACs, parameters not exact, or no clean summary."""
+    """Outside 1 % of the reference MACs, parameters not exact, a partial summary, or none."""
     if row.outcome.startswith("skipped"):
         return False
     if row.outcome != "ok":
         return True
     r = ratio(row)
-    return (r is not None and abs(r - 1) > 0.01) or row.params != row.params_ref
+    return (
+        (r is not None and abs(r - 1) > 0.01)
+        or row.params != row.params_ref
+        or "partial" in row.method
+    )
 
 
 def counts(rows: list[Row]) -> list[tuple[str, str]]:
@@ -566,6 +573,10 @@ def counts(rows: list[Row]) -> list[tuple[str, str]]:
         ),
         ("models with a failed receptive-field analysis", str(sum(1 for r in ok if r.rf_error))),
         ("hook fallback used", str(sum(1 for r in ok if "hook" in r.method))),
+        (
+            "partial summaries (the hook pass lost part of the forward)",
+            str(sum(1 for r in ok if "partial" in r.method)),
+        ),
     ]
 
 
@@ -654,6 +665,8 @@ def clusters(rows: list[Row]) -> dict[str, list[Row]]:
             key = re.sub(r"'[^']*'|\d+", "_", r.outcome)[:110]
         elif r.params != r.params_ref:
             key = "params differ"
+        elif "partial" in r.method:
+            key = f"partial summary ({r.method}); reference {r.reference.split(' (')[0][:40]}"
         elif ratio(r) is not None and abs(ratio(r) - 1) > 0.01:
             key = f"MACs {'over' if ratio(r) > 1 else 'under'} reference by >1 %"
         elif r.rf_unknown not in ("", "0") or r.rf_error:
