@@ -24,11 +24,13 @@ from typing import Any, Literal
 
 import torch
 from torch import nn
+from torch.nn.parameter import is_lazy
 
 from cnninspect.analyses import reference as ref
 from cnninspect.analyses.formulas import Formula, Seen, resolve
 from cnninspect.engine.hooks import ForwardRecording, HookRecord, record_forward
 from cnninspect.engine.inputs import InputSpec, choose_input
+from cnninspect.engine.lazy import initialised_copy
 from cnninspect.engine.ops.catalogue import CATALOGUE, entry_for_module
 from cnninspect.engine.ops.receptive import keep
 from cnninspect.engine.records import Layer, Summary
@@ -196,6 +198,8 @@ def verify(
     if gradient_layers not in ("last", "all", "none"):
         raise OptionError(f"gradient_layers must be 'last', 'all' or 'none', got {gradient_layers!r}")
     spec = choose_input(model, InputSpec.of(input_shape, input_data, dtype))  # one spec for every source
+    if any(is_lazy(p) for p in model.parameters()):  # the real forward needs shaped weights
+        model = initialised_copy(model, spec, device)
     modes = [(m, m.training) for m in model.modules()]
     try:
         if mode is not None:

@@ -28,7 +28,7 @@ def materialised(model: nn.Module, spec: InputSpec, notes: list[str]) -> nn.Modu
     """A meta copy of ``model`` after one forward of ``spec``'s input, its lazy tensors shaped."""
     names = [n for n, p in model.named_parameters() if is_lazy(p)]
     try:
-        twin = copy.deepcopy(model, _meta_memo(model))
+        twin = copy.deepcopy(model, _memo(model, _meta_twin))
         inputs = spec.build()
         with torch.no_grad(), torch.device("meta"):
             twin(*inputs.args, **inputs.kwargs)
@@ -52,16 +52,41 @@ def materialised(model: nn.Module, spec: InputSpec, notes: list[str]) -> nn.Modu
     return twin
 
 
-def _meta_memo(model: nn.Module) -> dict[int, torch.Tensor]:
-    """deepcopy's memo, seeded so every parameter and buffer is copied as a meta stand-in
-    (an uninitialised one stays uninitialised, on meta); sharing is kept."""
-    memo: dict[int, torch.Tensor] = {}
-    for t in list(model.parameters()) + list(model.buffers()):
-        memo[id(t)] = _meta_twin(t)
-    return memo
+def initialised_copy(model: nn.Module, spec: InputSpec, device: Any = None) -> nn.Module:
+    """A real copy of ``model`` whose lazy tensors one no-grad forward on random input has
+    initialised, for what needs real weights (``verify``'s forward); the model is unchanged."""
+    try:
+        twin = copy.deepcopy(model, _memo(model, _real_twin))
+        args, kwargs = spec.build().make_real(device or "cpu")
+        with torch.no_grad():
+            twin(*args, **kwargs)
+    except Exception as exc:
+        raise ModelError(
+            f"{type(model).__name__} holds uninitialised (lazy) parameters and one forward on a "
+            f"copy to initialise them failed ({type(exc).__name__}: {_first_line(exc)}); run the "
+            "model once on a real batch, model(x), first"
+        ) from exc
+    return twin
+
+
+def _memo(model: nn.Module, twin: Any) -> dict[int, torch.Tensor]:
+    """deepcopy's memo: each parameter and buffer mapped to ``twin(tensor)``, once (sharing kept)."""
+    return {id(t): twin(t) for t in list(model.parameters()) + list(model.buffers())}
+
+
+def _real_twin(t: torch.Tensor) -> torch.Tensor:
+    """A clone; a lazy tensor a fresh uninitialised one (deepcopy refuses UninitializedBuffer)."""
+    if is_lazy(t):
+        uninitialised: Any = type(t)
+        return uninitialised(requires_grad=t.requires_grad, device=t.device, dtype=t.dtype)
+    clone = t.detach().clone()
+    return (
+        nn.Parameter(clone, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else clone
+    )
 
 
 def _meta_twin(t: torch.Tensor) -> torch.Tensor:
+    """A meta stand-in; a lazy tensor stays uninitialised, on meta."""
     grad = t.requires_grad
     if is_lazy(t):  # torch's stubs omit the device and dtype these constructors take
         uninitialised: Any = type(t)
