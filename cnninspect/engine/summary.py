@@ -209,7 +209,7 @@ def cost_of(record: NodeRecord) -> tuple[Cost | None, list[str]]:
         return rule(call), []
     if is_container_constructor(call.target):
         return Cost(0, 0), []
-    if record.children:
+    if record.children or record.priced_inside:
         macs = flops = 0
         unknown: list[str] = []
         for name, inner in record.children:
@@ -258,8 +258,11 @@ def _row(rec: NodeRecord, seen: set[int], opaque: dict[str, str], unknown_cost: 
         call_index=rec.call_index,
         **_geometry(rec.call.module),
     )
+    layer.cost_unknown = unknown
     if cost is None:
         layer.notes.append("no MAC rule: counted as 0")
+    elif unknown:
+        layer.notes.append(f"{len(unknown)} inner op(s) without a MAC rule counted as 0")
     if rec.module_path in opaque:
         layer.notes.append(f"opaque: {opaque[rec.module_path]}")
     return layer
