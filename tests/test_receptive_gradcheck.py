@@ -312,3 +312,29 @@ def test_global_ops_are_reported_global_not_measured():
     report = receptive_field(model, (1, 1, 16, 16))
     assert [report[n].is_global for n in ("1", "2", "3")] == [True, True, True]
     assert report.region("1", 0) == ((0, 15), (0, 15))
+
+
+class PositionEmbedded(nn.Module):
+    """Position terms made from the input's size alone (timm's EdgeNeXt, Hiera, DeepSeek ViT do
+    this): they add no input position to any unit's field, so the field is the convs' own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = _conv(3, 4, 3, s=2, p=1)
+        self.body = _conv(4, 4, 3, p=1)
+        self.pos = nn.Parameter(torch.ones(1, 4, 3, 3))
+
+    def forward(self, x):
+        x = self.stem(x)
+        b, c, h, w = x.shape
+        grid = torch.arange(h * w, dtype=x.dtype, device=x.device).reshape(1, 1, h, w) / (h * w)
+        pos = F.interpolate(self.pos, size=(h, w), mode="nearest") + grid
+        return self.body(x + pos + torch.zeros_like(x))
+
+
+def test_position_terms_sized_from_the_input_leave_the_field_known_by_gradient():
+    model = PositionEmbedded()
+    report = receptive_field(model, (1, 3, 16, 16))
+    assert not any(f.unknown for f in report.fields.values())
+    _agree_centre(model, 3, (5, 5), expected=7)  # 3x3 s2 then 3x3: 3 + 2*2
+    _agree_corners(model, (1, 3, 16, 16))

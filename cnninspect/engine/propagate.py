@@ -185,6 +185,20 @@ def _hook_leaf(name: str, child: nn.Module, children: list, recorder: InnerCalls
     return handles
 
 
+_SHAPE_ATTRIBUTES = frozenset({"shape", "ndim", "dtype", "device", "is_cuda", "layout"})
+_SHAPE_METHODS = frozenset({"size", "dim", "ndimension", "numel", "nelement", "get_device"})
+
+
+def _reads_shape_only(node: Node) -> bool:
+    """``x.shape``, ``x.size(1)``, ``len(x)``: what follows reads no value of ``x``, so a
+    position embedding sized from them is not fed by ``x`` (for receptive fields)."""
+    if node.op == "call_method":
+        return node.target in _SHAPE_METHODS
+    if node.target is getattr:
+        return len(node.args) > 1 and node.args[1] in _SHAPE_ATTRIBUTES
+    return node.target is len
+
+
 def propagate(tr: Trace, args: tuple, kwargs: dict) -> tuple[list[NodeRecord], Any]:
     """Evaluate the graph on meta values; return one record per tensor-producing op and the output."""
     walk = _Walk(tr, args, kwargs)
@@ -282,7 +296,7 @@ class _Walk:
             ) from exc
         self.env[node] = call.out
         if not has_tensor(call.out):
-            self.producers[node] = self.sources(node)
+            self.producers[node] = [] if _reads_shape_only(node) else self.sources(node)
             return
         rec = self._record(node, call, module, children)
         self.records.append(rec)

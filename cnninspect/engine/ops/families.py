@@ -287,8 +287,9 @@ _LAYOUT = (
     family(
         "creation", torch.zeros, torch.ones, torch.arange, torch.full, torch.zeros_like,
         torch.ones_like, torch.empty, torch.meshgrid, "method:new_zeros", "method:new_ones",
-        cost=cost.free, opt_out={"shape": META, "receptive": "makes new values: no input geometry",
-                                 "reference": NO_FORMULA},
+        torch.tensor, torch.empty_like, torch.full_like, torch.rand_like, torch.randn_like,
+        torch.linspace, torch.eye, "method:new_full", "method:new_empty", "method:new_tensor",
+        cost=cost.free, receptive=rf.constant, opt_out={"shape": META, "reference": NO_FORMULA},
     ),
     family(
         "compare", operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
@@ -297,8 +298,7 @@ _LAYOUT = (
         "method:eq", "method:ne", torch.all, torch.any, "method:all", "method:any",
         torch.logical_and, torch.logical_or, torch.logical_not, operator.and_, operator.or_,
         operator.invert, "method:__and__", "method:__or__", "method:__invert__",
-        "method:type", torch.tensor, torch.empty_like, torch.full_like, torch.rand_like,
-        torch.randn_like, "method:new_full", "method:new_empty", "method:new_tensor",
+        "method:type",
         cost=cost.free, opt_out={"shape": META, "receptive": MOVES_AXES, "reference": NO_FORMULA},
     ),
     family("unfold", nn.Unfold, nn.Fold, F.unfold, F.fold, cost=cost.free,

@@ -84,7 +84,14 @@ class Unknown:
     why: str
 
 
-Effect = Window | Keep | Global | Unknown
+@dataclass(frozen=True)
+class Constant:
+    """Values made from shapes alone (``zeros_like``): no input position reaches them."""
+
+    why: str
+
+
+Effect = Window | Keep | Global | Unknown | Constant
 
 # --- helpers -------------------------------------------------------------------------
 
@@ -489,6 +496,11 @@ def linear(call: Call, dims: tuple[int, ...]) -> Effect:
     return Keep()
 
 
+
+
+def constant(call: Call, dims: tuple[int, ...]) -> Effect:
+    """``zeros``, ``arange``, ``*_like``: new values that depend on no input value."""
+    return Constant(f"{call.kind} makes new values: no input position reaches them")
 
 
 def mixes_all(call: Call, dims: tuple[int, ...]) -> Effect:

@@ -21,7 +21,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from cnninspect.engine.ops.receptive import AxisWindow, Effect, Global, Keep, Unknown, Window
+from cnninspect.engine.ops.receptive import (
+    AxisWindow,
+    Constant,
+    Effect,
+    Global,
+    Keep,
+    Unknown,
+    Window,
+    constant,
+)
 from cnninspect.engine.ops.registry import first_tensor
 from cnninspect.engine.propagate import NodeRecord
 from cnninspect.engine.receptive.report import (
@@ -144,7 +153,7 @@ def _out_sizes(rec: NodeRecord, dims: tuple[int, ...]) -> tuple[int, ...] | None
 
 def _step(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> tuple[_State | None, Node]:
     names = [name for name, _ in ins]
-    if not ins:
+    if not ins or isinstance(_constant(rec), Constant):
         return None, Node(rec.name, "none", names, (), None)
     effect = _effect(rec, ins, sequential)
     if isinstance(effect, (Global, Unknown)):
@@ -162,6 +171,11 @@ def _step(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> t
         return _State("global", why=why), Node(rec.name, "global", names, (), None, why)
     merged.dims, merged.sizes = dims, sizes
     return merged, Node(rec.name, "spatial", names, tuple(windows), sizes)
+
+
+def _constant(rec: NodeRecord) -> Effect | None:
+    rule = rule_for(rec.call)
+    return rule(rec.call, ()) if rule is constant else None
 
 
 def _effect(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> Effect:
