@@ -455,3 +455,25 @@ def test_bert_base() -> None:
     model = more.bert()
     assert unique_params(model) == 109_482_240
     _check_bert(model, 512)
+
+
+@pytest.mark.parametrize("make, shape", [(more.LazyMLP, (3, 20)), (more.LazyConvNet, (2, 3, 8, 8))])
+def test_lint_and_memory_of_a_lazy_model_equal_those_of_it_initialised(make, shape) -> None:
+    # both read every parameter's shape (a raw ValueError / "could not run on meta" before);
+    # the oracle is the same model after a real forward has initialised it
+    from cnninspect.analyses.lint import lint
+    from cnninspect.analyses.memory import memory
+
+    ready = seeded(make)
+    real_run(ready, torch.rand(shape))
+    lazy_lint, ready_lint = lint(make(), shape), lint(ready, shape)
+    assert [(f.code, f.path) for f in lazy_lint.findings] == [
+        (f.code, f.path) for f in ready_lint.findings
+    ]
+    lazy_mem, ready_mem = memory(make(), shape), memory(ready, shape)
+    assert (lazy_mem.param_bytes, lazy_mem.train_peak, lazy_mem.inference_peak) == (
+        ready_mem.param_bytes,
+        ready_mem.train_peak,
+        ready_mem.inference_peak,
+    )
+    assert lazy_mem.param_bytes == 4 * unique_params(ready)

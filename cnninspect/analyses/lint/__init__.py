@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from torch import nn
+from torch.nn.parameter import is_lazy
 
 from cnninspect.analyses.lint.baseline import is_known, read_baseline, write_baseline
 from cnninspect.analyses.lint.config import LintConfig, find_pyproject, load_config
@@ -62,6 +63,8 @@ def lint(
         object_size=object_size if object_size is not None else cfg.object_size,
         precision=precision if precision is not None else cfg.precision,
     )
+    if summary.source is not None and any(is_lazy(p) for p in model.parameters()):
+        model = summary.source[0]  # the copy summarize() shaped the lazy parameters of
     ctx = LintContext(summary, model, options)
     found = [finding for r in rules for finding in r.check(ctx)]
     name = model_name or summary.model_name

@@ -27,6 +27,7 @@ from cnninspect.engine.compat import tree_flatten
 from cnninspect.engine.guard import ModelGuard
 from cnninspect.engine.inputs import InputSpec, concrete_defaults
 from cnninspect.engine.inventory import inventory
+from cnninspect.engine.lazy import has_lazy, materialised
 from cnninspect.engine.trace import UntraceableError, structure_key, trace
 from cnninspect.errors import InputShapeError, ModelError
 
@@ -44,6 +45,9 @@ def replay(
     The model is put in train or eval mode for the run and left exactly as found.
     """
     tree = inventory(model)
+    if has_lazy(tree):  # the replay reads every parameter's shape: shape lazy ones on a meta copy
+        model = materialised(model, spec, [])
+        tree = inventory(model)
     guard = ModelGuard(model, tree)
     try:
         model.train(train)
