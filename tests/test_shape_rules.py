@@ -241,3 +241,22 @@ def test_permute_and_cat_rules_match_meta(shape, rnd):
     # out-of-range dimensions: the rule steps aside and torch raises
     assert SHAPES.lookup(torch.cat)(Call("call_function", torch.cat, "cat", ([x, x], len(shape)), {})) is None
     assert SHAPES.lookup(torch.permute)(Call("call_function", torch.permute, "permute", (x, [*dims[:-1], len(shape)]), {})) is None
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN])
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("shape", [(7, 2, 5), (7, 5)])
+def test_recurrent_shape_rule_equals_a_real_forward(cls, batch_first, bidirectional, shape):
+    from torch.utils._pytree import tree_leaves
+
+    from cnninspect.engine.ops.shapes import recurrent
+
+    extra = [{"proj_size": 3}, {}] if cls is nn.LSTM else [{}]
+    for kw in extra:
+        m = cls(5, 4, num_layers=2, batch_first=batch_first, bidirectional=bidirectional, **kw)
+        x = torch.randn(shape)
+        real = [tuple(t.shape) for t in tree_leaves(m(x))]
+        ours = recurrent(Call("call_module", m, cls.__name__, (x,), {}, m))
+        assert [tuple(t.shape) for t in tree_leaves(ours)] == real
+        assert all(t.device.type == "meta" for t in tree_leaves(ours))

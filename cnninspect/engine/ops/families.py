@@ -92,8 +92,8 @@ _DENSE = (
         nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, receptive=rf.mixes_all,
         opt_out={"shape": META, "cost": "summed from the layers inside it", "reference": NO_FORMULA},
     ),
-    family("recurrent", nn.LSTM, nn.GRU, nn.RNN, cost=cost.recurrent, receptive=rf.mixes_all,
-           opt_out={"shape": META, "reference": NO_FORMULA}),
+    family("recurrent", nn.LSTM, nn.GRU, nn.RNN, shape=shapes.recurrent, cost=cost.recurrent,
+           receptive=rf.mixes_all, opt_out={"reference": NO_FORMULA}),
     family("recurrent_cell", nn.LSTMCell, nn.GRUCell, nn.RNNCell, cost=cost.recurrent_cell,
            receptive=rf.mixes_all, opt_out={"shape": META, "reference": NO_FORMULA}),
 )  # fmt: skip

@@ -9,6 +9,7 @@ and what it expected. Ops without a rule are executed on the meta device instead
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -337,3 +338,28 @@ def __getattr__(name: str):
 
         return SHAPES
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def recurrent(call: Call) -> Any:
+    """An RNN/GRU/LSTM over a plain tensor, without running it: on meta tensors torch unrolls
+    every time step through Python decompositions (timm's sequencer2d_l took minutes).
+    A PackedSequence, an initial state or a bad size is left to the layer itself."""
+    m, x = call.module, call.args[0] if call.args else None
+    if len(call.args) != 1 or call.kwargs or not isinstance(x, torch.Tensor):
+        return None
+    if x.dim() not in (2, 3) or x.shape[-1] != m.input_size:
+        return None
+    directions = 2 if m.bidirectional else 1
+    out_size = m.proj_size if getattr(m, "proj_size", 0) else m.hidden_size
+    states = directions * m.num_layers
+    if x.dim() == 3:
+        steps, batch = (x.shape[1], x.shape[0]) if m.batch_first else (x.shape[0], x.shape[1])
+        seq = (batch, steps) if m.batch_first else (steps, batch)
+        lead: tuple[int, ...] = (batch,)
+    else:
+        seq, lead = (x.shape[0],), ()
+    out = meta(seq + (directions * out_size,), x.dtype)
+    h = meta((states,) + lead + (out_size,), x.dtype)
+    if m.mode == "LSTM":
+        return out, (h, meta((states,) + lead + (m.hidden_size,), x.dtype))
+    return out, h
