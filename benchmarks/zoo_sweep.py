@@ -536,6 +536,11 @@ def is_flagged(row: Row) -> bool:
     )
 
 
+def plain_fails(row: Row) -> bool:
+    """The model's own forward fails with these inputs too (meta and CPU): the inputs or the model."""
+    return "cpu forward failed" in row.reference
+
+
 def counts(rows: list[Row]) -> list[tuple[str, str]]:
     ran = [r for r in rows if not r.outcome.startswith("skipped")]
     ok = [r for r in ran if r.outcome == "ok"]
@@ -553,6 +558,10 @@ def counts(rows: list[Row]) -> list[tuple[str, str]]:
         ),
         ("summarised", pct(len(ok), len(ran))),
         ("crashed (error)", str(outcomes.get("error", 0))),
+        (
+            "... of them where the plain forward fails too",
+            str(sum(1 for r in ran if r.outcome.startswith("error") and plain_fails(r))),
+        ),
         ("slow (over the time limit)", str(sum(1 for r in ran if r.outcome.startswith("slow")))),
         ("parameters exact", pct(sum(1 for r in ok if r.params == r.params_ref), len(ok))),
         (
@@ -662,7 +671,10 @@ def clusters(rows: list[Row]) -> dict[str, list[Row]]:
         if r.outcome.startswith("skipped"):
             key = "skipped: " + re.sub(r"\d[\d.]*", "N", r.outcome.split(":", 2)[-1].strip())[:90]
         elif r.outcome != "ok":
-            key = re.sub(r"'[^']*'|\d+", "_", r.outcome)[:110]
+            key = r.outcome.replace("the model's forward raised ", "")
+            key = re.sub(r"in '[^']*' \((\w+)\)", r"in \1", key)  # the module path, not its class
+            key = re.sub(r"\d+", "N", key)[:120]
+            key = ("[plain forward fails too] " if plain_fails(r) else "") + key
         elif r.params != r.params_ref:
             key = "params differ"
         elif "partial" in r.method:
@@ -670,15 +682,24 @@ def clusters(rows: list[Row]) -> dict[str, list[Row]]:
         elif ratio(r) is not None and abs(ratio(r) - 1) > 0.01:
             key = f"MACs {'over' if ratio(r) > 1 else 'under'} reference by >1 %"
         elif r.rf_unknown not in ("", "0") or r.rf_error:
-            key = (
-                "unknown receptive-field rows"
-                if not r.rf_error
-                else "rf analysis failed: " + r.rf_error[:60]
-            )
+            bad = "rf analysis failed: " + r.rf_error[:60] if r.rf_error else "unknown RF rows"
+            key = f"{bad}; {warning_kind(r)}"
         else:
             continue
         groups[key].append(r)
     return dict(sorted(groups.items(), key=lambda kv: -len(kv[1])))
+
+
+def warning_kind(row: Row) -> str:
+    """The first warning cut to its cause: an opaque module's class, or its opening words."""
+    found = re.search(
+        r"opaque module '[^']*': fx cannot trace it \((\w+): (\w+)", row.first_warning
+    )
+    if found:
+        return f"first warning: opaque {found.group(1)} ({found.group(2)})"
+    if not row.first_warning:
+        return "no warning"
+    return f"first warning: {re.sub(r'[0-9]+', 'N', row.first_warning[:45])}"
 
 
 def print_clusters(path: Path = CSV_PATH) -> None:
