@@ -160,6 +160,23 @@ def test_a_lazy_model_meta_cannot_run_is_one_clear_error() -> None:
     assert "\n" not in msg and "lazy" in msg and "fc.weight" in msg and "model(x)" in msg
 
 
+class _LazyNeverUsed(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.used = nn.Linear(3, 4)
+        self.spare = nn.LazyLinear(5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.used(x)
+
+
+def test_a_lazy_layer_forward_never_uses_is_one_clear_error() -> None:
+    with pytest.raises(ModelError) as info:
+        summarize(_LazyNeverUsed(), (2, 3))
+    msg = str(info.value)
+    assert "\n" not in msg and "spare.weight" in msg and "never uses" in msg
+
+
 # -- issue 14: PackPaddedLSTM and PackedSequence outputs ---------------------------------
 
 

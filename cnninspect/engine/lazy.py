@@ -43,7 +43,8 @@ def materialised(model: nn.Module, spec: InputSpec, notes: list[str]) -> nn.Modu
     if left:
         raise ModelError(
             f"{type(model).__name__}: a dry forward left lazy parameters unshaped ({', '.join(left[:3])}); "
-            "forward never used them: run the model once on a real batch before summarising it"
+            "forward never uses them, so nothing gives them a shape: remove them, or replace them "
+            "by layers of a known size"
         )
     notes.append(
         f"lazy parameters ({', '.join(names[:3]) or 'buffers'}{', ...' if len(names) > 3 else ''}) "
