@@ -101,7 +101,10 @@ class ModelStatistics:
     # every row's output once: the activations when the memory analysis cannot replay the model
     output_bytes_estimate: int = 0
     memory_of: Callable[[], MemoryReport] | None = field(default=None, repr=False)
+    # the report's activation_bytes alone, for the table (cheaper than the whole report)
+    saved_of: Callable[[], int] | None = field(default=None, repr=False)
     _memory: MemoryReport | None = field(default=None, init=False, repr=False)
+    _saved: int | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.formatting.fit(self.summary_list)
@@ -111,25 +114,43 @@ class ModelStatistics:
         """The exact memory report of one training step at this input, made on first use.
 
         It replays the model's forward and backward on meta tensors, which costs more than
-        the summary itself, so it runs only when a size is read or the table printed.
+        the summary itself, so it runs only when it is read.
         """
         if self._memory is None and self.memory_of is not None:
             make, self.memory_of = self.memory_of, None
-            try:
-                self._memory = make()
-            except Exception as exc:  # noqa: BLE001 -- the sizes fall back, the summary stands
-                self.warnings.append(
-                    f"the memory analysis could not replay the model ({type(exc).__name__}: {exc}); "
-                    "Forward/backward pass size counts every row's output once instead"
-                )
+            self._memory = self._fallible(make)
         return self._memory
 
     @property
     def total_output_bytes(self) -> int:
         """Activations autograd saves for backward in one training step (exact, from the memory
-        analysis), else every row's output once; 0 without an input."""
-        report = self.memory
-        return report.activation_bytes if report is not None else self.output_bytes_estimate
+        analysis), else every row's output once; 0 without an input.
+
+        Printing needs this figure only, so it comes from the training forward's replay
+        alone unless the whole report has been made already.
+        """
+        if self._memory is None and self._saved is None:
+            if self.saved_of is not None:
+                make, self.saved_of = self.saved_of, None
+                self._saved = self._fallible(make)
+            else:
+                self._memory = self.memory  # no cheaper way in: the whole report, if any
+        if self._memory is not None:
+            return self._memory.activation_bytes
+        return self._saved if self._saved is not None else self.output_bytes_estimate
+
+    def _fallible(self, make: Callable[[], Any]) -> Any:
+        """``make()``, or None and a warning when the model cannot be replayed (the summary stands)."""
+        try:
+            return make()
+        except Exception as exc:  # noqa: BLE001 -- the sizes fall back, the summary stands
+            note = (
+                f"the memory analysis could not replay the model ({type(exc).__name__}: {exc}); "
+                "Forward/backward pass size counts every row's output once instead"
+            )
+            if note not in self.warnings:
+                self.warnings.append(note)
+            return None
 
     @property
     def has_input(self) -> bool:

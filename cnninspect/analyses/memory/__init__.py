@@ -20,6 +20,7 @@ from cnninspect.errors import ModelError, OptionError
 
 __all__ = [
     "memory",
+    "saved_bytes",
     "with_memory",
     "memory_of_summary",
     "largest_batch",
@@ -55,16 +56,43 @@ def memory(
     "fp16") is an autocast forward over fp32 master weights.
     """
     from cnninspect.analyses.memory.build import build_report
-    from cnninspect.engine.inputs import InputSpec, choose_input
 
     optimizer = check_optimizer(optimizer)
     amp_dtype = check_amp(amp, dtype)
+    spec = _spec(model, input_shape, input_data, batch_size)
+    return build_report(model, spec, optimizer, _dtype(dtype), amp_dtype, inference=_inference)
+
+
+def _spec(model: nn.Module, input_shape: Any, input_data: Any, batch_size: int | None) -> Any:
+    from cnninspect.engine.inputs import InputSpec, choose_input
+
     spec = choose_input(model, InputSpec.of(input_shape, input_data, None))
     if batch_size is not None:
         if batch_size < 1:
             raise OptionError(f"batch_size must be a positive integer, got {batch_size}")
         spec = spec.with_batch(batch_size)
-    return build_report(model, spec, optimizer, _dtype(dtype), amp_dtype, inference=_inference)
+    return spec
+
+
+def saved_bytes(
+    model: nn.Module,
+    input_shape: Any = None,
+    *,
+    batch_size: int | None = None,
+    dtype: torch.dtype | str | None = None,
+    amp: str | None = None,
+    input_data: Any = None,
+) -> int:
+    """The report's ``activation_bytes`` alone: what autograd saves for backward in one
+    training forward, from that forward's replay only (no backward, no inference replay),
+    for callers such as the torchinfo table that print this one figure."""
+    from cnninspect.analyses.memory.liveness import saved_by_row
+    from cnninspect.analyses.memory.run import replay
+
+    amp_dtype = check_amp(amp, dtype)
+    spec = _spec(model, input_shape, input_data, batch_size)
+    log, _ = replay(model, spec, train=True, dtype=_dtype(dtype), amp=amp_dtype, backward=False)
+    return sum(saved_by_row(log, len(log.rows)))
 
 
 def with_memory(summary: Any, **options: Any) -> tuple[Any, MemoryReport]:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
+from cnninspect.analyses.memory.cache import remembered, setup_key
 from cnninspect.analyses.memory.liveness import peaks, saved_by_row
-from cnninspect.analyses.memory.replay import BUFFER, INPUT, PARAM, MemoryLog
+from cnninspect.analyses.memory.replay import BUFFER, INPUT, PARAM, MemoryLog, MetaState
 from cnninspect.analyses.memory.report import OPTIMIZERS, MemoryReport, RowMemory
 from cnninspect.analyses.memory.run import replay
 from cnninspect.engine.inputs import InputSpec
+from cnninspect.engine.inventory import inventory
 
 _STEP_TENSOR_BYTES = 4  # Adam's per-parameter ``step`` counter: a float32 scalar
 
@@ -23,9 +27,34 @@ def build_report(
     *,
     inference: bool = True,
 ) -> MemoryReport:
-    """The report; ``inference=False`` skips the inference replay (its peak reads 0)."""
-    train, state = replay(model, spec, train=True, dtype=dtype, amp=amp)
-    infer = replay(model, spec, train=False, dtype=dtype, amp=amp)[0] if inference else None
+    """The report; ``inference=False`` skips the inference replay (its peak reads 0).
+
+    Remembered per model and setup like the replays, and handed out as a copy.
+    """
+    tree = inventory(model)
+    key = setup_key(tree, "report", spec, optimizer, dtype, amp, inference)
+
+    def make() -> MemoryReport:
+        train, state = replay(model, spec, train=True, dtype=dtype, amp=amp)
+        infer = replay(model, spec, train=False, dtype=dtype, amp=amp)[0] if inference else None
+        batch = spec.shapes[0][0] if spec.shapes and spec.shapes[0] else None
+        return report_from(type(model).__name__, batch, train, state, infer, optimizer, dtype, amp)
+
+    report = remembered(model, key, make)
+    return replace(report, rows=[replace(r) for r in report.rows], notes=list(report.notes))
+
+
+def report_from(  # noqa: PLR0913 -- the setup's parts, as the report lists them
+    model_name: str,
+    batch_size: int | None,
+    train: MemoryLog,
+    state: MetaState,
+    infer: MemoryLog | None,
+    optimizer: str,
+    dtype: torch.dtype | None,
+    amp: torch.dtype | None,
+) -> MemoryReport:
+    """The report read off a training replay's log (and an inference replay's, if any)."""
     base = {origin: _bytes(train, origin) for origin in (PARAM, BUFFER, INPUT)}
     trainable = [p for p in state.params() if p.requires_grad]
     grads = sum(p.numel() * p.element_size() for p in trainable)
@@ -42,8 +71,8 @@ def build_report(
         RowMemory(n, o, s) for n, o, s in zip(train.rows, train.output_bytes, saved, strict=True)
     ]
     return MemoryReport(
-        model_name=type(model).__name__,
-        batch_size=spec.shapes[0][0] if spec.shapes and spec.shapes[0] else None,
+        model_name=model_name,
+        batch_size=batch_size,
         dtype=str(dtype or _model_dtype(state)).replace("torch.", ""),
         optimizer=optimizer,
         amp=str(amp).replace("torch.", "") if amp is not None else None,
@@ -65,7 +94,7 @@ def _bytes(log: MemoryLog, origin: str) -> int:
     return sum(st.nbytes for st in log.storages.values() if st.origin == origin)
 
 
-def _model_dtype(state) -> torch.dtype:
+def _model_dtype(state: MetaState) -> torch.dtype:
     for t in state.by_id.values():
         if t.is_floating_point():
             return t.dtype

@@ -36,22 +36,69 @@ class _Unkeyable(Exception):
     pass
 
 
-def _encode(v: Any) -> Any:
-    if isinstance(v, torch.Tensor):
-        return (tuple(v.shape), v.stride(), v.dtype, v.device.type)
-    if isinstance(v, (tuple, list)):
-        return (type(v), tuple(_encode(x) for x in v))
-    if v is None or isinstance(v, (int, float, bool, str, torch.dtype, torch.memory_format)):
-        return (type(v), v)
-    raise _Unkeyable
+# plain argument values that go into a key as they are (with their type: 1, 1.0 and True
+# are equal as dict keys but not as arguments)
+_PLAIN = frozenset(
+    {
+        int,
+        float,
+        bool,
+        str,
+        type(None),
+        torch.dtype,
+        torch.memory_format,
+        torch.layout,
+        torch.device,
+    }
+)
 
 
-def key_of(func: Any, args: tuple, kwargs: dict) -> tuple | None:
-    """Hashable metadata of a call, or None when some argument has none."""
-    try:
-        return (func, _encode(args), tuple((k, _encode(v)) for k, v in kwargs.items()))
-    except _Unkeyable:
-        return None
+def scan(func: Any, args: tuple, kwargs: dict, tensors: list[torch.Tensor]) -> tuple | None:
+    """Append the tensors of a call's arguments to ``tensors`` and return its cache key:
+    hashable metadata of the call, or None when ``func`` does not make fresh outputs or
+    some argument has no metadata.
+
+    One flat pass for both, since it runs on every aten op of a replay.
+    """
+    parts: list | None = [func] if fresh_only(func) else None
+    ok = _walk(args, tensors, parts)
+    for name, value in kwargs.items():
+        if parts is not None:
+            parts.append(name)
+        ok = _walk((value,), tensors, parts) and ok
+    return tuple(parts) if parts is not None and ok else None
+
+
+def _walk(values: Any, tensors: list[torch.Tensor], parts: list | None) -> bool:
+    ok = True
+    for v in values:
+        kind = type(v)
+        if kind is torch.Tensor or isinstance(v, torch.Tensor):
+            tensors.append(v)
+            if parts is not None:
+                parts.append((v.shape, v.stride(), v.dtype, v.device))
+        elif kind is tuple or kind is list:
+            if parts is not None:
+                parts.append((kind, len(v)))
+            ok = _walk(v, tensors, parts) and ok
+        elif kind in _PLAIN:
+            if parts is not None:
+                parts.append((kind, v))
+        else:
+            if kind is dict:
+                _walk(v.values(), tensors, None)
+            ok = False
+    return ok
+
+
+def outputs(value: Any) -> list[torch.Tensor]:
+    """The tensors an op returned (a tensor, or a tuple or list of them and of None)."""
+    if type(value) is torch.Tensor or isinstance(value, torch.Tensor):
+        return [value]
+    found: list[torch.Tensor] = []
+    if isinstance(value, (tuple, list)):
+        _walk(value, found, None)
+    return found
 
 
 def lookup(key: tuple) -> Any:

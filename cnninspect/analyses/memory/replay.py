@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 import cnninspect.engine.ops.catalogue  # noqa: F401 -- before trace, which it imports back
-from cnninspect.analyses.memory.opcache import fresh_only, key_of, lookup, remember
+from cnninspect.analyses.memory.opcache import lookup, outputs, remember, scan
 from cnninspect.engine.compat import TorchDispatchMode, tree_flatten
 from cnninspect.engine.trace import Node, Trace
 
@@ -51,18 +51,6 @@ class MemoryLog:
     keep: list = field(default_factory=list)  # storages kept alive so keys are never reused
 
 
-def tensors_in(value: Any) -> Iterator[torch.Tensor]:
-    """The tensors in an op's (nested tuple, list, dict) arguments or results."""
-    if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for v in value:
-            yield from tensors_in(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from tensors_in(v)
-
-
 def storage_key(t: torch.Tensor) -> int:
     return t.untyped_storage()._cdata
 
@@ -84,21 +72,28 @@ class Recorder(TorchDispatchMode):
             self.log.keep.append(st)
         return key
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        """No dynamo guard around ``__torch_dispatch__``: nothing compiles inside a replay,
+        and the guard costs a sixth of each op's time."""
+        return False
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        key = key_of(func, args, kwargs) if fresh_only(func) else None
+        read: list[torch.Tensor] = []
+        key = scan(func, args, kwargs or {}, read)
         out = lookup(key) if key is not None else None
         if out is None:
-            out = func(*args, **kwargs)
+            out = func(*args, **(kwargs or {}))
             if key is not None:
                 remember(key, out)
         log, index = self.log, self.log.ops
-        for t in tensors_in((args, kwargs)):
-            st = log.storages.get(storage_key(t))
+        storages = log.storages
+        for t in read:
+            st = storages.get(t.untyped_storage()._cdata)
             if st is not None:
                 st.last_op = index
-        for t in tensors_in(out):
-            log.storages[self.register(t, self.phase)].last_op = index
+        for t in outputs(out):
+            storages[self.register(t, self.phase)].last_op = index
         log.ops += 1
         return out
 

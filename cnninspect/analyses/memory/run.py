@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from cnninspect.analyses.memory.amp import meta_autocast
+from cnninspect.analyses.memory.cache import remembered, setup_key
 from cnninspect.analyses.memory.kernels import cpu_kernels
 from cnninspect.analyses.memory.replay import (
     BACKWARD,
@@ -23,12 +24,13 @@ from cnninspect.analyses.memory.replay import (
     run_trace,
     storage_key,
 )
+from cnninspect.engine import trace as engine_trace
 from cnninspect.engine.compat import tree_flatten
 from cnninspect.engine.guard import ModelGuard
 from cnninspect.engine.inputs import InputSpec, concrete_defaults
-from cnninspect.engine.inventory import inventory
+from cnninspect.engine.inventory import Inventory, inventory
 from cnninspect.engine.lazy import has_lazy, materialised
-from cnninspect.engine.trace import UntraceableError, structure_key, trace
+from cnninspect.engine.trace import Trace, UntraceableError, structure_key, trace
 from cnninspect.errors import InputShapeError, ModelError
 
 
@@ -39,15 +41,31 @@ def replay(
     train: bool,
     dtype: torch.dtype | None = None,
     amp: torch.dtype | None = None,
+    backward: bool = True,
 ) -> tuple[MemoryLog, MetaState]:
-    """Run ``model`` on meta inputs of ``spec`` (train: forward and backward of ``sum(output)``).
+    """Run ``model`` on meta inputs of ``spec`` (train: forward and backward of ``sum(output)``;
+    ``backward=False`` stops after the training forward, which is all the saved bytes need).
 
-    The model is put in train or eval mode for the run and left exactly as found.
+    The model is put in train or eval mode for the run and left exactly as found. The
+    result is remembered (see :mod:`~cnninspect.analyses.memory.cache`): treat it as read-only.
     """
     tree = inventory(model)
     if has_lazy(tree):  # the replay reads every parameter's shape: shape lazy ones on a meta copy
         model = materialised(model, spec, [])
         tree = inventory(model)
+    key = setup_key(tree, "replay", spec, train, dtype, amp, backward)
+    return remembered(model, key, lambda: _replay(model, tree, spec, (train, backward), dtype, amp))
+
+
+def _replay(
+    model: nn.Module,
+    tree: Inventory,
+    spec: InputSpec,
+    run: tuple[bool, bool],  # (train, backward)
+    dtype: torch.dtype | None,
+    amp: torch.dtype | None,
+) -> tuple[MemoryLog, MetaState]:
+    train, backward = run
     guard = ModelGuard(model, tree)
     try:
         model.train(train)
@@ -65,7 +83,9 @@ def replay(
         with state.swapped(model), recording(rec, train), cpu_kernels(), meta_autocast(amp):
             output = _forward(model, tree, state, args, kwargs, rec)
             if train:
-                _backward(output, log, rec)
+                leaves = _trainable_outputs(output)
+                if backward:
+                    _backward(leaves, log, rec)
         _pin(log, output, state)
         return log, state
     except (ModelError, InputShapeError):
@@ -84,7 +104,7 @@ def _forward(model, tree, state, args, kwargs, rec) -> Any:
     log = rec.log
     concrete = concrete_defaults(model, len(args), kwargs) or None
     try:
-        tr = trace(model, concrete_args=concrete, key=structure_key(tree, concrete))
+        tr = _trace(model, tree, concrete)
     except UntraceableError:  # one row for the whole model: totals stay exact
         rec.row = 0
         out = state.call(model, args, kwargs)
@@ -94,11 +114,29 @@ def _forward(model, tree, state, args, kwargs, rec) -> Any:
     return out
 
 
-def _backward(output: Any, log: MemoryLog, rec: Recorder) -> None:
-    """Backward from ``sum(output)``: the loss a training step reduces to, at no memory cost."""
+def _trace(model: nn.Module, tree: Inventory, concrete: dict | None) -> Trace:
+    """The model's trace in its current modes, remembered per mode: a training replay
+    and an inference replay alternate, and the engine's cache holds one trace per model.
+    The engine's trace is taken when it is of this structure, and left in its cache."""
+    key = structure_key(tree, concrete)
+
+    def fresh() -> tuple:
+        cached = engine_trace._CACHE.get(model)
+        tr = trace(model, concrete_args=concrete, key=key if cached and cached[0] == key else None)
+        return tr.nodes, tr.opaque, tr.constants
+
+    return Trace(model, *remembered(model, ("trace", key), fresh))
+
+
+def _trainable_outputs(output: Any) -> list[torch.Tensor]:
     leaves = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor) and t.requires_grad]
     if not leaves:
         raise ModelError("the model's output does not require grad: there is nothing to train")
+    return leaves
+
+
+def _backward(leaves: list[torch.Tensor], log: MemoryLog, rec: Recorder) -> None:
+    """Backward from ``sum(output)``: the loss a training step reduces to, at no memory cost."""
     rec.phase, rec.row = BACKWARD, len(log.rows)
     log.backward_from = log.ops
     loss = functools.reduce(operator.add, (t.float().sum() for t in leaves))
