@@ -394,8 +394,9 @@ def test_tmva_net_column_totals() -> None:
 
 def test_compressai_factorized_prior() -> None:
     # torchinfo's compressai case (bmshj2018-factorized, quality 4): 2,998,147 parameters, as
-    # here. Its 12.06 G mult-adds price each ConvTranspose2d by its *output* pixels (4x the work
-    # at stride 2) and miss GDN's functional conv2d; ours equal the flop counter, 5.53 G at 256.
+    # here; torchinfo 1.8 on this port prints its 12.06 G mult-adds too. Those price each
+    # ConvTranspose2d by its *output* pixels (4x the work at stride 2) and skip GDN's functional
+    # conv2d (its parameters are not named weight/bias); ours equal the flop counter, 5.53 G at 256.
     # The entropy bottleneck's range() over x.dim() defeats fx: one opaque row, costed inside.
     model = more.FactorizedPrior().eval()
     x = torch.rand(1, 3, 128, 128)
@@ -442,8 +443,9 @@ def test_t5_shaped_like_flan_t5_small_but_narrow() -> None:
 @pytest.mark.slow
 def test_flan_t5_small() -> None:
     # torchinfo's flan_t5_small case (weights from the Hub there; built from its config here):
-    # 76,961,152 parameters in its expected output, as here. Its 186.86 M mult-adds count
-    # only the modules it hooks (no attention matmuls, a Linear's work per row once)
+    # 76,961,152 parameters in its expected output, as here. Its 186.86 M mult-adds price a
+    # Linear as its weights times the batch only, not times the 100 positions, and miss the
+    # attention matmuls; ours, 12.47 G, equal the flop counter with eager attention
     model = more.flan_t5_small()
     assert unique_params(model) == 76_961_152
     _check_t5(model, 100)
@@ -468,7 +470,8 @@ def test_bert_narrow() -> None:
 
 @pytest.mark.slow
 def test_bert_base() -> None:
-    # torchinfo's bert case: BertModel(BertConfig()), three int inputs of 2x512
+    # torchinfo's bert case: BertModel(BertConfig()), three int inputs of 2x512; ours 96.64 G
+    # MACs (= the flop counter, eager attention); torchinfo prices each Linear by the batch only
     model = more.bert()
     assert unique_params(model) == 109_482_240
     _check_bert(model, 512)
