@@ -314,6 +314,7 @@ def test_a_parameter_returned_by_forward_is_used() -> None:
     assert s.output_shapes == shapes(out) == [(4, 8)]
     [row] = [layer for layer in s.layers if layer.num_params]
     assert row.num_params == unique_params(model) == 32 and row.macs == 0
+    assert row.op == "call_function"  # docs/json-schema.rst: one of the four documented ops
 
 
 @pytest.mark.parametrize("make", [more.NormalOutputModel, more.CategoricalOutputModel])

@@ -31,7 +31,7 @@ def returned_params(tr: Trace, records: list[NodeRecord]) -> list[NodeRecord]:
             out.append(
                 NodeRecord(
                     name=str(source.target),
-                    op="get_attr",
+                    op="call_function",  # the JSON contract's op names: fetching an attribute is a call of getattr
                     kind="Parameter",
                     call=call,
                     scope="",
