@@ -703,7 +703,13 @@ def warning_kind(row: Row) -> str:
 
 
 def print_clusters(path: Path = CSV_PATH) -> None:
-    for key, members in clusters(read_rows(path)).items():
+    rows = latest(read_rows(path))
+    for family in sorted({r.family for r in rows}):
+        print(
+            f"{family}: "
+            + "; ".join(f"{k} {v}" for k, v in counts([r for r in rows if r.family == family]))
+        )
+    for key, members in clusters(rows).items():
         names = ", ".join(
             f"{m.family}:{m.name}" + (f" ({m.macs_ratio})" if m.macs_ratio else "")
             for m in members[:8]
