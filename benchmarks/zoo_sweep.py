@@ -154,8 +154,11 @@ def _tokens(cfg: Any, seed: int) -> Any:
 
 def hf_inputs(model: Any) -> dict[str, Any]:
     """The main input; decoder_input_ids where the forward takes them and the model is an
-    encoder-decoder; pixel_values from vision_config for a text+image model led by input_ids."""
+    encoder-decoder; and any of input_ids / pixel_values the forward requires (no default),
+    pixel_values from vision_config where there is one (a text+image model led by input_ids)."""
     import inspect
+
+    import torch
 
     data = hf_main_input(model)
     cfg = model.config
@@ -165,6 +168,17 @@ def hf_inputs(model: Any) -> dict[str, Any]:
     vision = getattr(cfg, "vision_config", None)
     if "pixel_values" in takes and "pixel_values" not in data and vision is not None:
         data["pixel_values"] = _pixels(vision)
+    required = [
+        n
+        for n, p in takes.items()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    for name in required:
+        if name == "input_ids" and name not in data:
+            data["input_ids"] = _tokens(cfg, seed=0)
+            data.setdefault("attention_mask", torch.ones_like(data["input_ids"]))
+        elif name == "pixel_values" and name not in data:
+            data["pixel_values"] = _pixels(vision if vision is not None else cfg)
     return data
 
 
