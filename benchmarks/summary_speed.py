@@ -10,17 +10,31 @@ also summarises it.
 
     python benchmarks/summary_speed.py            # everything (several minutes on 2 cores)
     python benchmarks/summary_speed.py --quick    # fewer repeats, no 1024x1024 torchinfo run
+    python benchmarks/summary_speed.py --only timm --repeats 3 --threads 1 --profile
+
+The timm panel (issue 14) times the first summary of ten timm models, each freshly built on the
+CPU at its default input size, beside torchinfo's; it needs timm (a test extra) and says so and
+skips when timm is missing. ``--profile`` prints cProfile's top entries of our summary for every
+model under its target. A run's output is kept by redirecting it to
+``benchmarks/results/summary_speed-[timm-]DATE.txt``; it states torch's thread count and the load
+average, because on a busy machine torchinfo's forward with torch's default threads slows far
+more than our single-threaded trace (``--threads 1`` keeps such a run fair).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
+import os
+import pstats
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 MODELS_224 = [
     "resnet50",
@@ -29,6 +43,21 @@ MODELS_224 = [
     "convnext_tiny",
     "efficientnet_b0",
     "mobilenet_v3_large",
+]
+
+# timm's layers beyond torchvision's: dynamic-"same" pads, SE/ECA gates, windowed and
+# relative-position attention, MaxViT partitions, RegNet's group convs
+TIMM_PANEL = [
+    "resnet50",
+    "mobilenetv3_large_100",
+    "densenet121",
+    "regnety_032",
+    "swin_tiny_patch4_window7_224",
+    "maxvit_tiny_tf_224",
+    "efficientnet_b0",
+    "tf_efficientnet_b0",
+    "convnext_tiny",
+    "vit_base_patch16_224",
 ]
 
 
@@ -60,6 +89,84 @@ def paired(a: list[float], b: list[float]) -> tuple[float, float | None, float |
     return statistics.median(a), statistics.median(b), ratio
 
 
+def first_summaries(
+    build: Callable[[], object], shape: tuple[int, ...], repeats: int
+) -> tuple[float, float | None, float | None]:
+    """``paired`` timings of a first summary: every run of either tool gets a model built anew,
+    so no run profits from a trace or hook state an earlier one left on it."""
+    import torchinfo
+
+    import cnninspect
+
+    ours, theirs = [], []
+    for _ in range(repeats):
+        fresh = build()
+        ours.append(timed(lambda fresh=fresh: cnninspect.summarize(fresh, shape)))
+        fresh = build()
+        theirs.append(timed(lambda fresh=fresh: torchinfo.summary(fresh, shape, verbose=0)))
+    return paired(ours, theirs)
+
+
+def conditions() -> str:
+    """What the timings depend on besides the code: torch's threads and the machine's load."""
+    import torch
+
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"torch threads {torch.get_num_threads()}; load average {load} on {os.cpu_count()} CPUs"
+
+
+def print_profile(summarize: Callable[[], object], entries: int = 12) -> None:
+    """cProfile's top entries by own time of one summary, to show where a slow one goes."""
+    profile = cProfile.Profile()
+    profile.runcall(summarize)
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(entries)
+    body = text.getvalue().strip().splitlines()
+    print("\n".join("    " + line for line in body if line.strip()))
+
+
+def timm_panel(repeats: int, profile: bool = False) -> list[dict]:
+    """First summaries of ``TIMM_PANEL`` beside torchinfo's; [] (and a line saying so) without timm."""
+    try:
+        import timm
+    except ImportError:
+        print("timm panel skipped: timm is not installed (pip install timm, or the 'test' extra)")
+        return []
+    import cnninspect
+
+    print(f"timm {timm.__version__}: the first summary of a model freshly built on the CPU")
+    print(f"({repeats} pairs, default input size of each model; {conditions()})")
+    print(f"{'case':42s} {'cold':>10}  {'torchinfo':>10}  {'speedup':>8}")
+    rows = []
+    for name in TIMM_PANEL:
+
+        def build(name: str = name) -> Any:
+            return timm.create_model(name, pretrained=False).eval()
+
+        shape = (1, *build().pretrained_cfg["input_size"])
+        ours, theirs, ratio = first_summaries(build, shape, repeats)
+        case = f"timm {name} {'x'.join(map(str, shape))} cold"
+        rows.append(row(case, ours, theirs, ratio, "target >= 2x"))
+        if profile and ratio is not None and ratio < 2:
+            fresh = build()
+            print_profile(lambda fresh=fresh, shape=shape: cnninspect.summarize(fresh, shape))
+    print(f"end of the timm panel: {conditions()}")
+    return rows
+
+
+def row(case: str, ours: float, theirs: float | None, ratio: float | None, note: str = "") -> dict:
+    """One timing as the JSON record, printed as a table line as it is made."""
+    shown = f"{theirs:8.3f} s  {ratio:7.1f}x" if theirs else f"{'-':>10}  {'-':>8}"
+    print(f"{case:42s} {ours:8.3f} s  {shown}  {note}", flush=True)
+    return {
+        "case": case,
+        "cnninspect_s": ours,
+        "torchinfo_s": theirs,
+        "speedup": ratio,
+        "note": note,
+    }
+
+
 def child_peak_rss(setup: str, measured: str) -> tuple[float, float]:
     """(RSS after ``setup``, peak RSS while running ``measured``), in MB, in a fresh Python.
 
@@ -88,8 +195,18 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", choices=["timm"], help="run just this section")
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads for the whole run")
+    parser.add_argument("--profile", action="store_true", help="profile timm models under target")
     args = parser.parse_args()
     repeats = 2 if args.quick else args.repeats
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.only == "timm":
+        print(json.dumps(timm_panel(repeats, args.profile)))
+        return
 
     import torch
     import torchinfo
@@ -100,29 +217,15 @@ def main() -> None:
     rows: list[dict] = []
 
     def add(case: str, ours: float, theirs: float | None, ratio: float | None, note: str = "") -> None:
-        rows.append(
-            {
-                "case": case,
-                "cnninspect_s": ours,
-                "torchinfo_s": theirs,
-                "speedup": ratio,
-                "note": note,
-            }
-        )
-        shown = f"{theirs:8.3f} s  {ratio:7.1f}x" if theirs else f"{'-':>10}  {'-':>8}"
-        print(f"{case:42s} {ours:8.3f} s  {shown}  {note}", flush=True)
+        rows.append(row(case, ours, theirs, ratio, note))
 
     print("Cold: the first summary of a freshly built model (fx traces it). Warm: later summaries of")
     print("the same model, which reuse its trace while its modules, modes and settings are unchanged.")
     print(f"{'case':42s} {'cold':>10}  {'torchinfo':>10}  {'speedup':>8}")
     for name in MODELS_224:
-        colds, theirs_cold = [], []
-        for _ in range(repeats):
-            fresh = getattr(torchvision.models, name)().eval()
-            colds.append(timed(lambda fresh=fresh: cnninspect.summarize(fresh, (1, 3, 224, 224))))
-            fresh = getattr(torchvision.models, name)().eval()
-            theirs_cold.append(timed(lambda fresh=fresh: torchinfo.summary(fresh, (1, 3, 224, 224), verbose=0)))
-        add(f"{name} 224 cold (with receptive fields)", *paired(colds, theirs_cold), "target >= 3x")
+        build = getattr(torchvision.models, name)
+        timings = first_summaries(lambda build=build: build().eval(), (1, 3, 224, 224), repeats)
+        add(f"{name} 224 cold (with receptive fields)", *timings, "target >= 3x")
     print(f"{'case':42s} {'warm':>10}  {'torchinfo':>10}  {'speedup':>8}")
     for name in MODELS_224:
         model = getattr(torchvision.models, name)().eval()
@@ -210,6 +313,7 @@ def main() -> None:
     extra = statistics.median(imports) * 1000
     print(f"{'import cnninspect after import torch':42s} {extra:8.1f} ms  (target < 50)")
     rows.append({"case": "import overhead ms", "value": extra})
+    rows += timm_panel(repeats, args.profile)
     print(json.dumps(rows))
 
 
