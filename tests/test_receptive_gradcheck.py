@@ -338,3 +338,60 @@ def test_position_terms_sized_from_the_input_leave_the_field_known_by_gradient()
     assert not any(f.unknown for f in report.fields.values())
     _agree_centre(model, 3, (5, 5), expected=7)  # 3x3 s2 then 3x3: 3 + 2*2
     _agree_corners(model, (1, 3, 16, 16))
+
+
+class SamePadConv(nn.Conv2d):
+    """TF-style "same" padding worked out from the input's size at run time (timm's
+    ``Conv2dSame``): fx cannot trace ``math.ceil`` of a size, so the layer runs opaque."""
+
+    def forward(self, x):
+        pads = []
+        for n, k, s, d in zip(x.shape[-2:], self.kernel_size, self.stride, self.dilation):
+            total = max((math.ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0)
+            pads.append((total // 2, total - total // 2))
+        x = F.pad(x, [*pads[1], *pads[0]])
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def test_opaque_same_padding_convs_are_followed_inside_by_gradient():
+    model = nn.Sequential(
+        SamePadConv(3, 4, 3, stride=2), nn.ReLU(), SamePadConv(4, 4, 4, stride=2, dilation=1),
+        nn.ReLU(), SamePadConv(4, 4, 3),
+    )  # fmt: skip
+    probe = probe_copy(model)
+    for shape in [(1, 3, 17, 17), (1, 3, 24, 19)]:  # odd and even: the padding splits differ
+        report = receptive_field(model, shape)
+        assert not any(f.unknown for f in report.fields.values())
+        last = list(report.fields)[-1]
+        out = report.nodes[last].sizes
+        units = [(out[0] // 2, out[1] // 2), (0, 0), (out[0] - 1, out[1] - 1)]
+        measured = measure(model, shape, units, probe=probe)
+        assert [report.region(last, u) for u in units] == measured, shape
+        assert tuple(report[last].size) == (17, 17)  # 3 + (4-1)*2 + (3-1)*2*2, the closed form
+
+
+class BranchyOpaque(nn.Module):
+    """Two parallel convs and a skip behind a size branch fx cannot trace: the inner calls
+    must be joined by the tensors they pass, not read as a chain (that would give 3 + 5 - 1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.small = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4))
+        self.large = nn.Conv2d(4, 4, 5, padding=2)
+
+    def forward(self, x):
+        if x.shape[-1] % 2 == 0:
+            x = x * 1.0
+        return torch.relu(self.small(x) + F.conv2d(x, self.large.weight, padding=2)) + x
+
+
+def test_opaque_branches_are_joined_by_the_tensors_they_pass_by_gradient():
+    model = nn.Sequential(_conv(3, 4, 3, s=2), BranchyOpaque(), _conv(4, 4, 3)).eval()
+    import cnninspect
+
+    assert "1" in cnninspect.summarize(model, (1, 3, 23, 23)).opaque  # fx could not trace the block
+    report = receptive_field(model, (1, 3, 23, 23))
+    last = list(report.fields)[-1]
+    assert tuple(report[last].size) == (3 + 4 * 2 + 2 * 2,) * 2  # the 5x5 branch bounds the union
+    _agree_centre(model, 3, (11, 11))
+    _agree_corners(model, (1, 3, 23, 23))

@@ -39,6 +39,9 @@ class NodeRecord:
     # the row's cost is the sum of ``children``, even when there are none (a leaf no rule
     # prices that made no torch call)
     priced_inside: bool = False
+    # ids of the tensors an opaque module holds (its weights, buffers and their meta stand-ins):
+    # what its inner calls may read besides its inputs and each other's outputs
+    constants: frozenset[int] = frozenset()
     call_index: int = 1  # which call of ``module_path`` this is; the name shows it as "path@2"
 
     @property
@@ -115,6 +118,12 @@ class MetaState:
             self._cache[key] = state
         return self._cache[key] or None
 
+    def tensor_ids(self, module: nn.Module) -> frozenset[int]:
+        """The ids of ``module``'s own tensors and of the stand-ins made for them."""
+        own = list(module.parameters()) + list(module.buffers())
+        made = self._cache.get(id(module), {})
+        return frozenset(id(t) for t in own + list(made.values()))
+
     def call(self, module: nn.Module, args: tuple, kwargs: dict) -> Any:
         state = self.for_module(module)
         if state is None:
@@ -143,9 +152,9 @@ def run_module_on_meta(
 ) -> tuple[Any, list]:
     """Run ``module`` on meta, recording the calls of its leaf descendants, and the torch
     calls made where no cost rule covers them (:mod:`cnninspect.engine.inner_calls`)."""
-    children: list[tuple[str, Call]] = []
+    children: list[tuple[str, Call]] = []  # leaf calls and torch calls, in the order they ran
     handles: list = []
-    recorder = InnerCalls()
+    recorder = InnerCalls(sink=lambda name, call: children.append((name, call)))
     recorder.enter("", module)
     try:
         for name, child in _leaf_descendants(module):
@@ -158,7 +167,7 @@ def run_module_on_meta(
     finally:
         for h in handles:
             h.remove()
-    return out, children + recorder.calls
+    return out, children
 
 
 def _hook_leaf(name: str, child: nn.Module, children: list, recorder: InnerCalls) -> list:
@@ -317,6 +326,8 @@ class _Walk:
             params=params,
             children=children,
         )
+        if children and module is not None:
+            rec.constants = self.state.tensor_ids(module)
         if module is not None:
             calls = self.calls_of[node.target] = self.calls_of.get(node.target, 0) + 1
             if calls > 1:

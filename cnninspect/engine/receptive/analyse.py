@@ -33,6 +33,7 @@ from cnninspect.engine.ops.receptive import (
 )
 from cnninspect.engine.ops.registry import first_tensor
 from cnninspect.engine.propagate import NodeRecord
+from cnninspect.engine.receptive.inner import opaque_effect
 from cnninspect.engine.receptive.report import (
     Node,
     Number,
@@ -197,15 +198,24 @@ def _effect(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) ->
         return Global("the input was reshaped by code the forward hooks cannot see")
     rule = rule_for(rec.call)
     if rule is None:
+        inside = opaque_effect(rec, primary, _base_like(rec, primary), _step) if rec.children else None
+        if inside is not None:
+            return inside
         why = f"no receptive-field rule for {rec.kind}"
         if rec.children:
-            why += " (an opaque module: fx could not trace inside it)"
+            why += " (an opaque module: its inner calls could not be followed)"
         return Unknown(why)
     try:
         effect: Effect = rule(rec.call, primary.dims)
     except Exception as exc:  # a rule that cannot read this call is as good as no rule
         return Unknown(f"the {rec.kind} rule failed: {type(exc).__name__}: {exc}")
     return effect
+
+
+def _base_like(rec: NodeRecord, primary: _State) -> _State:
+    """A unit field on ``primary``'s axes of the module's input: the start of an inner analysis."""
+    n = len(primary.dims)
+    return _State("spatial", primary.dims, primary.sizes, (1,) * n, (1,) * n, (0,) * n, (1,) * n)
 
 
 def _apply_window(
