@@ -153,9 +153,44 @@ class _LazyNeedsValues(nn.Module):
         return self.fc(x) if x.sum() > 0 else self.fc(-x)
 
 
-def test_a_lazy_model_meta_cannot_run_is_one_clear_error() -> None:
+def test_a_lazy_model_whose_forward_reads_values_is_initialised_for_real() -> None:
+    # a dry forward on meta cannot take the branch: one real forward on a copy shapes the layer
+    model = seeded(_LazyNeedsValues)
+    x = torch.rand(2, 3)
+    s = summarize(model, (2, 3))
+    twin = seeded(_LazyNeedsValues)
+    out, macs = real_run(twin, x)
+    assert s.total_params == unique_params(twin) == 16
+    assert s.output_shapes == shapes(out)
+    assert s.total_macs == macs
+    assert nn.parameter.is_lazy(model.fc.weight)  # the model is unchanged
+
+
+class _LazyThenMismatch(nn.Module):
+    """LazyLinear(4) into a Linear that expects 7 features: no forward can run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.LazyLinear(4)
+        self.out = nn.Linear(7, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.fc(x))
+
+
+def _lazy_on_meta() -> nn.Module:
+    with torch.device("meta"):  # nothing real to run the branch on
+        return _LazyNeedsValues()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [_LazyThenMismatch, _lazy_on_meta],
+    ids=["forward_fails", "on_meta_reads_values"],
+)
+def test_a_lazy_model_that_cannot_be_shaped_is_one_clear_error(make) -> None:
     with pytest.raises(ModelError) as info:
-        summarize(_LazyNeedsValues(), (2, 3))
+        summarize(make(), (2, 3))
     msg = str(info.value)
     assert "\n" not in msg and "lazy" in msg and "fc.weight" in msg and "model(x)" in msg
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
 
+from cnninspect.engine.hookpass import needs_real_values
 from cnninspect.engine.inputs import InputSpec
 from cnninspect.engine.inventory import Inventory
 from cnninspect.errors import ModelError
@@ -33,6 +34,12 @@ def materialised(model: nn.Module, spec: InputSpec, notes: list[str]) -> nn.Modu
         with torch.no_grad(), torch.device("meta"):
             twin(*inputs.args, **inputs.kwargs)
     except Exception as exc:
+        if needs_real_values(exc) and not _on_meta(model):  # a branch on a value: run it for real
+            notes.append(
+                f"lazy parameters ({', '.join(names[:3])}) were initialised by one real forward "
+                "on random input, on a copy (the forward reads values): the model is unchanged"
+            )
+            return initialised_copy(model, spec)
         raise ModelError(
             f"{type(model).__name__} holds uninitialised (lazy) parameters "
             f"({', '.join(names[:3]) or 'buffers'}) and a dry forward on the meta device to shape "
@@ -94,6 +101,10 @@ def _meta_twin(t: torch.Tensor) -> torch.Tensor:
         return uninitialised(requires_grad=grad, device="meta", dtype=t.dtype)
     twin = torch.empty_like(t, device="meta")
     return nn.Parameter(twin, requires_grad=grad) if isinstance(t, nn.Parameter) else twin
+
+
+def _on_meta(model: nn.Module) -> bool:
+    return any(t.device.type == "meta" for t in list(model.parameters()) + list(model.buffers()))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ from cnninspect.analyses.memory.report import OPTIMIZERS, MemoryReport, RowMemor
 from cnninspect.analyses.memory.run import replay
 from cnninspect.engine.inputs import InputSpec
 from cnninspect.engine.inventory import inventory
+from cnninspect.engine.lazy import has_lazy, materialised
 
 _STEP_TENSOR_BYTES = 4  # Adam's per-parameter ``step`` counter: a float32 scalar
 
@@ -32,6 +33,9 @@ def build_report(
     Remembered per model and setup like the replays, and handed out as a copy.
     """
     tree = inventory(model)
+    if has_lazy(tree):  # the key reads every parameter's shape: shape lazy ones on a meta copy
+        model = materialised(model, spec, [])
+        tree = inventory(model)
     key = setup_key(tree, "report", spec, optimizer, dtype, amp, inference)
 
     def make() -> MemoryReport:
