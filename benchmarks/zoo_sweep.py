@@ -631,7 +631,7 @@ def report(rows: list[Row]) -> str:
         lines.append("")
     flagged = [r for r in rows if is_flagged(r)]
     lines += [
-        f"## Every model outside 1 % of the reference MACs, with inexact parameters, crashing or slow ({len(flagged)})",
+        f"## Every model outside 1 % of the reference MACs, with inexact parameters, a partial summary, crashing or slow ({len(flagged)})",
         "",
     ]
     lines += md_table(flagged, FLAG_COLUMNS) + ["", f"## All models ({len(rows)})", ""]
@@ -662,7 +662,7 @@ def rst_report(rows: list[Row]) -> str:
             )
     flagged = [r for r in rows if is_flagged(r)]
     lines += [
-        f"Every model outside 1 % of the reference MACs, with inexact parameters, crashing or slow ({len(flagged)}):",
+        f"Every model outside 1 % of the reference MACs, with inexact parameters, a partial summary, crashing or slow ({len(flagged)}):",
         "",
     ]
     body = [[getattr(r, c) for c in FLAG_COLUMNS] for r in flagged]
