@@ -83,3 +83,48 @@ def test_a_changed_module_setting_is_seen():
     assert agrees_with_torch(model).layer("conv").output_shape == (1, 4, 6, 6)
     model.repeats = 3  # a plain attribute the forward loops over
     assert [layer.kind for layer in agrees_with_torch(model).layers] == ["Conv2d", "relu", "relu", "relu"]
+
+
+class _Untraceable(nn.Module):
+    """Pads only when the input is large enough: fx cannot branch on a traced size."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3)
+
+    def forward(self, x):
+        if x.shape[-1] > 2:
+            x = nn.functional.pad(x, [1, 1, 1, 1])
+        return self.conv(x)
+
+
+class _ManyOpaque(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList([_Untraceable(4) for _ in range(5)])
+        self.head = nn.Conv2d(4, 2, 1)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = torch.relu(block(x)) + x[..., : block.conv.out_channels, :, :]
+        return self.head(x)
+
+
+def test_every_untraceable_block_is_isolated_in_one_trace(monkeypatch):
+    from cnninspect.engine import trace as trace_module
+
+    traces = []
+    real = trace_module._Tracer.trace
+    monkeypatch.setattr(
+        trace_module._Tracer, "trace", lambda self, *a, **k: traces.append(1) or real(self, *a, **k)
+    )
+    model = _ManyOpaque().eval()
+    x = torch.randn(1, 4, 9, 9)
+    s = cnninspect.summarize(model, tuple(x.shape))
+    assert len(traces) == 1
+    assert sorted(s.opaque) == [f"blocks.{i}" for i in range(5)]
+    assert s.total_macs == counted_macs(model, x)
+    assert s.output_shapes == [tuple(model(x).shape)]
+    names = [layer.name for layer in s.layers if layer.module_path is None]
+    assert len(names) == len(set(names))  # rolled-back calls leave no gaps or clashes in the names
+    assert names[:3] == ["relu", "getitem", "add"]

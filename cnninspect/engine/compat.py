@@ -45,6 +45,20 @@ CONSTANT_ATTRIBUTE_TYPES: tuple[type, ...] = getattr(
 )
 
 
+def name_count(namespace: Namespace, base: str) -> int | None:
+    """How many names fx's namespace has handed out for ``base`` (None: none yet)."""
+    return namespace._base_count.get(base)
+
+
+def forget_name(namespace: Namespace, name: str, base: str, count: int | None) -> None:
+    """Undo one ``create_name``: the names of a rolled-back trace are free for the retry."""
+    namespace._used_names.discard(name)
+    if count is None:
+        namespace._base_count.pop(base, None)
+    else:
+        namespace._base_count[base] = count
+
+
 def target_to_str(graph: torch.fx.Graph, target: Any) -> str:
     """fx's base name for a call target (``conv2d``, ``add``): ``Graph._target_to_str``."""
     return graph._target_to_str(target)
@@ -102,5 +116,5 @@ def fx_attribute_index_skipped() -> Iterator[None]:
 __all__ = [
     "Namespace", "TorchDispatchMode", "tree_flatten", "tree_map", "tree_unflatten", "parse_schema",
     "torch_assert", "TensorBase", "NormBase", "fused_sdp_choice", "torch_function_off", "MODULE_ATTRIBUTES", "COMPILED_ORIGINAL", "CONSTANT_ATTRIBUTE_TYPES",
-    "target_to_str", "fx_attribute_index_skipped",
+    "target_to_str", "fx_attribute_index_skipped", "name_count", "forget_name",
 ]  # fmt: skip

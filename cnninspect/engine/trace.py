@@ -8,8 +8,10 @@ summary, and nothing here generates code from the graph.
 
 torch.nn layers stay leaves (so ``Conv2d`` is one node, not its functional body),
 and every functional op in a user's ``forward`` becomes a node of its own. A
-submodule with data-dependent control flow is made an opaque leaf and the trace
-retried, so one awkward block never hides the rest of the model.
+submodule with data-dependent control flow is made an opaque leaf where it fails: the
+calls its forward recorded are rolled back and the trace goes on past it, so one awkward
+block never hides the rest of the model (and timm's dozens of ``Conv2dSame`` layers cost
+one trace, not one each).
 """
 
 from __future__ import annotations
@@ -79,6 +81,10 @@ class _Tracer(fx.Tracer):
         self._names = compat.Namespace()  # fx's unique-name rules
         self._candidates: dict[Any, str] = {}  # target -> fx's base name for it
         self._attributes: dict[int, str] | None = None  # id of a held value -> its name
+        self._parameters: dict[int, str] | None = None  # id of a parameter -> its name
+        self._proxies: dict[str, Any] | None = None  # fx's parameter proxy cache, for rollbacks
+        self._journal: list[tuple[str, str, int | None]] = []  # (name, base, base's count before)
+        self.isolated: dict[str, str] = {}  # module path -> why it was made opaque mid-trace
         self._scope = ""
 
     # fx declares fx.Node; ours is a lighter record that the tracer's proxies carry just as well
@@ -98,7 +104,9 @@ class _Tracer(fx.Tracer):
             unique = target
         else:
             base = name if name is not None else self._base_name(target)
+            before = compat.name_count(self._names, base)
             unique = self._names.create_name(base, None)
+            self._journal.append((unique, base, before))
         node = Node(kind, target, args, kwargs, unique, self._scope, [])
         _collect_nodes((args, kwargs), node.inputs)
         self.nodes.append(node)
@@ -156,6 +164,20 @@ class _Tracer(fx.Tracer):
         # handed back as fx would, without its isinstance checks against Parameter first
         if isinstance(attr_val, nn.Module):
             return attr_val
+        self._proxies = parameter_proxy_cache
+        if isinstance(attr_val, nn.Parameter):
+            # fx finds a parameter's name by walking named_parameters() on every read (half
+            # of tracing a DenseNet); an index built once answers the same, first name first
+            if self._parameters is None:
+                self._parameters = {}
+                for n, p in self.root.named_parameters():
+                    self._parameters.setdefault(id(p), n)
+            name = self._parameters.get(id(attr_val))
+            if name is not None:
+                proxy = parameter_proxy_cache.get(name)
+                if proxy is None:
+                    proxy = parameter_proxy_cache[name] = self.create_proxy("get_attr", name, (), {})
+                return proxy
         return super().getattr(attr, attr_val, parameter_proxy_cache)
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
@@ -180,13 +202,30 @@ class _Tracer(fx.Tracer):
         try:
             if self.is_leaf_module(m, qualname):
                 return self.create_proxy("call_module", qualname, args, kwargs)
+            mark = (len(self.nodes), len(self._journal), len(self.constants))
             try:
                 return forward(*args, **kwargs)
-            except Exception:
-                self.failed_in.append(qualname)
-                raise
+            except Exception as exc:  # fx raises many kinds: TraceError, TypeError, ...
+                self._roll_back(*mark)
+                self.isolated[qualname] = f"{type(m).__name__}: {_one_line(exc)}"
+                self.opaque.add(qualname)
+                return self.create_proxy("call_module", qualname, args, kwargs)
         finally:
             self._scope = outer
+
+    def _roll_back(self, nodes: int, names: int, constants: int) -> None:
+        """Forget what a failed forward recorded: its nodes, their names, its constants."""
+        dropped = set(self.nodes[nodes:])
+        del self.nodes[nodes:]
+        for name, base, count in reversed(self._journal[names:]):
+            compat.forget_name(self._names, name, base, count)
+        del self._journal[names:]
+        for key in list(self.constants)[constants:]:
+            del self.constants[key]
+        if self._proxies:
+            for key, proxy in list(self._proxies.items()):
+                if proxy.node in dropped:
+                    del self._proxies[key]
 
 
 def _collect_nodes(value: Any, found: list[Node]) -> None:
@@ -267,11 +306,13 @@ def _trace(root: nn.Module, concrete_args: dict | None, max_retries: int) -> Tra
                 tracer.trace(root, concrete_args=concrete_args)
         except Exception as exc:  # fx raises many kinds: TraceError, TypeError, RuntimeError...
             last_error = exc
+            opaque.update(tracer.isolated)
             culprit = tracer.failed_in[0] if tracer.failed_in else ""
             if not culprit or culprit in opaque:
                 raise UntraceableError(_one_line(exc)) from exc
             opaque[culprit] = f"{type(root.get_submodule(culprit)).__name__}: {_one_line(exc)}"
             continue
+        opaque.update(tracer.isolated)
         return Trace(root, tracer.nodes, opaque, tracer.constants)
     raise UntraceableError(f"gave up after isolating {len(opaque)} modules: {last_error}")
 

@@ -354,7 +354,7 @@ def recurrent(call: Call) -> Any:
     states = directions * m.num_layers
     if x.dim() == 3:
         steps, batch = (x.shape[1], x.shape[0]) if m.batch_first else (x.shape[0], x.shape[1])
-        seq = (batch, steps) if m.batch_first else (steps, batch)
+        seq: tuple[int, ...] = (batch, steps) if m.batch_first else (steps, batch)
         lead: tuple[int, ...] = (batch,)
     else:
         seq, lead = (x.shape[0],), ()
