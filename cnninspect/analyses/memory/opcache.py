@@ -2,9 +2,13 @@
 meta kernels (elementwise broadcasting, batch-norm backward...), and a network repeats
 the same op on the same shapes block after block, forward and backward.
 
-Only ops that make fresh outputs qualify: no output aliases an input and nothing is
-written in place, so an output is fully described by its shape, strides and dtype and
-can be made with ``empty_strided`` instead of running the kernel again.
+Two kinds of op qualify. One that makes fresh outputs (no output aliases an input, nothing
+is written in place): an output is fully described by its shape, strides and dtype and is
+made with ``empty_strided`` instead of running the kernel again. And one that writes its
+first argument in place and returns it (``relu_``, ``add_``, ``hardswish_``...): on meta there
+are no values to write, so once a call with the same metadata is seen to leave that
+argument's shape, strides and offset as they were, the answer is the argument itself
+(``hardswish_`` runs a Python decomposition on meta, a hundred times a fresh op's cost).
 """
 
 from __future__ import annotations
@@ -16,6 +20,11 @@ import torch
 _LIMIT = 50_000
 _CACHE: dict[tuple, tuple] = {}
 _FRESH: dict[Any, bool] = {}  # op overload -> makes fresh outputs only
+_IN_PLACE: dict[Any, bool] = {}  # op overload -> writes its first argument only, returns it
+_SAME = ("the first argument", None)  # the remembered answer of an in-place op
+# in-place ops that change a tensor's shape, strides or storage rather than its values
+_RESHAPING = ("resize", "set_", "as_strided_", "t_", "transpose_", "squeeze_", "unsqueeze_",
+              "swapdims_", "swapaxes_", "detach_")  # fmt: skip
 
 
 def fresh_only(func: Any) -> bool:
@@ -30,6 +39,50 @@ def fresh_only(func: Any) -> bool:
             and "dropout" not in schema.name
         )
     return known
+
+
+def in_place(func: Any) -> bool:
+    """Whether ``func`` writes its first (tensor) argument and nothing else, and returns it."""
+    known = _IN_PLACE.get(func)
+    if known is None:
+        schema = func._schema
+        written = [
+            a for a in schema.arguments if a.alias_info is not None and a.alias_info.is_write
+        ]
+        returns = schema.returns
+        known = _IN_PLACE[func] = (
+            len(written) == 1
+            and written[0] is schema.arguments[0]
+            and str(written[0].type) == "Tensor"
+            and len(returns) == 1
+            and returns[0].alias_info is not None
+            and not schema.name.split("::")[-1].startswith(_RESHAPING)
+        )
+    return known
+
+
+def call(func: Any, args: tuple, kwargs: dict, key: tuple | None) -> Any:
+    """``func(*args, **kwargs)``, or what the remembered call of the same ``key`` answered."""
+    if key is None:
+        return func(*args, **kwargs)
+    hit = _CACHE.get(key)
+    if hit is _SAME:
+        return args[0]
+    if hit is not None:
+        return _make(hit)
+    if fresh_only(func):
+        out = func(*args, **kwargs)
+        remember(key, out)
+        return out
+    first = args[0]
+    before = (first.shape, first.stride(), first.storage_offset(), first.dtype)
+    out = func(*args, **kwargs)
+    if (
+        out is first
+        and (first.shape, first.stride(), first.storage_offset(), first.dtype) == before
+    ):
+        _store(key, _SAME)
+    return out
 
 
 class _Unkeyable(Exception):
@@ -55,12 +108,12 @@ _PLAIN = frozenset(
 
 def scan(func: Any, args: tuple, kwargs: dict, tensors: list[torch.Tensor]) -> tuple | None:
     """Append the tensors of a call's arguments to ``tensors`` and return its cache key:
-    hashable metadata of the call, or None when ``func`` does not make fresh outputs or
+    hashable metadata of the call, or None when ``func`` is of neither kind remembered or
     some argument has no metadata.
 
     One flat pass for both, since it runs on every aten op of a replay.
     """
-    parts: list | None = [func] if fresh_only(func) else None
+    parts: list | None = [func] if fresh_only(func) or in_place(func) else None
     ok = _walk(args, tensors, parts)
     for name, value in kwargs.items():
         if parts is not None:
@@ -101,12 +154,6 @@ def outputs(value: Any) -> list[torch.Tensor]:
     return found
 
 
-def lookup(key: tuple) -> Any:
-    """The outputs for a remembered call, made afresh on meta; None when not remembered."""
-    hit = _CACHE.get(key)
-    return None if hit is None else _make(hit)
-
-
 def _make(meta: Any) -> Any:
     kind, value = meta
     if kind is torch.Tensor:
@@ -134,6 +181,10 @@ def remember(key: tuple, out: Any) -> None:
         meta = _describe(out)
     except _Unkeyable:
         return
+    _store(key, meta)
+
+
+def _store(key: tuple, meta: tuple) -> None:
     if len(_CACHE) >= _LIMIT:
         _CACHE.clear()
     _CACHE[key] = meta

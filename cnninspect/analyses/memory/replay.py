@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 import cnninspect.engine.ops.catalogue  # noqa: F401 -- before trace, which it imports back
-from cnninspect.analyses.memory.opcache import lookup, outputs, remember, scan
+from cnninspect.analyses.memory.opcache import call, outputs, scan
 from cnninspect.engine.compat import TorchDispatchMode, tree_flatten
 from cnninspect.engine.trace import Node, Trace
 
@@ -80,12 +80,8 @@ class Recorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         read: list[torch.Tensor] = []
-        key = scan(func, args, kwargs or {}, read)
-        out = lookup(key) if key is not None else None
-        if out is None:
-            out = func(*args, **(kwargs or {}))
-            if key is not None:
-                remember(key, out)
+        kwargs = kwargs or {}
+        out = call(func, args, kwargs, scan(func, args, kwargs, read))
         log, index = self.log, self.log.ops
         storages = log.storages
         for t in read:

@@ -60,8 +60,77 @@ def largest_batch(
     if not ok:
         return 1, memory(model, input_shape, batch_size=1, **options)
     points.append((2, _value(two, peak)))
-    best = _secant(fits, points, peak, limit_bytes, limit)
+    best = _by_lines(_Setup(model, input_shape, options, peak), limit_bytes, limit)
+    if best is None:
+        best = _secant(fits, points, peak, limit_bytes, limit)
     return best, memory(model, input_shape, batch_size=best, **options)
+
+
+class _Setup:
+    """One model, input and set of options, replayed at any batch (replays are remembered)."""
+
+    def __init__(self, model, input_shape: Any, options: dict[str, Any], peak: str) -> None:
+        from cnninspect.analyses.memory import _dtype, _spec, check_amp, check_optimizer
+
+        self.model, self.peak = model, peak
+        self.spec = _spec(model, input_shape, options.get("input_data"), None)
+        self.optimizer = check_optimizer(options.get("optimizer", "adamw"))
+        self.amp = check_amp(options.get("amp"), options.get("dtype"))
+        self.dtype = _dtype(options.get("dtype"))
+        self.state: Any = None  # parameters are the same at every batch: taken once
+
+    def log(self, batch: int, train: bool):
+        from cnninspect.analyses.memory.run import replay
+
+        spec = self.spec.with_batch(batch)
+        return replay(self.model, spec, train=train, dtype=self.dtype, amp=self.amp)
+
+    def value(self, batch: int, train_log, infer_log) -> int:
+        from cnninspect.analyses.memory.build import report_from
+
+        if self.state is None:
+            self.state = self.log(1, True)[1]
+        report = report_from(
+            "", batch, train_log, self.state, infer_log, self.optimizer, self.dtype, self.amp
+        )
+        return _value(report, self.peak)
+
+
+def _by_lines(setup: _Setup, budget: int, limit: int) -> int | None:
+    """The answer read off the lines through batches 1 and 2 (see :mod:`.affine`), held to one
+    exact replay at it; None where the storages do not lie on lines (search run by run then).
+
+    The peak of logs on growing lines is a max of growing lines, so it grows with the batch:
+    the batch after the answer is over the budget wherever the lines hold, and they are
+    shown to hold at batches 1, 2 and the answer, storage by storage.
+    """
+    from cnninspect.analyses.memory.affine import Lines
+
+    kinds = (True, False) if setup.peak != "train" else (True,)
+    lines = {t: Lines(setup.log(1, t)[0], setup.log(2, t)[0]) for t in kinds}
+    if not all(line.affine and line.growing for line in lines.values()):
+        return None
+
+    def value(batch: int) -> int:
+        infer = lines[False].at(batch) if False in lines else None
+        return setup.value(batch, lines[True].at(batch), infer)
+
+    best = _largest(value, budget, limit)
+    if all(line.holds_at(best, setup.log(best, t)[0]) for t, line in lines.items()):
+        return best
+    return None
+
+
+def _largest(value, budget: int, limit: int) -> int:
+    """The largest batch in [2, limit] whose non-decreasing ``value`` fits (2 is known to)."""
+    good, over = 2, 4
+    while over <= limit and value(over) <= budget:
+        good, over = over, over * 2
+    over = min(over, limit + 1)
+    while over - good > 1:
+        mid = (good + over) // 2
+        good, over = (mid, over) if value(mid) <= budget else (good, mid)
+    return good
 
 
 def _secant(fits, points: list[tuple[int, int]], peak: str, budget: int, limit: int) -> int:
