@@ -196,7 +196,10 @@ def test_conv2d_same_gets_the_real_shape_and_macs(stride, size):
     assert s.layers[0].output_shape == tuple(conv_out.shape)  # 112x112 for 224 at stride 2, not 111
     assert s.output_shapes[0] == tuple(net(x).shape)
     assert s.total_macs == counted_macs(net, x) > 0
-    assert s.layers[0].receptive_field is None or s.layers[0].receptive_field.unknown  # not its parent's
+    # not its parent's field: read from the pad and conv inside it, the centre shifted by the top pad
+    top = _same_pad(size, 3, stride, 1) // 2
+    rf = s.layers[0].receptive_field
+    assert (rf.size, rf.jump, rf.start) == ((3, 3), (stride, stride), (1 - top, 1 - top))
 
 
 def test_verify_holds_conv2d_same_to_the_real_forward_without_its_parents_formula():

@@ -133,6 +133,9 @@ class _LeafRecorder:
         self.uncosted: set[str] = set()  # kinds of functional calls no rule costs
         # leaves no rule prices, still running: each collects the torch calls made inside it
         self.open_leaves: list[tuple[nn.Module, list[tuple[str, Call]]]] = []
+        # the model's own tensors and their meta stand-ins: what those inner calls may read
+        # besides the leaf's input and each other's outputs (for receptive fields)
+        self.constants: frozenset[int] = frozenset()
 
     def attach(self) -> None:
         for name, m in self.model.named_modules():
@@ -185,6 +188,7 @@ class _LeafRecorder:
                 params=self.params_by_module[id(mod)],
                 children=[(n.removeprefix(name + "."), c) for n, c in inner],
                 priced_inside=opened,
+                constants=self.constants if opened else frozenset(),
                 call_index=index,
             )
         )
@@ -246,6 +250,7 @@ def _run(
             else:
                 state = MetaState()
                 state.for_module(model)  # made before recording: copying weights is no call of the model's
+                recorder.constants = state.tensor_ids(model)
                 with torch.device("meta"), recorder.inner:
                     out = state.call(model, inputs.args, inputs.kwargs)
         except Exception as exc:
@@ -299,9 +304,16 @@ def _detach(out: Any) -> Any:
 
 def _to_meta(out: Any) -> Any:
     try:
-        return tree_map(lambda v: meta_like(v) if isinstance(v, torch.Tensor) else v, out)
+        return tree_map(_meta_of, out)
     except ValueError:  # a PackedSequence refuses meta batch sizes: keep its tensors, as a tuple
-        return tuple(meta_like(v) if isinstance(v, torch.Tensor) else v for v in tree_flatten(out)[0])
+        return tuple(_meta_of(v) for v in tree_flatten(out)[0])
+
+
+def _meta_of(v: Any) -> Any:
+    """A meta tensor stays itself: the calls recorded inside a leaf are joined by identity."""
+    if isinstance(v, torch.Tensor) and v.device.type != "meta":
+        return meta_like(v)
+    return v
 
 
 # The most a meta model's forward that needs real values may allocate for stand-in weights.

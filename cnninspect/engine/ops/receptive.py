@@ -498,6 +498,12 @@ def linear(call: Call, dims: tuple[int, ...]) -> Effect:
 
 
 
+def unfold(call: Call, dims: tuple[int, ...]) -> Effect:
+    """``nn.Unfold`` lays each window out along channels and the windows along one flat axis:
+    the same convention as ``flatten`` over the spatial axes."""
+    return Global(f"{call.kind} flattens the window positions: the spatial layout is gone")
+
+
 def constant(call: Call, dims: tuple[int, ...]) -> Effect:
     """``zeros``, ``arange``, ``*_like``: new values that depend on no input value."""
     return Constant(f"{call.kind} makes new values: no input position reaches them")
