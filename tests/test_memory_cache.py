@@ -38,6 +38,29 @@ def test_forward_only_saved_bytes_equal_a_real_forward(build, shape):
     assert saved_bytes(model, shape) == real_saved_bytes(model, torch.randn(shape))
 
 
+class WithConstant(nn.Module):
+    """A plain CPU tensor attribute: the model's own forward cannot mix it with meta tensors."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.scale = torch.full((4, 8), 2.0)
+
+    def forward(self, x):
+        return self.fc(x) * self.scale
+
+
+def test_forward_only_saved_bytes_fall_back_to_the_trace():
+    from cnninspect.analyses.memory.run import replay
+    from cnninspect.engine.inputs import InputSpec
+    from cnninspect.errors import ModelError
+
+    model = WithConstant()
+    with pytest.raises(ModelError, match="not on the expected device"):
+        replay(model, InputSpec.of((4, 8), None, None), train=True, backward=False, rows=False)
+    assert saved_bytes(model, (4, 8)) == real_saved_bytes(model, torch.randn(4, 8))
+
+
 def test_a_changed_setting_is_replayed_not_remembered():
     """A conv's stride is a tuple setting that no parameter shape reflects."""
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU())

@@ -42,9 +42,11 @@ def replay(
     dtype: torch.dtype | None = None,
     amp: torch.dtype | None = None,
     backward: bool = True,
+    rows: bool = True,
 ) -> tuple[MemoryLog, MetaState]:
     """Run ``model`` on meta inputs of ``spec`` (train: forward and backward of ``sum(output)``;
-    ``backward=False`` stops after the training forward, which is all the saved bytes need).
+    ``backward=False`` stops after the training forward, which is all the saved bytes need;
+    ``rows=False`` runs the model's own forward instead of its trace: one row, the same totals).
 
     The model is put in train or eval mode for the run and left exactly as found. The
     result is remembered (see :mod:`~cnninspect.analyses.memory.cache`): treat it as read-only.
@@ -53,19 +55,20 @@ def replay(
     if has_lazy(tree):  # the replay reads every parameter's shape: shape lazy ones on a meta copy
         model = materialised(model, spec, [])
         tree = inventory(model)
-    key = setup_key(tree, "replay", spec, train, dtype, amp, backward)
-    return remembered(model, key, lambda: _replay(model, tree, spec, (train, backward), dtype, amp))
+    key = setup_key(tree, "replay", spec, train, dtype, amp, backward, rows)
+    run = (train, backward, rows)
+    return remembered(model, key, lambda: _replay(model, tree, spec, run, dtype, amp))
 
 
 def _replay(
     model: nn.Module,
     tree: Inventory,
     spec: InputSpec,
-    run: tuple[bool, bool],  # (train, backward)
+    run: tuple[bool, bool, bool],  # (train, backward, rows)
     dtype: torch.dtype | None,
     amp: torch.dtype | None,
 ) -> tuple[MemoryLog, MetaState]:
-    train, backward = run
+    train, backward, rows = run
     guard = ModelGuard(model, tree)
     try:
         model.train(train)
@@ -81,7 +84,7 @@ def _replay(
             if isinstance(t, torch.Tensor):
                 rec.register(t, INPUT)
         with state.swapped(model), recording(rec, train), cpu_kernels(), meta_autocast(amp):
-            output = _forward(model, tree, state, args, kwargs, rec)
+            output = _forward(model, tree if rows else None, state, args, kwargs, rec)
             if train:
                 leaves = _trainable_outputs(output)
                 if backward:
@@ -101,9 +104,13 @@ def _replay(
 
 
 def _forward(model, tree, state, args, kwargs, rec) -> Any:
+    """The forward through the model's trace, a row per call; without a ``tree``, or where
+    the model cannot be traced, through its own forward as one row (the totals are the same)."""
     log = rec.log
     concrete = concrete_defaults(model, len(args), kwargs) or None
     try:
+        if tree is None:
+            raise UntraceableError("rows not asked for")
         tr = _trace(model, tree, concrete)
     except UntraceableError:  # one row for the whole model: totals stay exact
         rec.row = 0
