@@ -11,7 +11,8 @@ minute, and a pair sees the same speed):
 * ``str(torchinfo_summary(...))`` -- the table a user sees, memory sizes included -- beside
   ``str(torchinfo.summary(...))`` on a fresh model each, for the benchmark's torchvision models.
 
-With ``--rev REV`` each case also runs in a worker importing cnninspect from a temporary
+Workers run torch on one thread: on this shared machine torchinfo's real forward with
+torch's default threads slows far more than anything else. With ``--rev REV`` each case also runs in a worker importing cnninspect from a temporary
 worktree of REV, alternating with this tree's worker: before and after in the same run.
 
     python benchmarks/memory_speed.py --rev 20dc1f8 --out benchmarks/results/memory_speed.md
@@ -27,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from summary_speed import MODELS_224  # benchmarks/ is on sys.path
+from summary_speed import MODELS_224, conditions  # benchmarks/ is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 SHAPE = (256, 3, 224, 224)
@@ -39,6 +40,7 @@ import torch, torchvision, torchinfo
 import cnninspect
 from cnninspect.analyses.memory import largest_batch
 assert cnninspect.__file__.startswith(sys.argv[1]), cnninspect.__file__
+torch.set_num_threads(1)  # a busy machine slows torchinfo's multi-threaded forward far more
 M = torchvision.models
 same = M.resnet50()
 
@@ -198,13 +200,16 @@ def main() -> None:
             if args.rev:
                 subprocess.run(["git", "worktree", "remove", "--force", str(trees[args.rev])],
                                cwd=REPO, check=False)  # fmt: skip
-    print(report)
     if args.out:
         args.out.write_text(report + "\n")
 
 
 def run(workers: dict[str, Worker], pairs: int, models: list[str]) -> str:
+    import torch
+
+    torch.set_num_threads(1)  # as in the workers, so that conditions() says so
     parts = [
+        f"{conditions()}", "",
         "Memory report of resnet50 at batch 256 beside a summary (median of pairs):", "",
         *memory_rows(workers, pairs), "",
         "Largest batch under 24GiB for resnet50 (AdamW, fp32):", "",

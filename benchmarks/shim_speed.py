@@ -5,11 +5,14 @@ freshly built model (the first summary of a model: fx traces it), and a speed-up
 median of the ratios of adjacent pairs, since this machine's CPU speed drifts within a
 minute and a pair sees the same speed. Both are called exactly as a torchinfo user
 would: ``summary(model, (1, 3, 224, 224), verbose=0)``. The shim computes its memory sizes
-(a replay of the forward and backward on meta tensors) only when they are read or the table
+(a replay of the training forward on meta tensors) only when they are read or the table
 printed, so a second column times ``str()`` of each result as well: the table a user sees.
+``memory_speed.py --rev REV`` times the printed table beside another revision's too.
 
     python benchmarks/shim_speed.py               # 5 pairs per model
     python benchmarks/shim_speed.py --repeats 3
+    python benchmarks/shim_speed.py --threads 1   # on a busy machine: torchinfo's forward
+                                                  # with default threads slows far more
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from summary_speed import MODELS_224, paired, timed  # noqa: E402 -- the shared harness
+from summary_speed import MODELS_224, conditions, paired, timed  # noqa: E402 -- the shared harness
 
 TARGET = 3.0
 
@@ -31,10 +34,16 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads for the whole run")
     args = parser.parse_args()
 
+    import torch
     import torchinfo
     import torchvision
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(conditions())
 
     from cnninspect import torchinfo_summary
 

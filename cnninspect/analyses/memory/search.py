@@ -38,10 +38,12 @@ def largest_batch(
 ) -> tuple[int, Any]:
     """The largest batch size whose ``peak`` ("train" or "inference") fits ``budget``.
 
-    Every storage grows affinely with the batch in almost every model, so a peak is a
-    max of lines: secant steps from batches 1 and 2 land on the line of the piece that
-    holds the answer, and a run that falls exactly on it proves the next batch is over
-    (else the search steps one batch at a time).
+    Every storage grows affinely with the batch in almost every model: replays at batches
+    1 and 2 give every storage's line, the answer is read off them, and one exact replay
+    at the answer must equal the lines' prediction storage for storage. Where it does not,
+    a peak is still a max of lines: secant steps from batches 1 and 2 land on the line of
+    the piece that holds the answer, and a run that falls exactly on it proves the next
+    batch is over (else the search steps one batch at a time).
     Returns the batch (0 when even batch 1 does not fit) and its report.
     """
     from cnninspect.analyses.memory import memory
