@@ -127,6 +127,30 @@ def test_gaps_of_a_strided_1x1_are_not_a_dropped_border():
     assert codes(nn.Conv2d(1, 1, 1, stride=2), (1, 1, 16, 16), select=["CNN201", "CNN202"]) == ["CNN201"]
 
 
+class PadThenConv(nn.Module):
+    """F.pad (reflect, as timm's BlurPool2d) then a 3x3 stride-2 conv without padding of its own."""
+
+    def __init__(self, pad: tuple[int, int, int, int]) -> None:
+        super().__init__()
+        self.pad = pad
+        self.conv = nn.Conv2d(1, 1, 3, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.pad(x, self.pad, mode="reflect"))
+
+
+def test_rows_padding_added_are_no_dropped_border():
+    # pad 1 all round: 16 -> 18, and the last window (rows 14..16 of 18) leaves padded row 17 unread;
+    # that row is a reflection, not an image pixel: every pixel of the 16x16 image is read
+    assert read_mask(PadThenConv((1, 1, 1, 1)), (1, 1, 16, 16)).all()
+    assert codes(PadThenConv((1, 1, 1, 1)), (1, 1, 16, 16), select=["CNN202"]) == []
+    # pad 2 before only: the same 18 rows, but now the unread last row is the image's row 15
+    [f] = lint(PadThenConv((2, 0, 2, 0)), (1, 1, 16, 16), select=["CNN202"]).findings
+    assert f.data["dropped"] == {"H": [0, 1], "W": [0, 1]} and "of its 16x16 input" in f.message
+    mask = read_mask(PadThenConv((2, 0, 2, 0)), (1, 1, 16, 16))
+    assert not mask[-1].any() and not mask[:, -1].any() and mask[:-1, :-1].all()
+
+
 # --------------------------------------------------------------------------- CNN203
 
 
@@ -194,6 +218,49 @@ def test_strided_paths_merged_at_different_jumps():
         conv(x)[0, 0, 7, 7].backward()
         hit = (x.grad[0, 0].abs().sum(1) != 0).nonzero().flatten()
         assert (int(hit.min()), int(hit.max())) == rows
+
+
+class Remerge(nn.Module):
+    """``y = x + first(x)`` with an even 'same' conv (half a pixel off: reported); then ``y`` is
+    merged again, with ``x`` (nothing new) or with a second even conv of ``y`` (a new half pixel)."""
+
+    def __init__(self, again_with_input: bool) -> None:
+        super().__init__()
+        self.again_with_input = again_with_input
+        self.first = nn.Conv2d(1, 1, 2, padding="same")
+        self.second = nn.Conv2d(1, 1, 2, padding="same")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x + self.first(x)
+        return y + x if self.again_with_input else y + self.second(y)
+
+
+def footprint(model: nn.Module, part, at: int = 8) -> tuple[int, int]:
+    """First and last input row that unit ``at`` of ``part(model, x)`` reads (by gradient)."""
+    m = model.double()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.rand_like(p) + 0.1)
+    x = torch.rand(1, 1, 16, 16, dtype=torch.float64, requires_grad=True)
+    part(m, x)[0, 0, at, at].backward()
+    rows = (x.grad[0, 0].abs().sum(1) != 0).nonzero().flatten()
+    return int(rows.min()), int(rows.max())
+
+
+def test_a_merge_is_not_reported_again_downstream():
+    # y's units read rows i..i+1 where x's read row i: the first merge's half pixel. Adding x again
+    # reads exactly what y reads (no new offset); the old rule compared x with the centre of y's
+    # bounding box and reported the same half pixel a second time
+    y = lambda m, x: x + m.first(x)  # noqa: E731
+    assert footprint(Remerge(True), y) == footprint(Remerge(True), lambda m, x: m(x)) == (8, 9)
+    [f] = lint(Remerge(True), (1, 1, 16, 16), select=["CNN301"]).findings
+    assert f.layers[1:] == ("input:x", "first")
+    # a second even conv of y does shift it again: (8, 10) against y's (8, 9) -- a new finding
+    assert footprint(Remerge(False), lambda m, x: m.second(y(m, x))) == (8, 10)
+    second = lint(Remerge(False), (1, 1, 16, 16), select=["CNN301"]).findings
+    assert [g.layers[2] for g in second] == ["first", "second"]
+    (start_y, _), (start_second, _) = second[1].data["starts"]
+    assert start_second - start_y == 0.5
 
 
 def test_transposed_conv_kernel_not_divisible_by_stride():
@@ -273,3 +340,42 @@ def test_tensor_core_channels_only_in_half_precision():
     even = stack(nn.Conv2d(3, 32, 3), nn.ReLU(), nn.Conv2d(32, 32, 3))
     assert codes(even, (1, 3, 16, 16), select=["CNN501"], precision="float16") == []
     assert codes(odd.to(torch.bfloat16), (1, 3, 16, 16), select=["CNN501"], dtype=torch.bfloat16) == ["CNN501", "CNN501"]
+
+
+# --------------------------------------------------------------------------- not checked
+
+
+class Branchy(nn.Module):
+    """A biased conv before BatchNorm (CNN101) and a head forward never calls (CNN103); with
+    ``branch`` the forward reads a value, so fx cannot trace it and forward hooks summarise it."""
+
+    def __init__(self, branch: bool) -> None:
+        super().__init__()
+        self.branch = branch
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.bn = nn.BatchNorm2d(8)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.branch and x.sum() > 0:
+            x = x * 1
+        return self.bn(self.conv(x)).mean((2, 3))
+
+
+def test_rules_a_hook_summary_cannot_run_say_so():
+    traced = lint(Branchy(False).eval(), (1, 3, 16, 16))
+    assert traced.summary.method == "fx" and traced.not_checked == {}
+    assert sorted(traced.codes()) == ["CNN101", "CNN103"] and "not checked" not in traced.to_text()
+    hooked = lint(Branchy(True).eval(), (1, 3, 16, 16))
+    assert hooked.summary.method.startswith("hooks")
+    # the hooks still see every module call, so the unused head is found ...
+    assert hooked.codes() == ["CNN103"] and hooked.findings[0].path == "head"
+    # ... but CNN101 follows edges the hooks do not record: it is listed, not silently clean
+    whole = sorted(c for c, parts in hooked.not_checked.items() if parts[0][0] is None)
+    assert whole == ["CNN101", "CNN102", "CNN201", "CNN202", "CNN203", "CNN301", "CNN401", "CNN402"]
+    assert sorted(c for c in hooked.not_checked if c not in whole) == ["CNN103", "CNN104"]
+    text = hooked.to_text()
+    assert "not checked: CNN101, CNN102, CNN201" in text and "which layer feeds which" in text
+    assert {n["code"] for n in hooked.to_dict()["not_checked"]} == set(whole) | {"CNN103", "CNN104"}
+    notes = hooked.to_sarif()["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert {n["descriptor"]["id"] for n in notes} == set(hooked.not_checked)

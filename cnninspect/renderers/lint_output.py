@@ -32,7 +32,18 @@ def render_text(report: LintReport, fixes: bool = True) -> str:
                 lines.append(f"         fix: {report.rule(f.code).fix}")
     lines.append("")
     lines.append(_tally(report))
+    lines.extend(not_checked_lines(report))
     return "\n".join(lines)
+
+
+def not_checked_lines(report: LintReport) -> list[str]:
+    """One ``not checked: CODES: why`` line per reason a rule (or part of one) could not run on
+    this summary, so a clean report never hides a rule that stayed silent."""
+    by_why: dict[str, list[str]] = {}
+    for code, parts in report.not_checked.items():
+        for part, why in parts:
+            by_why.setdefault(why, []).append(code if part is None else f"{code} ({part})")
+    return [f"not checked: {', '.join(codes)}: {why}" for why, codes in by_why.items()]
 
 
 def _tally(report: LintReport) -> str:
@@ -48,6 +59,9 @@ def _tally(report: LintReport) -> str:
         extra.append(f"{len(report.suppressed)} suppressed per layer")
     if report.baselined:
         extra.append(f"{len(report.baselined)} in the baseline")
+    if report.not_checked:
+        whole = sum(1 for parts in report.not_checked.values() if any(p is None for p, _ in parts))
+        extra.append(f"{whole} not checked, {len(report.not_checked) - whole} in part (below)")
     return text + (f"; {', '.join(extra)}" if extra else "")
 
 
@@ -64,7 +78,11 @@ def report_dict(report: LintReport) -> dict[str, Any]:
         "suppressed": [f.to_dict() for f in report.suppressed],
         "baselined": [f.to_dict() for f in report.baselined],
         "rules": [r.to_dict() for r in report.rules],
-    })
+        "not_checked": [
+            {"code": code, "part": part, "why": why}
+            for code, parts in report.not_checked.items() for part, why in parts
+        ],
+    })  # fmt: skip
 
 
 def sarif(reports: Sequence[LintReport], sources: dict[str, str] | None = None) -> dict[str, Any]:
@@ -108,6 +126,11 @@ def sarif(reports: Sequence[LintReport], sources: dict[str, str] | None = None) 
         }
         for code in codes
     ]
+    notes = [
+        {"level": "note", "descriptor": {"id": code},
+         "message": {"text": f"{rep.model_name}: {code}{f' ({part})' if part else ''} not checked: {why}"}}
+        for rep in reports for code, parts in rep.not_checked.items() for part, why in parts
+    ]  # fmt: skip
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -117,5 +140,6 @@ def sarif(reports: Sequence[LintReport], sources: dict[str, str] | None = None) 
                 "informationUri": DOCS, "rules": driver_rules,
             }},
             "results": results,
+            "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notes}],
         }],
     }  # fmt: skip

@@ -19,7 +19,7 @@ from cnninspect.analyses.lint.baseline import is_known, read_baseline, write_bas
 from cnninspect.analyses.lint.config import LintConfig, find_pyproject, load_config
 from cnninspect.analyses.lint.context import LintContext, LintOptions
 from cnninspect.analyses.lint.findings import Finding, Rule, RuleDoc
-from cnninspect.analyses.lint.registry import all_rules, select_rules
+from cnninspect.analyses.lint.registry import all_rules, select_rules, unchecked
 from cnninspect.analyses.lint.report import LintReport
 from cnninspect.errors import ModelError
 
@@ -68,12 +68,8 @@ def lint(
     ctx = LintContext(summary, model, options)
     found = [finding for r in rules for finding in r.check(ctx)]
     name = model_name or summary.model_name
-    silenced = {**cfg.per_layer_ignores, **(per_layer_ignores or {})}
-    suppressed = [f for f in found if _silenced(f, silenced)]
-    known_file = baseline or cfg.baseline
-    known = read_baseline(known_file) if known_file else set()
-    baselined = [f for f in found if f not in suppressed and is_known(known, name, f)]
-    kept = [f for f in found if f not in suppressed and f not in baselined]
+    kept, suppressed, baselined = _split(found, name, {**cfg.per_layer_ignores, **(per_layer_ignores or {})},
+                                         baseline or cfg.baseline)  # fmt: skip
     return LintReport(
         model_name=name,
         input_shapes=list(summary.input_shapes),
@@ -82,7 +78,19 @@ def lint(
         suppressed=suppressed,
         baselined=baselined,
         summary=summary,
+        not_checked={r.code: parts for r in rules if (parts := unchecked(r, ctx.unmet))},
     )
+
+
+def _split(
+    found: list[Finding], name: str, silenced: dict[str, list[str]], known_file: str | Path | None
+) -> tuple[list[Finding], list[Finding], list[Finding]]:
+    """The findings kept, those suppressed per layer and those the baseline knows."""
+    suppressed = [f for f in found if _silenced(f, silenced)]
+    known = read_baseline(known_file) if known_file else set()
+    baselined = [f for f in found if f not in suppressed and is_known(known, name, f)]
+    kept = [f for f in found if f not in suppressed and f not in baselined]
+    return kept, suppressed, baselined
 
 
 def _silenced(finding: Finding, patterns: dict[str, list[str]]) -> bool:

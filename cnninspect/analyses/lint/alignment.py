@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from cnninspect.analyses.lint.context import TRANSPOSED_KINDS, LintContext, fmt_size
 from cnninspect.analyses.lint.findings import Finding
-from cnninspect.analyses.lint.registry import rule
+from cnninspect.analyses.lint.registry import FIELDS, GRAPH, rule
 
 MERGES = frozenset({"add", "iadd", "sub", "mul", "imul", "cat", "concat", "stack", "add_", "mul_", "sub_"})
 
@@ -30,39 +30,61 @@ def _grid(ctx: LintContext, name: str):
     return f.jump, f.start
 
 
-@rule("CNN301")
+@rule("CNN301", needs=((GRAPH, None), (FIELDS, None)))
 def misaligned_merge(ctx: LintContext) -> Iterator[Finding]:
     if not ctx.has_graph:
         return
+    anchors: dict[str, str] = {}  # row -> the last merge above it whose paths disagreed (its frame)
     for row in ctx.summary.layers:
-        if row.kind not in MERGES or len(row.inputs) < 2:
+        inputs = list(dict.fromkeys(row.inputs))
+        grids = [(name, g) for name in inputs if (g := _grid(ctx, name)) is not None]
+        # weights and broadcast scales carry no grid: the frame is that of the spatial inputs
+        anchors[row.name] = _frame(anchors, row.name, [name for name, _ in grids] or inputs)
+        if row.kind not in MERGES or len(grids) < 2:
             continue
-        grids = [(name, _grid(ctx, name)) for name in dict.fromkeys(row.inputs)]
-        grids = [(name, g) for name, g in grids if g is not None]
-        if len(grids) < 2:
+        finding = _disagreement(ctx, row, grids, anchors)
+        if finding is not None:
+            anchors[row.name] = row.name  # its field is the bounding box of paths that disagree
+            if finding.message:
+                yield finding
+
+
+def _frame(anchors: dict[str, str], name: str, inputs: list[str]) -> str:
+    """The frame a row's grid start is exact in: its inputs' one frame, or itself when they differ."""
+    frames = {anchors.get(i, i) for i in inputs}
+    return frames.pop() if len(frames) == 1 else name
+
+
+def _disagreement(ctx: LintContext, row, grids: list, anchors: dict[str, str]) -> Finding | None:
+    """The finding for the first input whose grid disagrees with the first one's; None when all agree.
+
+    Jumps are exact anywhere. A start is exact only relative to the inputs' common frame: past a
+    merge whose paths disagreed, a field's start is the centre of their bounding box, so an offset
+    between inputs from different frames restates that earlier merge. Such a disagreement returns
+    a finding with an empty message: the merge starts a new frame but is not reported again.
+    """
+    (first, (jump0, start0)), rest = grids[0], grids[1:]
+    where = ctx.where(row)
+    for other, (jump, start) in rest:
+        if len(jump) != len(jump0) or (jump == jump0 and start == start0):
             continue
-        (first, (jump0, start0)), rest = grids[0], grids[1:]
-        where = ctx.where(row)
-        for other, (jump, start) in rest:
-            if len(jump) != len(jump0):
-                continue
-            a, b = _label(ctx, first), _label(ctx, other)
-            if jump != jump0:
-                message = f"{where} ({row.kind}) merges {a} (jump {_fmt(jump0)}) with {b} (jump {_fmt(jump)})"
-            elif start != start0:
-                shift = tuple(s - t for s, t in zip(start, start0))
-                units = tuple(Fraction(d) / Fraction(j) for d, j in zip(shift, jump))
-                message = (
-                    f"{where} ({row.kind}) merges {a} and {b}, whose grids are offset by "
-                    f"{_fmt(shift)} input pixels ({_fmt(units)} of a unit at jump {_fmt(jump)})"
-                )
-            else:
-                continue
-            yield Finding(
-                "CNN301", where, message, (row.name, first, other),
-                {"jumps": [list(jump0), list(jump)], "starts": [list(start0), list(start)]},
-            )  # fmt: skip
-            break
+        a, b = _label(ctx, first), _label(ctx, other)
+        if jump != jump0:
+            message = f"{where} ({row.kind}) merges {a} (jump {_fmt(jump0)}) with {b} (jump {_fmt(jump)})"
+        elif anchors.get(first, first) != anchors.get(other, other):
+            message = ""
+        else:
+            shift = tuple(s - t for s, t in zip(start, start0))
+            units = tuple(Fraction(d) / Fraction(j) for d, j in zip(shift, jump))
+            message = (
+                f"{where} ({row.kind}) merges {a} and {b}, whose grids are offset by "
+                f"{_fmt(shift)} input pixels ({_fmt(units)} of a unit at jump {_fmt(jump)})"
+            )
+        return Finding(
+            "CNN301", where, message, (row.name, first, other),
+            {"jumps": [list(jump0), list(jump)], "starts": [list(start0), list(start)]},
+        )  # fmt: skip
+    return None
 
 
 def _label(ctx: LintContext, name: str) -> str:

@@ -67,6 +67,20 @@ class LintContext:
         return self.summary.method.startswith(("fx", "torchscript"))
 
     @cached_property
+    def unmet(self) -> dict[str, str | None]:
+        """Per requirement a rule may name (lint.registry: graph, fields, calls, reads), None
+        when this summary meets it, else why not: what the report prints as not checked."""
+        method = self.summary.method
+        hooks = method.startswith("hooks")
+        how = f"the summary came from {'forward hooks' if hooks else method} ({method})"
+        return {
+            "graph": None if self.has_graph else f"{how}, which record calls in order, not which layer feeds which",
+            "fields": None if self.rf is not None else "the summary has no receptive fields",
+            "calls": None if method.startswith(("fx", "hooks")) else f"{how}, whose rows are ops, not module calls",
+            "reads": None if method.startswith("fx") else f"{how}; only an fx trace records attribute reads",
+        }
+
+    @cached_property
     def modules(self) -> dict[str, nn.Module]:
         """``dict(model.named_modules())`` (parents first, each module once), walked without
         named_modules' nested generators, which cost more than the rules on a deep model."""

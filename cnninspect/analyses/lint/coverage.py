@@ -9,7 +9,7 @@ from fractions import Fraction
 
 from cnninspect.analyses.lint.context import CONV_KINDS, LintContext, fmt_size, spatial
 from cnninspect.analyses.lint.findings import Finding
-from cnninspect.analyses.lint.registry import rule
+from cnninspect.analyses.lint.registry import FIELDS, GRAPH, rule
 from cnninspect.engine.ops.receptive import AxisWindow, conv_window
 
 AXES = "HW"
@@ -99,11 +99,43 @@ def _find_windows(ctx: LintContext) -> Iterator[tuple[str, _Op, tuple[int, ...]]
                 continue
             windows = node.windows
         out, source = spatial(row.output_shape), row.inputs[0]
-        sizes = tuple(report.input_size) if source.startswith("input:") else (
-            spatial(ctx.rows[source].output_shape) if source in ctx.rows else None)  # fmt: skip
+        sizes = _sizes_of(ctx, source)
         if out is None or sizes is None or not (len(windows) == len(out) == len(sizes)):
             continue
+        windows, source, sizes = _through_padding(ctx, tuple(windows), source, sizes)
         yield row.name, _Op(tuple(windows), tuple(out), source), tuple(sizes)
+
+
+def _sizes_of(ctx: LintContext, source: str) -> tuple[int, ...] | None:
+    if source.startswith("input:"):
+        return tuple(ctx.rf.input_size)
+    return spatial(ctx.rows[source].output_shape) if source in ctx.rows else None
+
+
+def _through_padding(
+    ctx: LintContext, windows: tuple, source: str, sizes: tuple[int, ...]
+) -> tuple[tuple, str, tuple[int, ...]]:
+    """A window op reading a padding op (``F.pad``, ``nn.ZeroPad2d``, timm's BlurPool2d) is
+    judged on the padding's input: the rows padding added are no image pixels, so a last window
+    that leaves one of them unread drops nothing of the image."""
+    node = ctx.rf.nodes.get(source) if source in ctx.rows else None
+    if node is None or node.kind != "spatial" or len(node.inputs) != 1 or len(node.windows) != len(windows):
+        return windows, source, sizes
+    shifts = []
+    for w in node.windows:
+        iw = _int_window(w)
+        if iw is None or iw[0] != 1 or iw[1] != iw[2] or iw[1] > 0:
+            return windows, source, sizes  # not a pure border padding
+        shifts.append(iw[1])  # -(rows padded before)
+    inner = _sizes_of(ctx, node.inputs[0])
+    if inner is None or len(inner) != len(sizes) or all(s == 0 for s in shifts):
+        return windows, source, sizes
+    folded = tuple(
+        w if iw is None else AxisWindow(w.stride, w.lo + shift, w.hi + shift, w.step)
+        for w, shift in zip(windows, shifts)
+        for iw in (_int_window(w),)
+    )
+    return folded, node.inputs[0], inner
 
 
 def _describe(row) -> str:
@@ -117,7 +149,7 @@ def _describe(row) -> str:
     return " ".join(parts)
 
 
-@rule("CNN201")
+@rule("CNN201", needs=((GRAPH, None), (FIELDS, None)))
 def skipped_pixels(ctx: LintContext) -> Iterator[Finding]:
     for name, node, sizes in _windows(ctx):
         covered = period = 1
@@ -172,7 +204,7 @@ def _clean_sizes(n: int, m: int, w: tuple[int, int, int, int], pad: int | None) 
     return below + above
 
 
-@rule("CNN202")
+@rule("CNN202", needs=((GRAPH, None), (FIELDS, None)))
 def dropped_border(ctx: LintContext) -> Iterator[Finding]:
     for name, node, sizes in _windows(ctx):
         row = ctx.rows[name]
@@ -208,7 +240,7 @@ def dropped_border(ctx: LintContext) -> Iterator[Finding]:
         )  # fmt: skip
 
 
-@rule("CNN203")
+@rule("CNN203", needs=((GRAPH, None), (FIELDS, None)))
 def small_receptive_field(ctx: LintContext) -> Iterator[Finding]:
     report = ctx.rf
     if report is None or not report.fields or not ctx.has_graph:

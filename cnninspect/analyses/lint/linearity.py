@@ -16,7 +16,7 @@ from cnninspect.analyses.lint.context import (
     fmt_size,
 )
 from cnninspect.analyses.lint.findings import Finding
-from cnninspect.analyses.lint.registry import rule
+from cnninspect.analyses.lint.registry import FIELDS, GRAPH, rule
 
 AVERAGES = frozenset({
     "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
@@ -68,7 +68,7 @@ def _merged(ctx: LintContext, a, b) -> tuple[int, str] | None:
     return None
 
 
-@rule("CNN401")
+@rule("CNN401", needs=((GRAPH, None), (FIELDS, "pairs of convolutions")))
 def collapsing_linear_maps(ctx: LintContext) -> Iterator[Finding]:
     for b in ctx.summary.layers:
         if b.kind not in CONV_KINDS | LINEAR_KINDS or len(b.inputs) != 1:

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 from cnninspect.analyses.lint.context import BATCHNORM_KINDS, DROPOUT_KINDS, LintContext
 from cnninspect.analyses.lint.findings import Finding
-from cnninspect.analyses.lint.registry import rule
+from cnninspect.analyses.lint.registry import GRAPH, rule
 
 
-@rule("CNN402")
+@rule("CNN402", needs=((GRAPH, None),))
 def batchnorm_after_dropout(ctx: LintContext) -> Iterator[Finding]:
     for row in ctx.summary.layers:
         if row.kind not in BATCHNORM_KINDS:

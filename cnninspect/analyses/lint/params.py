@@ -22,7 +22,7 @@ from cnninspect.analyses.lint.context import (
     spatial,
 )
 from cnninspect.analyses.lint.findings import Finding
-from cnninspect.analyses.lint.registry import rule
+from cnninspect.analyses.lint.registry import CALLS, GRAPH, READS, rule
 from cnninspect.engine.compat import NormBase
 
 
@@ -36,7 +36,7 @@ def _removes_bias(ctx: LintContext, producer: str, norm_row) -> bool:
     return False
 
 
-@rule("CNN101")
+@rule("CNN101", needs=((GRAPH, None),))
 def bias_before_norm(ctx: LintContext) -> Iterator[Finding]:
     for row in ctx.summary.layers:
         if row.kind not in CONV_KINDS | TRANSPOSED_KINDS | LINEAR_KINDS:
@@ -61,7 +61,7 @@ def bias_before_norm(ctx: LintContext) -> Iterator[Finding]:
         )  # fmt: skip
 
 
-@rule("CNN102")
+@rule("CNN102", needs=((GRAPH, None),))
 def dominant_dense_layer(ctx: LintContext) -> Iterator[Finding]:
     total = ctx.summary.total_params
     for row in ctx.summary.layers:
@@ -110,8 +110,11 @@ def _attribute_reads(model: nn.Module) -> tuple[set[str], set[int]] | None:
 
 
 def _called(ctx: LintContext) -> set[str]:
+    """Module paths the forward called. An opaque module (fx could not look inside) counts with
+    all it holds; the forward-hook fallback (opaque "" : the whole model) records every module's
+    calls itself, so there only the rows count."""
     called = {row.module_path for row in ctx.summary.layers if row.module_path is not None}
-    return called | set(ctx.summary.opaque)
+    return called if ctx.summary.method.startswith("hooks") else called | set(ctx.summary.opaque)
 
 
 def _under(path: str, roots: set[str]) -> bool:
@@ -164,10 +167,10 @@ def usage(ctx: LintContext) -> _Usage:
     return ctx.cache["usage"]
 
 
-@rule("CNN103")
+@rule("CNN103", needs=((CALLS, None), (READS, "parameters read outside any called module")))
 def unused_parameters(ctx: LintContext) -> Iterator[Finding]:
-    if ctx.summary.method not in ("fx", "fx (with opaque modules)", "hooks"):
-        return
+    if ctx.unmet["calls"]:
+        return  # the report lists the rule as not checked
     used = usage(ctx)
     mode = "train" if ctx.model.training else "eval"
     reported: list[str] = []
@@ -199,7 +202,7 @@ def unused_parameters(ctx: LintContext) -> Iterator[Finding]:
         )  # fmt: skip
 
 
-@rule("CNN104")
+@rule("CNN104", needs=((READS, "buffers the forward never reads"),))
 def stale_buffer(ctx: LintContext) -> Iterator[Finding]:
     yield from _untrained_statistics(ctx)
     used = usage(ctx)

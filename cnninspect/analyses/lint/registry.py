@@ -16,13 +16,26 @@ from cnninspect.analyses.lint.findings import Check, Rule
 from cnninspect.errors import OptionError
 
 CHECKS: dict[str, Check] = {}
+# requirements a check may name (LintContext.unmet says when one is not met, and why)
+GRAPH = "graph"  # rows name the rows that feed them (fx, TorchScript)
+FIELDS = "fields"  # the summary carries receptive fields
+CALLS = "calls"  # rows record every module call (fx, forward hooks)
+READS = "reads"  # the fx trace's attribute reads (parameters and buffers read by name)
+# what each check reads beyond rows and modules, and which part of it goes unchecked without it:
+# code -> ((requirement, part), ...); part None is the whole rule (see LintContext.unmet)
+NEEDS: dict[str, tuple[tuple[str, str | None], ...]] = {}
 _DOCUMENTED = {doc.code for doc in DOCS}
 if len(_DOCUMENTED) != len(DOCS):
     raise RuntimeError("lint/catalog.py documents a code twice")
 
 
-def rule(code: str):
-    """Register the decorated check under ``code``, which the catalogue must document, once."""
+def rule(code: str, needs: tuple[tuple[str, str | None], ...] = ()):
+    """Register the decorated check under ``code``, which the catalogue must document, once.
+
+    ``needs`` names what the check reads beyond rows and modules (``"graph"``, ``"fields"``,
+    ``"calls"``, ``"reads"``) with the part of the rule that goes unchecked without it (None: all
+    of it), so a report can say what it did not check instead of staying silent.
+    """
 
     def register(check: Check) -> Check:
         if code not in _DOCUMENTED:
@@ -30,9 +43,20 @@ def rule(code: str):
         if code in CHECKS:
             raise RuntimeError(f"lint rule {code} is registered twice")
         CHECKS[code] = check
+        NEEDS[code] = needs
         return check
 
     return register
+
+
+def unchecked(rule_: Rule, met: dict[str, str | None]) -> list[tuple[str | None, str]]:
+    """(part, why) for each part of ``rule_`` that cannot run: ``met`` maps a requirement to
+    None when it is met, else to why it is not."""
+    gaps: list[tuple[str | None, str]] = [
+        (part, why) for need, part in NEEDS.get(rule_.code, ()) if (why := met.get(need))
+    ]
+    whole = [gap for gap in gaps if gap[0] is None]
+    return whole[:1] or gaps
 
 
 def all_rules() -> dict[str, Rule]:

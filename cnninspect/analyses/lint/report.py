@@ -21,6 +21,9 @@ class LintReport:
     suppressed: list[Finding] = field(default_factory=list)  # by per-layer ignores
     baselined: list[Finding] = field(default_factory=list)  # known from the baseline
     summary: Any = field(default=None, repr=False)
+    # code -> [(part, why)]: rules (part None) or parts of rules this summary could not run;
+    # a clean report says nothing about them
+    not_checked: dict[str, list[tuple[str | None, str]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
