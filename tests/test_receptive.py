@@ -386,3 +386,21 @@ def test_numbers_stay_exact_ints_while_whole_and_become_fractions_only_when_need
     # an even kernel on the raw input gives a half-unit start, as a Fraction
     half = receptive_field(nn.Conv2d(1, 1, 2), (1, 1, 8, 8))["conv2d"]  # a bare conv: its forward
     assert half.start == (Fraction(1, 2),) * 2 and type(half.size[0]) is int
+
+
+def test_a_waveform_gets_its_field_in_samples():
+    """(batch, samples) audio that the forward gives a channel axis (Wav2Vec2's feature
+    extractor): the field is counted along the samples, by the chapter's recurrence."""
+
+    class Audio(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Conv1d(1, 4, 10, stride=5)
+            self.b = nn.Conv1d(4, 4, 3, stride=2)
+
+        def forward(self, wave):
+            return self.b(torch.relu(self.a(wave[:, None])))
+
+    s = summarize(Audio(), (2, 400))
+    field = s.layer("b").receptive_field
+    assert (field.size, field.jump) == ((10 + (3 - 1) * 5,), (5 * 2,))

@@ -395,3 +395,24 @@ def test_opaque_branches_are_joined_by_the_tensors_they_pass_by_gradient():
     assert tuple(report[last].size) == (3 + 4 * 2 + 2 * 2,) * 2  # the 5x5 branch bounds the union
     _agree_centre(model, 3, (11, 11))
     _agree_corners(model, (1, 3, 23, 23))
+
+
+class Cropped(nn.Module):
+    """A step-1 crop between convs (Wav2Vec2 trims its same-padding this way): output unit o
+    of the crop is input unit o + start, so the field keeps its size and shifts its centre."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = _conv(3, 4, 3, s=2, p=2)
+        self.b = _conv(4, 4, 3)
+
+    def forward(self, x):
+        return self.b(self.a(x)[:, :, 1:-2, 2:])
+
+
+def test_a_crop_shifts_the_field_by_gradient():
+    model = Cropped()
+    report = receptive_field(model, (1, 3, 20, 20))
+    assert not any(f.unknown for f in report.fields.values())
+    _agree_corners(model, (1, 3, 20, 20))
+    _agree_corners(model, (1, 3, 17, 22))

@@ -94,25 +94,7 @@ CASES = {
 
 
 # known gaps in cnninspect (issue 14), each a strict xfail: the run fails when one is fixed
-_FREE_PARAMS = (
-    "verify: parameters a module uses outside any submodule ({what}) are counted on the {row} row by the "
-    "trace ({trace}), not by the hooks or the formula ({hooks})"
-)
-CPU_GAPS = {
-    "ViTModel": (AssertionError, _FREE_PARAMS.format(
-        what="cls_token, position_embeddings", row="patch projection", trace="742,656", hooks="590,592")),
-    "CLIPVisionModel": (AssertionError, _FREE_PARAMS.format(
-        what="class_embedding", row="patch_embedding", trace="2,360,064", hooks="2,359,296")),
-    "ConvNextModel": (AssertionError, _FREE_PARAMS.format(
-        what="each layer's layer_scale_parameter", row="dwconv", trace="4,896 in stage 0", hooks="4,800")),
-    "Wav2Vec2Model": (AssertionError, (
-        "verify: the formula counts the weight-normed encoder.pos_conv_embed.conv (ParametrizedConv1d) as "
-        "weight + bias, 4,719,360; it holds weight_g and weight_v, 4,719,488 (trace and hooks agree)")),
-}  # fmt: skip
-RF_GAP = (
-    "Wav2Vec2Model's conv rows carry no receptive field: fx cannot trace the model, and the hook pass it "
-    "falls back to computes no fields (the 1x16000 input gets its channel axis inside the forward)"
-)
+CPU_GAPS: dict[str, tuple[type[BaseException], str]] = {}
 
 
 def build(name: str, device: str) -> tuple[nn.Module, dict[str, torch.Tensor]]:
@@ -151,7 +133,6 @@ def test_meta_build_totals(name):
     assert_totals(summary, model, reference)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=RF_GAP)
 def test_wav2vec2_receptive_field_in_samples():
     """The conv feature extractor's field, in input samples, by the recurrence over the config:
     rf = 1 + sum((k_i - 1) * prod(s_j, j < i)), jump = prod(s_i) -- 400 and 320 for the defaults."""

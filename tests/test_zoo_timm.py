@@ -20,7 +20,6 @@ from torch import nn
 from zoo_panel import assert_totals, assert_verified, panel_params, reference_macs
 
 import cnninspect
-from cnninspect.errors import ModelError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -177,20 +176,7 @@ FAMILIES = {
 }  # fmt: skip
 
 # known gaps in cnninspect (issue 14), each a strict xfail: the run fails when one is fixed
-_TRACKER = (
-    "verify's real forward (FlopCounterMode under torch.no_grad) raises AssertionError 'Expected gradient "
-    "function to be set' from torch's ModuleTracker; the same count with autograd on succeeds "
-    "(zoo_panel.reference_macs)"
-)
-VERIFY_GAPS = {
-    "crossvit_9_240": (
-        AssertionError,
-        "verify: the trace gives patch_embed.0.proj 157,568 params, the hooks and the formula 55,424: "
-        "parameters used outside any submodule (cls tokens, position embeddings) land on that row",
-    ),
-    "cait_xxs24_224": (ModelError, _TRACKER),
-    "pit_ti_224": (ModelError, _TRACKER),
-}
+VERIFY_GAPS: dict[str, tuple[type[BaseException], str]] = {}
 
 
 def _create(panel_id: str, **overrides) -> nn.Module:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
+from torch.nn.utils import parametrize
 
 from cnninspect.analyses import reference as ref
 from cnninspect.analyses.formulas import Formula, Seen, resolve
@@ -393,7 +394,12 @@ def _reference(module: nn.Module, rec: HookRecord) -> Formula | None:
     entry = entry_for_module(module)
     if entry is None or entry.reference is None or not rec.input_shapes:
         return None
-    return resolve(entry.reference)(module, Seen(list(rec.input_shapes), rec.arg_count))
+    formula = resolve(entry.reference)(module, Seen(list(rec.input_shapes), rec.arg_count))
+    if formula is not None and parametrize.is_parametrized(module):
+        # weight norm and friends store other tensors (weight_g, weight_v) than the weight the
+        # formula counts; its shape and MACs still hold, its parameter count does not apply
+        formula.params = None
+    return formula
 
 
 def _counted_by_torch(module: nn.Module | None) -> bool:

@@ -12,6 +12,7 @@ device, under ``no_grad``, with buffers and RNG state restored afterwards.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import torch
@@ -135,7 +136,9 @@ class _LeafRecorder:
         self.open_leaves: list[tuple[nn.Module, list[tuple[str, Call]]]] = []
         # the model's own tensors and their meta stand-ins: what those inner calls may read
         # besides the leaf's input and each other's outputs (for receptive fields)
-        self.constants: frozenset[int] = frozenset()
+        self.constants: set[int] = set()
+        self.copies = _MetaCopies(self.constants)
+        self.aliases: dict[int, nn.Parameter] = {}  # a parameter's meta stand-in -> the parameter
 
     def attach(self) -> None:
         for name, m in self.model.named_modules():
@@ -174,7 +177,7 @@ class _LeafRecorder:
             return
         index = self.calls[name] = self.calls.get(name, 0) + 1
         call = Call(
-            "call_module", mod, type(mod).__name__, tuple(args), dict(kwargs), mod, _detach(out)
+            "call_module", mod, type(mod).__name__, *self.copies.args(args, kwargs), mod, self.copies(out)
         )
         self.records.append(
             NodeRecord(
@@ -197,7 +200,7 @@ class _LeafRecorder:
         """A torch call a container's forward made itself: a row, or one warning when no rule costs
         it; inside a leaf no rule prices, a part of that leaf's cost."""
         if self.open_leaves:
-            args, kwargs, out = _detach((call.args, call.kwargs, call.out))
+            args, kwargs, out = self.copies((call.args, call.kwargs, call.out))
             self.open_leaves[-1][1].append(
                 (name, Call(call.op, call.target, call.kind, tuple(args), dict(kwargs), None, out))
             )
@@ -207,7 +210,7 @@ class _LeafRecorder:
             return
         index = self.calls[name] = self.calls.get(name, 0) + 1
         scope = self.inner.frames[-1].name if self.inner.frames else ""
-        args, kwargs, out = _detach((call.args, call.kwargs, call.out))
+        args, kwargs, out = self.copies((call.args, call.kwargs, call.out))
         self.records.append(
             NodeRecord(
                 name=name if index == 1 else f"{name}@{index}",
@@ -232,7 +235,7 @@ class _LeafRecorder:
     def failure(self, exc: BaseException) -> _Failed:
         """Where the forward stopped, with the rows recorded up to there."""
         where, mod = self.stack[-1] if self.stack else ("", self.model)
-        _attribute_direct_params(self.model, self.records)
+        _attribute_direct_params(self.model, self.records, self.aliases)
         return _Failed(
             where or "<root>", type(mod).__name__, exc, id(mod) in self.leaf_ids, self.records
         )
@@ -246,44 +249,67 @@ def _run(
         recorder.attach()
         try:
             if real:
-                out = _real_forward(model, inputs, device, recorder.inner)
+                out = _real_forward(model, inputs, device, recorder)
             else:
                 state = MetaState()
                 state.for_module(model)  # made before recording: copying weights is no call of the model's
-                recorder.constants = state.tensor_ids(model)
+                recorder.constants.update(state.tensor_ids(model))
+                recorder.aliases = state.aliases(model)
                 with torch.device("meta"), recorder.inner:
                     out = state.call(model, inputs.args, inputs.kwargs)
         except Exception as exc:
             raise recorder.failure(exc) from exc
     finally:
         recorder.detach()
-    _attribute_direct_params(model, recorder.records)
+    _attribute_direct_params(model, recorder.records, recorder.aliases)
     recorder.warn_uncosted(warnings)
     return recorder.records, out
 
 
-def _attribute_direct_params(model: nn.Module, records: list[NodeRecord]) -> None:
-    """Parameters a non-leaf module owns itself (a ViT's class token) belong to no leaf;
-    give them to the first row recorded inside that module, where they are first used."""
+def _attribute_direct_params(
+    model: nn.Module, records: list[NodeRecord], aliases: dict[int, nn.Parameter] | None = None
+) -> None:
+    """Parameters a non-leaf module owns itself (a ViT's class token) belong to no leaf: each
+    goes to the first row whose call read it (the ``cat`` of the class token, the ``mul`` of a
+    layer scale), else to the first row recorded inside that module. ``aliases`` maps the ids
+    of stand-ins the forward ran on to the parameters they stand for."""
+    read = _first_reader(records, aliases or {})
     for path, module in model.named_modules():
         own = list(module.named_parameters(prefix=path, recurse=False))
         if not own or not list(module.children()):
             continue
-        for rec in records:
-            if (
-                not path
-                or rec.module_path == path
-                or (rec.module_path or "").startswith(path + ".")
-            ):
-                if not any(p is q for _, q in rec.params for _, p in own):
-                    rec.params = rec.params + own
-                break
+        inside = [r for r in records if _is_inside(r, path)]
+        for name, p in own:
+            rec = read.get(id(p)) or (inside[0] if inside else None)
+            if rec is not None and not any(p is q for _, q in rec.params):
+                rec.params = rec.params + [(name, p)]
 
 
-def _real_forward(model: nn.Module, inputs: Inputs, device: Any, inner: InnerCalls) -> Any:
+def _is_inside(rec: NodeRecord, path: str) -> bool:
+    where = rec.module_path if rec.module_path is not None else rec.scope
+    return not path or where == path or where.startswith(path + ".")
+
+
+def _first_reader(records: list[NodeRecord], aliases: dict[int, nn.Parameter]) -> dict[int, NodeRecord]:
+    """Parameter id -> the first functional row that took it as an argument."""
+    first: dict[int, NodeRecord] = {}
+    for rec in records:
+        if rec.module_path is not None:
+            continue
+        for v in tree_flatten((rec.call.args, rec.call.kwargs))[0]:
+            if isinstance(v, torch.Tensor):
+                p = aliases.get(id(v), v)
+                first.setdefault(id(p), rec)
+    return first
+
+
+def _real_forward(model: nn.Module, inputs: Inputs, device: Any, recorder: _LeafRecorder) -> Any:
     args, kwargs = inputs.make_real(device)
+    inner = recorder.inner
+    recorder.copies.weights.update(id(t) for t in list(model.parameters()) + list(model.buffers()))
     if _model_on_meta(model):
         state = stand_ins(model, torch.device(device))
+        recorder.copies.weights.update(id(t) for t in state.values())
         with torch.no_grad(), torch.random.fork_rng(devices=[]), inner:
             return functional_call(model, state, args, kwargs, tie_weights=True, strict=False)
     saved = {name: b.detach().clone() for name, b in model.named_buffers()}
@@ -297,23 +323,43 @@ def _real_forward(model: nn.Module, inputs: Inputs, device: Any, inner: InnerCal
                     b.copy_(saved[name])
 
 
-def _detach(out: Any) -> Any:
-    with torch_function_off():
-        return _to_meta(out)
+class _MetaCopies:
+    """Meta copies of what a forward passed around, one per tensor, so that the calls recorded
+    inside a leaf stay joined by identity (for receptive fields) and no real activation is
+    kept. A meta tensor stays itself; the copy of a weight (``weights``: ids of the model's
+    real tensors and stand-ins) is noted in ``constants``."""
 
+    def __init__(self, constants: set[int]) -> None:
+        self.constants = constants
+        self.weights: set[int] = set()
+        self._made: dict[int, tuple[weakref.ref, torch.Tensor]] = {}
 
-def _to_meta(out: Any) -> Any:
-    try:
-        return tree_map(_meta_of, out)
-    except ValueError:  # a PackedSequence refuses meta batch sizes: keep its tensors, as a tuple
-        return tuple(_meta_of(v) for v in tree_flatten(out)[0])
+    def __call__(self, value: Any) -> Any:
+        with torch_function_off():
+            try:
+                return tree_map(self._meta_of, value)
+            except ValueError:  # a PackedSequence refuses meta batch sizes: its tensors, as a tuple
+                return tuple(self._meta_of(v) for v in tree_flatten(value)[0])
 
+    def args(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """A leaf's inputs: copied, unless a PackedSequence would lose its type (its rule reads it)."""
+        with torch_function_off():
+            try:
+                return tree_map(self._meta_of, tuple(args)), tree_map(self._meta_of, dict(kwargs))
+            except ValueError:
+                return tuple(args), dict(kwargs)
 
-def _meta_of(v: Any) -> Any:
-    """A meta tensor stays itself: the calls recorded inside a leaf are joined by identity."""
-    if isinstance(v, torch.Tensor) and v.device.type != "meta":
-        return meta_like(v)
-    return v
+    def _meta_of(self, v: Any) -> Any:
+        if not isinstance(v, torch.Tensor) or v.device.type == "meta":
+            return v
+        held = self._made.get(id(v))
+        if held is not None and held[0]() is v:
+            return held[1]
+        copy = meta_like(v)
+        self._made[id(v)] = (weakref.ref(v), copy)
+        if id(v) in self.weights:
+            self.constants.add(id(copy))
+        return copy
 
 
 # The most a meta model's forward that needs real values may allocate for stand-in weights.

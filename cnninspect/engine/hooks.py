@@ -225,8 +225,10 @@ def _counted_forward(run: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
     try:
-        # likewise the fused CPU attention kernels: the math backend is plain matmuls
-        with counter, sdpa_kernel([SDPBackend.MATH]):
+        # likewise the fused CPU attention kernels: the math backend is plain matmuls; and
+        # autograd on, since the counter's module tracker hooks the gradients of what each
+        # module receives, which fails for a parameter passed in under no_grad (timm's CaiT, PiT)
+        with counter, sdpa_kernel([SDPBackend.MATH]), torch.enable_grad():
             out = run(args, kwargs)
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)

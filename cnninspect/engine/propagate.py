@@ -9,6 +9,7 @@ copies of its parameters. The model itself is never modified.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +42,7 @@ class NodeRecord:
     priced_inside: bool = False
     # ids of the tensors an opaque module holds (its weights, buffers and their meta stand-ins):
     # what its inner calls may read besides its inputs and each other's outputs
-    constants: frozenset[int] = frozenset()
+    constants: AbstractSet[int] = frozenset()
     call_index: int = 1  # which call of ``module_path`` this is; the name shows it as "path@2"
 
     @property
@@ -123,6 +124,11 @@ class MetaState:
         own = list(module.parameters()) + list(module.buffers())
         made = self._cache.get(id(module), {})
         return frozenset(id(t) for t in own + list(made.values()))
+
+    def aliases(self, module: nn.Module) -> dict[int, nn.Parameter]:
+        """The id of each parameter's stand-in -> the parameter it stands for."""
+        made = self._cache.get(id(module), {})
+        return {id(made[n]): p for n, p in module.named_parameters() if n in made}
 
     def call(self, module: nn.Module, args: tuple, kwargs: dict) -> Any:
         state = self.for_module(module)

@@ -465,11 +465,27 @@ def getitem(call: Call, dims: tuple[int, ...]) -> Effect:
     if any(i is Ellipsis for i in items):
         return Unknown("indexing with ... ")
     rank = x.dim()
-    for pos, item in enumerate(items):
-        if _neg(pos, rank) in dims and not (isinstance(item, slice) and item == slice(None)):
-            return Unknown("indexing along a spatial axis")
+    crops: dict[int, int] = {}  # spatial axis -> the first input unit a step-1 slice keeps
+    pos = 0  # the input axis an item indexes: a None adds an axis and reads none
+    for item in items:
+        if item is None:
+            continue
+        axis = _neg(pos, rank)
+        if axis in dims and not (isinstance(item, slice) and item == slice(None)):
+            if not isinstance(item, slice) or item.step not in (None, 1):
+                return Unknown("indexing along a spatial axis")
+            crops[axis] = item.indices(x.shape[axis])[0]
+        pos += 1
     dropped = sum(1 for i in items if isinstance(i, int))
     added = sum(1 for i in items if i is None)
+    if crops:  # a crop (Wav2Vec2's same-padding trim): output unit o is input unit o + start
+        if dropped or added:
+            return Unknown("indexing along a spatial axis while adding or dropping axes")
+        width = -min(dims)
+        axes = [AxisWindow(1, 0, 0)] * width
+        for axis, start in crops.items():
+            axes[width + axis] = AxisWindow(1, start, start)
+        return Window(tuple(axes))
     if dropped or added:
         return reshape(call, dims)
     return Keep()

@@ -72,6 +72,9 @@ class _State:
 def analyse(records: list[NodeRecord], input_shapes: list[tuple[int, ...]], sequential: bool = False) -> ReceptiveFieldReport:
     """Receptive fields of every record, for the first input's spatial axes."""
     shape = tuple(input_shapes[0]) if input_shapes else ()
+    given = shape
+    if _is_waveform(records, shape):
+        shape = (shape[0], 1, shape[1])  # (batch, samples): the field is counted in samples
     n = len(shape) - 2
     report = ReceptiveFieldReport(input_size=tuple(shape[2:]), fields={}, nodes={})
     if n < 1:
@@ -86,7 +89,7 @@ def analyse(records: list[NodeRecord], input_shapes: list[tuple[int, ...]], sequ
         previous = rec.name
         for name in names:
             if name.startswith("input:") and name not in states:
-                states[name] = base if _is_image_input(rec, names, shape) else None
+                states[name] = base if _is_image_input(rec, names, given) else None
         ins = [(name, s) for name in names if (s := states.get(name)) is not None]
         state, node = _step(rec, ins, sequential)
         if state is None:
@@ -102,6 +105,20 @@ def analyse(records: list[NodeRecord], input_shapes: list[tuple[int, ...]], sequ
             f"receptive field unknown from {len(missing)} op(s) on: {shown} (no rule, not guessed)"
         )
     return report
+
+
+def _is_waveform(records: list[NodeRecord], shape: tuple[int, ...]) -> bool:
+    """A (batch, samples) float input that the forward first gives a channel axis, as
+    Wav2Vec2 does to its 16 kHz audio: one axis to measure the field along. Token ids
+    (integers) and an MLP's (batch, features) input have none."""
+    if len(shape) != 2 or not records:
+        return False
+    rec = records[0]
+    x = first_tensor(rec.call.args) if rec.call.args else first_tensor(rec.call.kwargs)
+    out = first_tensor(rec.out)
+    if x is None or out is None or not x.is_floating_point() or tuple(x.shape) != shape:
+        return False
+    return out.dim() == 3 and (out.shape[0], out.shape[2]) == shape
 
 
 def _half(value: Number) -> Number:
