@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 import torch.nn.functional as F
 from oracles import counted_macs
@@ -111,3 +112,32 @@ def test_flops_scale_with_the_batch():
     one = cnninspect.summarize(Mixed().eval(), (1, 3, 10, 10))
     three = cnninspect.summarize(Mixed().eval(), (3, 3, 10, 10))
     assert [layer.flops * 3 for layer in one.layers] == [layer.flops for layer in three.layers]
+
+
+_BMM_SUM = lambda i, a, b: i[0] + torch.bmm(a, b).sum(0)  # noqa: E731  addbmm, in ops torch counts
+
+
+@pytest.mark.parametrize(
+    "spelling, counted_as",
+    [
+        (lambda i, a, b: torch.baddbmm(i, a, b), None),
+        (lambda i, a, b: i.baddbmm(batch1=a, batch2=b, beta=1.0, alpha=0.5), None),  # BLOOM's alibi
+        (lambda i, a, b: torch.addbmm(i[0], a, b), _BMM_SUM),  # torch's counter has no addbmm formula
+        (lambda i, a, b: i[0].addbmm(a, b), _BMM_SUM),
+        (lambda i, a, b: torch.addmm(i[0], a[0], b[0]), None),
+        (lambda i, a, b: i[0].addmm(mat1=a[0], mat2=b[0]), None),
+    ],
+)
+def test_every_spelling_of_addmm_costs_what_torch_counts(spelling, counted_as):
+    class Op(nn.Module):
+        def __init__(self, fn) -> None:
+            super().__init__()
+            self.fn = fn
+
+        def forward(self, i, a, b):
+            return self.fn(i, a, b)
+
+    shapes = [(3, 4, 6), (3, 4, 5), (3, 5, 6)]
+    args = [torch.randn(s) for s in shapes]
+    s = cnninspect.summarize(Op(spelling), shapes)
+    assert s.total_macs == counted_macs(Op(counted_as or spelling), *args) > 0

@@ -98,8 +98,11 @@ def matmul(call: Call) -> Cost:
 
 
 def addmm(call: Call) -> Cost:
-    a, b = call.args[1], call.args[2]
-    if call.target is torch.addbmm:
+    """``addmm``/``baddbmm``/``addbmm``, as functions or methods, products passed by position
+    or by name (BLOOM's ``alibi.baddbmm(batch1=q, batch2=k, ...)``)."""
+    a = call.arg(1, "mat1") if call.arg(1, "mat1") is not None else call.arg(1, "batch1")
+    b = call.arg(2, "mat2") if call.arg(2, "mat2") is not None else call.arg(2, "batch2")
+    if call.target is torch.addbmm or call.target == "addbmm":
         return dense(a.shape[0] * a.shape[1] * a.shape[2] * b.shape[2])
     return dense(_matmul_macs(a, b, call.out))
 
