@@ -189,7 +189,7 @@ def _traced_summary(model, spec, shown, nbytes, fmt, mode, device) -> ModelStati
         total_buffer_bytes=summary.buffer_bytes,
         output_bytes_estimate=activations,
         memory_of=lambda: _memory(model, spec, mode),
-        saved_of=lambda: _saved(model, spec, mode),
+        saved_of=lambda: _saved(model, spec),
         total_mult_adds=summary.total_macs,
         total_flops=summary.total_flops,
         summary=summary,
@@ -205,13 +205,12 @@ def _memory(model: nn.Module, spec: InputSpec, mode: str) -> MemoryReport:
         return memory(model, spec)
 
 
-def _saved(model: nn.Module, spec: InputSpec, mode: str) -> int:
+def _saved(model: nn.Module, spec: InputSpec) -> int:
     """What the table prints as the forward/backward pass size: the report's saved bytes,
-    from the training forward's replay alone (a third of the whole report's time)."""
+    from the training forward's replay alone (which puts the model in train mode itself)."""
     from cnninspect.analyses.memory import saved_bytes
 
-    with _modes(model, mode):
-        return saved_bytes(model, spec)
+    return saved_bytes(model, spec)
 
 
 @contextlib.contextmanager
@@ -224,7 +223,8 @@ def _modes(model: nn.Module, mode: str) -> Iterator[None]:
         yield
     finally:
         for module, training in saved:
-            module.training = training
+            if module.training is not training:
+                module.training = training
 
 
 def _initialised(model: nn.Module, spec: InputSpec, device: Any, notes: list[str]) -> nn.Module:

@@ -142,11 +142,13 @@ def rows_from_summary(model: nn.Module, summary: Summary, element_size: int) -> 
     modules = dict(model.named_modules())
     shapes = _input_shapes(model, summary)
     macs, flops = _cost_under(summary.layers)
-    root = _module_row(model, type(model).__name__, "", 0, False, set())
+    seen: set[int] = set()
+    totals = _param_totals(model)
+    root = _module_row(model, type(model).__name__, "", 0, (False, seen, totals))
     root.macs, root.flops = summary.total_macs, summary.total_flops
     root.input_size = list(summary.input_shapes[0]) if summary.input_shapes else []
     root.output_size = _first(summary.output_shapes)
-    rows, seen, open_rows = [root], {id(model)}, [root]
+    rows, open_rows = [root], [root]
     for layer in summary.layers:
         path = layer.module_path
         if not layer.is_module_call or path is None or path not in modules:
@@ -159,13 +161,13 @@ def rows_from_summary(model: nn.Module, summary: Summary, element_size: int) -> 
                 ancestor.rsplit(".", 1)[-1],
                 ancestor,
                 len(open_rows),
-                False,
-                seen,
+                (False, seen, totals),
             )
             row.macs, row.flops = macs.get(ancestor, 0), flops.get(ancestor, 0)
             rows.append(row)
             open_rows.append(row)
-        row = _module_row(modules[path], path.rsplit(".", 1)[-1], path, len(open_rows), True, seen)
+        walk = (True, seen, totals)
+        row = _module_row(modules[path], path.rsplit(".", 1)[-1], path, len(open_rows), walk)
         _fill_leaf(row, layer, shapes, element_size)
         rows.append(row)
     link(rows)
@@ -177,17 +179,41 @@ def rows_from_summary(model: nn.Module, summary: Summary, element_size: int) -> 
     return rows
 
 
+def _param_totals(root: nn.Module) -> dict[int, tuple[int, int, int]]:
+    """Every module's ``parameters()`` (its own and its children's, each once) as (count,
+    trainable, bytes), lazy ones left out: one walk instead of one per row."""
+    out: dict[int, tuple[int, int, int]] = {}
+
+    def visit(module: nn.Module) -> dict[int, nn.Parameter]:
+        found: dict[int, nn.Parameter] = {}
+        for child in module._modules.values():
+            if child is not None:
+                found.update(visit(child))
+        found.update((id(p), p) for p in module._parameters.values() if p is not None)
+        if id(module) not in out:
+            sized = [(p.numel(), p) for p in found.values() if not is_lazy(p)]
+            out[id(module)] = (
+                sum(n for n, _ in sized),
+                sum(n for n, p in sized if p.requires_grad),
+                sum(n * p.element_size() for n, p in sized),
+            )
+        return found
+
+    visit(root)
+    return out
+
+
 def _module_row(
-    module: nn.Module, name: str, path: str, depth: int, leaf: bool, seen: set[int]
+    module: nn.Module,
+    name: str,
+    path: str,
+    depth: int,
+    walk: tuple[bool, set[int], dict[int, tuple[int, int, int]]],  # (leaf, seen, totals)
 ) -> LayerRow:
+    leaf, seen, totals = walk
     repeated = id(module) in seen
     seen.add(id(module))
-    num = trainable = size = 0
-    for p in module.parameters():
-        if not is_lazy(p):
-            num += p.numel()
-            trainable += p.numel() if p.requires_grad else 0
-            size += p.numel() * p.element_size()
+    num, trainable, size = totals[id(module)]
     kind = (
         getattr(module, "original_name", None)
         if isinstance(module, torch.jit.ScriptModule)
