@@ -127,6 +127,21 @@ def test_gaps_of_a_strided_1x1_are_not_a_dropped_border():
     assert codes(nn.Conv2d(1, 1, 1, stride=2), (1, 1, 16, 16), select=["CNN201", "CNN202"]) == ["CNN201"]
 
 
+def test_a_pooling_module_with_one_int_for_all_axes_is_checked():
+    # nn.AvgPool2d(1, stride=2) keeps kernel_size=1, stride=2 as ints; both rules used to pass it over
+    skip = stack(nn.Conv2d(1, 4, 3, padding=1), nn.AvgPool2d(1, stride=2))
+    [f] = lint(skip, (1, 1, 16, 16), select=["CNN201"]).findings
+    assert f.data["read_fraction"] == 0.25 and "(AvgPool2d 1x1 stride 2x2)" in f.message
+    assert read_mask(nn.AvgPool2d(1, stride=2), (1, 1, 16, 16)).double().mean() == 0.25
+    assert codes(stack(nn.Conv2d(1, 4, 3, padding=1), nn.AvgPool2d(2)), (1, 1, 16, 16), select=["CNN201"]) == []
+    pool = stack(nn.Conv2d(1, 4, 3, padding=1), nn.MaxPool2d(2))
+    [f] = lint(pool, (1, 1, 15, 15), select=["CNN202"]).findings
+    assert f.data["dropped"] == {"H": [0, 1], "W": [0, 1]} and "sizes 14 and 16 drop none" in f.message
+    mask = read_mask(nn.AvgPool2d(2), (1, 1, 15, 15))  # MaxPool's gradient picks one tap: average instead
+    assert not mask[-1].any() and mask[:-1, :-1].all() and read_mask(nn.AvgPool2d(2), (1, 1, 16, 16)).all()
+    assert codes(pool, (1, 1, 16, 16), select=["CNN202"]) == []
+
+
 class PadThenConv(nn.Module):
     """F.pad (reflect, as timm's BlurPool2d) then a 3x3 stride-2 conv without padding of its own."""
 

@@ -36,21 +36,21 @@ WINDOWED = CONV_KINDS | frozenset({
 })  # fmt: skip
 
 
-def _row_windows(row) -> tuple[AxisWindow, ...] | None:
-    """A conv or pooling row's windows from its own geometry (int kernel, stride, padding)."""
-    k, st, p, d = (_axes(row.kernel_size), _axes(row.stride), _axes(row.padding), _axes(row.dilation))
+def _row_windows(row, n: int) -> tuple[AxisWindow, ...] | None:
+    """A conv or pooling row's windows on its ``n`` spatial axes from its own geometry (int
+    kernel, stride, padding; a pooling module keeps a single int for all axes, as given)."""
+    k, st, p, d = (_axes(v, n) for v in (row.kernel_size, row.stride, row.padding, row.dilation))
     if k is None or st is None or p is None:
         return None
-    n = len(k)
     d = d if d is not None else (1,) * n
     if not all(len(v) == n for v in (st, p, d)):
         return None
     return tuple(conv_window(*a) for a in zip(k, st, p, d))
 
 
-def _axes(value) -> tuple[int, ...] | None:
+def _axes(value, n: int = 1) -> tuple[int, ...] | None:
     if isinstance(value, int) and not isinstance(value, bool):
-        return (value,)
+        return (value,) * n
     if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
         return value
     return None
@@ -88,7 +88,8 @@ def _find_windows(ctx: LintContext) -> Iterator[tuple[str, _Op, tuple[int, ...]]
         if row.kind in WINDOWED:
             if not any(v > 1 for v in (_axes(row.stride) or (2,))):
                 continue
-            windows = _row_windows(row)
+            out = spatial(row.output_shape)
+            windows = _row_windows(row, len(out)) if out is not None else None
         else:
             windows = None
         if windows is None:
@@ -138,14 +139,13 @@ def _through_padding(
     return folded, node.inputs[0], inner
 
 
-def _describe(row) -> str:
+def _describe(row, n: int) -> str:
+    """``Conv2d 3x3 stride 2x2`` (and the dilation when there is one) for a row on ``n`` axes."""
     parts = [row.kind]
-    if row.kernel_size is not None:
-        k = row.kernel_size if isinstance(row.kernel_size, tuple) else (row.kernel_size,)
-        parts.append(fmt_size(k))
-    if row.stride is not None:
-        s = row.stride if isinstance(row.stride, tuple) else (row.stride,)
-        parts.append(f"stride {fmt_size(s)}")
+    for label, value in (("", row.kernel_size), ("stride ", row.stride), ("dilation ", row.dilation)):
+        axes = _axes(value, n)
+        if axes is not None and (label != "dilation " or any(a > 1 for a in axes)):
+            parts.append(label + fmt_size(axes))
     return " ".join(parts)
 
 
@@ -171,7 +171,7 @@ def skipped_pixels(ctx: LintContext) -> Iterator[Finding]:
         also = f"; {', '.join(others)} also read{'s' if len(others) == 1 else ''} that input" if others else ""
         yield Finding(
             "CNN201", where,
-            f"{where} ({_describe(row)}) reads {read} of its {fmt_size(sizes)} input's pixels: "
+            f"{where} ({_describe(row, len(sizes))}) reads {read} of its {fmt_size(sizes)} input's pixels: "
             f"{1 - read} are never read by it{also}",
             (name,), {"read_fraction": float(read), "other_readers": others},
         )  # fmt: skip
@@ -233,7 +233,7 @@ def dropped_border(ctx: LintContext) -> Iterator[Finding]:
             parts.append(text)
         yield Finding(
             "CNN202", where,
-            f"{where} ({_describe(row)}) never reads part of its {fmt_size(sizes)} input's border: "
+            f"{where} ({_describe(row, len(sizes))}) never reads part of its {fmt_size(sizes)} input's border: "
             + "; ".join(parts),
             (name,),
             {"dropped": {_axis_name(i, len(sizes)): [b, a] for i, b, a, _, _ in lost}},
