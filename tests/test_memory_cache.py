@@ -72,6 +72,18 @@ def test_a_changed_setting_is_replayed_not_remembered():
     assert after == real_saved_bytes(model, x) != before
 
 
+def test_a_forward_hook_added_later_is_replayed_not_remembered():
+    model = nn.Sequential(nn.Linear(16, 16), nn.Linear(16, 4))
+    x = torch.randn(8, 16)
+    before = memory(model, (8, 16)).activation_bytes
+    handle = model[0].register_forward_hook(lambda m, i, o: o * o)  # saves its output twice
+    try:
+        after = memory(model, (8, 16)).activation_bytes
+        assert after == real_saved_bytes(model, x) > before
+    finally:
+        handle.remove()
+
+
 def test_frozen_parameters_and_modes_are_part_of_the_key():
     model = SimpleCNN()
     adam = memory(model, (4, 1, 28, 28), optimizer="adam")

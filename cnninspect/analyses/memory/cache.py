@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import torch
 from torch import nn
+from torch.nn.modules import module as module_hooks
 
 from cnninspect.engine.inventory import Inventory
 
@@ -24,13 +25,19 @@ T = TypeVar("T")
 _PER_MODEL = 16  # setups and traces remembered per model (a budget search visits a handful)
 _SIMPLE = frozenset({bool, int, float, str, type(None), torch.dtype, torch.device})
 _REPLAYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_HOOKS = (
+    "_forward_hooks",
+    "_forward_pre_hooks",
+    "_global_forward_hooks",
+    "_global_forward_pre_hooks",
+)
 
 
 def setup_key(tree: Inventory, *setup: Any) -> tuple:
     """What a replay of this model depends on, besides ``setup`` (the input and the run's options)."""
     modules = tuple(
         [
-            (path, type(m), m.training, _settings(attrs))
+            (path, type(m), m.training, _settings(attrs), _hooks(m.__dict__))
             for (path, m), attrs in zip(tree.modules, tree.attributes, strict=True)
         ]
     )
@@ -40,7 +47,14 @@ def setup_key(tree: Inventory, *setup: Any) -> tuple:
             for name, t in (*tree.params, *tree.buffers)
         ]
     )
-    return modules, tensors, torch.get_default_dtype(), setup
+    return modules, tensors, _hooks(vars(module_hooks)), torch.get_default_dtype(), setup
+
+
+def _hooks(where: dict[str, Any]) -> tuple:
+    """The forward hooks a call runs (a hook may add ops): by identity, as registered."""
+    return tuple(
+        [(name, tuple(map(id, where[name].values()))) for name in _HOOKS if where.get(name)]
+    )
 
 
 def _settings(attrs: dict[str, Any]) -> tuple:
