@@ -216,3 +216,24 @@ def test_an_unpriced_op_makes_the_total_a_lower_bound_in_row_totals_and_json():
     assert data["macs_complete"] is False and data["macs_incomplete_reasons"]
     assert {r["name"]: r["macs_complete"] for r in data["layers"]}["secret"] is False
     assert cnninspect.summarize(UntraceableBlock().eval(), (2, 5, 8)).macs_complete
+
+
+class SecretAtTheTop(nn.Module):
+    """The forward itself calls an op no rule prices, on the hook path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(16, 16)
+
+    def forward(self, x):
+        if x.shape[0] > 0:
+            x = self.fc(x)
+        return torch.fft.rfft(x, dim=-1).abs()
+
+
+def test_an_unpriced_op_of_the_forward_itself_is_a_row_and_makes_the_total_a_lower_bound():
+    s = cnninspect.summarize(SecretAtTheTop().eval(), (2, 16))
+    assert "hook" in s.method
+    rows = [layer for layer in s.layers if "fft" in layer.kind]
+    assert rows and not rows[0].macs_complete
+    assert not s.macs_complete and "fft" in " ".join(s.macs_incomplete_reasons)

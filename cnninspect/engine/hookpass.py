@@ -25,7 +25,7 @@ from cnninspect.engine.hooks import stand_ins
 from cnninspect.engine.inner_calls import InnerCalls
 from cnninspect.engine.inputs import Inputs
 from cnninspect.engine.ops.catalogue import COSTS, has_rule
-from cnninspect.engine.ops.registry import Call, op_key
+from cnninspect.engine.ops.registry import Call
 from cnninspect.engine.propagate import MetaState, NodeRecord, has_tensor, meta_like
 from cnninspect.errors import InputShapeError, ModelError
 
@@ -131,7 +131,6 @@ class _LeafRecorder:
         self.stack: list[tuple[str, nn.Module]] = []
         self.handles: list[Any] = []
         self.inner = InnerCalls(sink=self.functional)
-        self.uncosted: set[str] = set()  # kinds of functional calls no rule costs
         # leaves no rule prices, still running: each collects the torch calls made inside it
         self.open_leaves: list[tuple[nn.Module, list[tuple[str, Call]]]] = []
         # the model's own tensors and their meta stand-ins: what those inner calls may read
@@ -197,16 +196,13 @@ class _LeafRecorder:
         )
 
     def functional(self, name: str, call: Call) -> None:
-        """A torch call a container's forward made itself: a row, or one warning when no rule costs
-        it; inside a leaf no rule prices, a part of that leaf's cost."""
+        """A torch call a container's forward made itself: a row (one no rule costs says so, and
+        makes the total a lower bound); inside a leaf no rule prices, a part of that leaf's cost."""
         if self.open_leaves:
             args, kwargs, out = self.copies((call.args, call.kwargs, call.out))
             self.open_leaves[-1][1].append(
                 (name, Call(call.op, call.target, call.kind, tuple(args), dict(kwargs), None, out))
             )
-            return
-        if COSTS.lookup(op_key(call.op, call.target)) is None:
-            self.uncosted.add(call.kind)
             return
         index = self.calls[name] = self.calls.get(name, 0) + 1
         scope = self.inner.frames[-1].name if self.inner.frames else ""
@@ -224,13 +220,6 @@ class _LeafRecorder:
                 call_index=index,
             )
         )
-
-    def warn_uncosted(self, warnings: list[str]) -> None:
-        if self.uncosted:
-            warnings.append(
-                "the forward's own functional ops without a MAC rule are counted as 0: "
-                + ", ".join(sorted(self.uncosted))
-            )
 
     def failure(self, exc: BaseException) -> _Failed:
         """Where the forward stopped, with the rows recorded up to there."""
@@ -262,7 +251,6 @@ def _run(
     finally:
         recorder.detach()
     _attribute_direct_params(model, recorder.records, recorder.aliases)
-    recorder.warn_uncosted(warnings)
     return recorder.records, out
 
 

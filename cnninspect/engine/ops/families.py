@@ -320,6 +320,8 @@ _REDUCTIONS = (
         torch.max, "method:max", torch.min, "method:min", torch.prod, "method:prod",
         cost=cost.reduction, receptive=rf.reduction, opt_out={"shape": META, "reference": NO_FORMULA},
     ),
+    family("scan", torch.cumsum, "method:cumsum", torch.cumprod, "method:cumprod", cost=cost.reduction,
+           opt_out={"shape": META, "receptive": MOVES_AXES, "reference": NO_FORMULA}),
     family("norm", torch.norm, "method:norm", cost=cost.reduction,
            opt_out={"shape": META, "receptive": "its dims argument is not read yet", "reference": NO_FORMULA}),
 )  # fmt: skip
