@@ -142,6 +142,23 @@ def test_a_pooling_module_with_one_int_for_all_axes_is_checked():
     assert codes(pool, (1, 1, 16, 16), select=["CNN202"]) == []
 
 
+def test_selective_kernel_dilated_stride_two_path_loses_pixels_for_good():
+    # docs/lint.rst (CNN201, on the model zoo): timm skresnet18 splits a block's channels between a 3x3
+    # path and a dilated 3x3 stride-2 path; the shortcut is a strided 1x1, so the dilated half's odd
+    # rows and columns reach no output at all
+    timm = pytest.importorskip("timm")
+    torch.manual_seed(0)
+    block = timm.create_model("skresnet18").layer2[0].eval().double()
+    x = torch.rand(1, 64, 56, 56, dtype=torch.float64, requires_grad=True)
+    block(x).abs().sum().backward()
+    read = x.grad[0] != 0
+    assert read[:32, 1::2, 1::2].any() and not read[32:, 1::2, :].any() and not read[32:, :, 1::2].any()
+    found = lint(block, (1, 64, 56, 56), select=["CNN201"]).findings
+    paths = {f.path: f.data["read_fraction"] for f in found}
+    assert paths == {"conv1.paths.1.conv": 0.25, "downsample.0": 0.25}
+    assert "dilation 2x2" in next(f.message for f in found if f.path == "conv1.paths.1.conv")
+
+
 class PadThenConv(nn.Module):
     """F.pad (reflect, as timm's BlurPool2d) then a 3x3 stride-2 conv without padding of its own."""
 
