@@ -260,3 +260,21 @@ def test_recurrent_shape_rule_equals_a_real_forward(cls, batch_first, bidirectio
         ours = recurrent(Call("call_module", m, cls.__name__, (x,), {}, m))
         assert [tuple(t.shape) for t in tree_leaves(ours)] == real
         assert all(t.device.type == "meta" for t in tree_leaves(ours))
+
+
+@pytest.mark.parametrize("op", ["mean", "sum", "amax", "amin"])
+@pytest.mark.parametrize(
+    "dim, keepdim", [((2, 3), True), ((2, 3), False), (1, False), (-1, True), ([0, -2], False)]
+)
+def test_reduction_shape_rule_equals_a_real_forward(op, dim, keepdim):
+    from cnninspect.engine.ops.shapes import reduce
+
+    x = torch.randn(2, 3, 4, 5)
+    real = getattr(torch, op)(x, dim, keepdim=keepdim)
+    for call in (
+        Call("call_function", getattr(torch, op), op, (x, dim), {"keepdim": keepdim}, None),
+        Call("call_method", op, op, (x,), {"dim": dim, "keepdim": keepdim}, None),
+    ):
+        out = reduce(call)
+        assert tuple(out.shape) == tuple(real.shape) and out.dtype == real.dtype
+    assert reduce(Call("call_function", torch.sum, op, (x.long(), dim), {}, None)) is None

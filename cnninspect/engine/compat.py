@@ -9,13 +9,18 @@ pass. Public torch API is imported where it is used, as usual.
 from __future__ import annotations
 
 import contextlib
+import dis
+import inspect
+import sys
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 from torch.fx import _symbolic_trace as _fx_symbolic_trace
 from torch.fx.graph import _Namespace as Namespace  # fx's unique-name rules ("add", "add_1")
+from torch.fx.proxy import Proxy
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
 
@@ -117,4 +122,55 @@ __all__ = [
     "Namespace", "TorchDispatchMode", "tree_flatten", "tree_map", "tree_unflatten", "parse_schema",
     "torch_assert", "TensorBase", "NormBase", "fused_sdp_choice", "torch_function_off", "MODULE_ATTRIBUTES", "COMPILED_ORIGINAL", "CONSTANT_ATTRIBUTE_TYPES",
     "target_to_str", "fx_attribute_index_skipped", "name_count", "forget_name",
+    "proxy_unpacking_cached",
 ]  # fmt: skip
+
+
+# --- fx's Proxy.__iter__, with the caller's bytecode read once per code object ------------------
+# ``b, c, h, w = x.shape`` makes fx disassemble the whole calling function to see how many values
+# the caller unpacks -- on every unpack (a quarter of a first Swin summary). The answer depends
+# only on the code object and the instruction, so it is read once; the behaviour is fx's own.
+_FX_PROXY_ITER = Proxy.__iter__
+_instructions: dict[Any, tuple[list[int], list[dis.Instruction]]] = {}
+_iter_depth = 0
+
+
+def _unpack_count(code: Any, lasti: int) -> int | None:
+    entry = _instructions.get(code)
+    if entry is None:
+        if len(_instructions) > 4096:
+            _instructions.clear()
+        found = list(dis.get_instructions(code))
+        entry = _instructions[code] = ([i.offset for i in found], found)
+    offsets, found = entry
+    index = bisect_left(offsets, lasti) if sys.version_info >= (3, 11) else lasti // 2
+    inst = found[index]
+    return inst.argval if inst.opname == "UNPACK_SEQUENCE" else None
+
+
+def _cached_proxy_iter(self: Any) -> Any:
+    frame = inspect.currentframe()
+    caller = frame.f_back if frame is not None else None
+    if caller is None:
+        return _FX_PROXY_ITER(self)
+    count = _unpack_count(caller.f_code, caller.f_lasti)
+    if count is not None:
+        return (self[i] for i in range(count))
+    return self.tracer.iter(self)
+
+
+@contextlib.contextmanager
+def proxy_unpacking_cached() -> Iterator[None]:
+    """fx's ``Proxy.__iter__`` with its bytecode reading cached, for the length of a trace."""
+    global _iter_depth
+    with _swap_lock:
+        if _iter_depth == 0:
+            Proxy.__iter__ = _cached_proxy_iter  # type: ignore[method-assign]
+        _iter_depth += 1
+    try:
+        yield
+    finally:
+        with _swap_lock:
+            _iter_depth -= 1
+            if _iter_depth == 0:
+                Proxy.__iter__ = _FX_PROXY_ITER  # type: ignore[method-assign]

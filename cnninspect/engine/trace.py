@@ -302,7 +302,7 @@ def _trace(root: nn.Module, concrete_args: dict | None, max_retries: int) -> Tra
         tracer = _Tracer(set(opaque))
         try:
             # fx's eager index of constant attributes is skipped: create_arg indexes on first use
-            with compat.fx_attribute_index_skipped():
+            with compat.fx_attribute_index_skipped(), compat.proxy_unpacking_cached():
                 tracer.trace(root, concrete_args=concrete_args)
         except Exception as exc:  # fx raises many kinds: TraceError, TypeError, RuntimeError...
             last_error = exc

@@ -315,8 +315,12 @@ _LAYOUT = (
 
 _REDUCTIONS = (
     family(
-        "reduction", torch.mean, "method:mean", torch.sum, "method:sum", torch.amax, "method:amax",
-        torch.amin, "method:amin", torch.std, "method:std", torch.var, "method:var", torch.logsumexp,
+        "mean_sum", torch.mean, "method:mean", torch.sum, "method:sum", torch.amax, "method:amax",
+        torch.amin, "method:amin", shape=shapes.reduce, cost=cost.reduction, receptive=rf.reduction,
+        opt_out={"reference": NO_FORMULA},
+    ),
+    family(
+        "reduction", torch.std, "method:std", torch.var, "method:var", torch.logsumexp,
         torch.max, "method:max", torch.min, "method:min", torch.prod, "method:prod",
         cost=cost.reduction, receptive=rf.reduction, opt_out={"shape": META, "reference": NO_FORMULA},
     ),

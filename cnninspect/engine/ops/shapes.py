@@ -363,3 +363,21 @@ def recurrent(call: Call) -> Any:
     if m.mode == "LSTM":
         return out, (h, meta((states,) + lead + (m.hidden_size,), x.dtype))
     return out, h
+
+
+def reduce(call: Call) -> torch.Tensor | None:
+    """``mean``/``sum``/``amax``/``amin`` over given dims (a squeeze-excite's pooling): the
+    meta kernel of ``mean`` runs through Python decompositions, a millisecond a call. Anything
+    unusual (no dims, a ``dtype`` or ``out``, an integer mean) is left to torch."""
+    x = call.args[0] if call.args else None
+    if not isinstance(x, torch.Tensor) or len(call.args) > 3 or set(call.kwargs) - {"dim", "keepdim"}:
+        return None
+    dim, keepdim = call.arg(1, "dim", None), call.arg(2, "keepdim", False)
+    if dim is None or not x.is_floating_point() or not isinstance(keepdim, bool):
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if not dims or not all(isinstance(d, int) and -x.dim() <= d < x.dim() for d in dims):
+        return None
+    axes = {d % x.dim() for d in dims}
+    shape = [1 if i in axes else n for i, n in enumerate(x.shape) if keepdim or i not in axes]
+    return meta(shape, x.dtype)
