@@ -38,3 +38,22 @@ def test_names_outside_the_moved_ones_are_left_alone() -> None:
     assert _moved.new_name("torch.nn") is None
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("cnninspect.no_such_module")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "cnninspect.engine.trace",
+        "cnninspect.engine.ops.catalogue",
+        "cnninspect.engine.propagate",
+        "cnninspect.engine.receptive.analyse",
+        "cnninspect.engine.hookpass",
+    ],
+)
+def test_an_engine_module_imports_first_on_its_own(module):
+    """Imported before anything else of cnninspect (no circular import hides behind the package)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -15,6 +15,7 @@ quantity, that the passes look rules up in; :func:`register_op` teaches it a use
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -83,9 +84,9 @@ class Catalogue:
 
     def _changed(self) -> None:
         self._by_kind = None
-        from cnninspect.engine.trace import forget_traces  # a leaf yesterday may not be one now
-
-        forget_traces()
+        trace = sys.modules.get("cnninspect.engine.trace")  # no traces before it is imported
+        if trace is not None and hasattr(trace, "forget_traces"):
+            trace.forget_traces()  # a leaf yesterday may not be one now
 
     def for_kind(self, kind: str) -> OpEntry | None:
         """The entry of a functional row's kind (``relu``, ``add``): what verify knows of it."""
