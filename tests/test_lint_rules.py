@@ -411,3 +411,29 @@ def test_rules_a_hook_summary_cannot_run_say_so():
     assert {n["code"] for n in hooked.to_dict()["not_checked"]} == set(whole) | {"CNN103", "CNN104"}
     notes = hooked.to_sarif()["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert {n["descriptor"]["id"] for n in notes} == set(hooked.not_checked)
+
+
+class HookedOdd(nn.Module):
+    """Conv 3->30, ReLU, conv 30->32 behind a branch on a value: fx cannot trace it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.Conv2d(3, 30, 3)
+        self.second = nn.Conv2d(30, 32, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.sum() > 0:
+            x = x * 1
+        return self.second(torch.relu(self.first(x)))
+
+
+def test_tensor_core_input_channels_need_the_graph():
+    # a forward-hook summary cannot tell which layer reads the model's RGB input, so it judges output
+    # channels only (first's 30) and says so; it used to report first's 3 RGB channels as well
+    report = lint(HookedOdd().eval(), (1, 3, 16, 16), select=["CNN501"], precision="bfloat16")
+    assert report.summary.method.startswith("hooks")
+    assert [f.message for f in report.findings] == ["first (Conv2d 3->30) has 30 output channels, not multiples of 8, in bfloat16"]
+    assert [part for part, _ in report.not_checked["CNN501"]] == ["input channels"]
+    odd = stack(nn.Conv2d(3, 30, 3), nn.ReLU(), nn.Conv2d(30, 32, 3))  # the same layers, traced
+    traced = lint(odd, (1, 3, 16, 16), select=["CNN501"], precision="bfloat16")
+    assert [f.path for f in traced.findings] == ["0", "2"] and traced.not_checked == {}

@@ -78,7 +78,9 @@ class LintContext:
             "fields": None if self.rf is not None else "the summary has no receptive fields",
             "calls": None if method.startswith(("fx", "hooks")) else f"{how}, whose rows are ops, not module calls",
             "reads": None if method.startswith("fx") else f"{how}; only an fx trace records attribute reads",
-        }
+            "half-graph": None if self.has_graph or self.half_precision is None
+            else f"{how}, which do not say which layer reads the model's input",
+        }  # fmt: skip
 
     @cached_property
     def modules(self) -> dict[str, nn.Module]:

@@ -11,7 +11,7 @@ from cnninspect.analyses.lint.context import (
     LintContext,
 )
 from cnninspect.analyses.lint.findings import Finding
-from cnninspect.analyses.lint.registry import rule
+from cnninspect.analyses.lint.registry import HALF_GRAPH, rule
 
 
 def _channels(kind: str, module) -> tuple[int, int, int]:
@@ -20,7 +20,7 @@ def _channels(kind: str, module) -> tuple[int, int, int]:
     return module.in_channels, module.out_channels, module.groups
 
 
-@rule("CNN501")
+@rule("CNN501", needs=((HALF_GRAPH, "input channels"),))
 def tensor_core_channels(ctx: LintContext) -> Iterator[Finding]:
     dtype = ctx.half_precision
     if dtype is None:
@@ -34,7 +34,9 @@ def tensor_core_channels(ctx: LintContext) -> Iterator[Finding]:
         c_in, c_out, groups = _channels(row.kind, module)
         if groups != 1:
             continue  # grouped and depthwise convolutions do not run on tensor-core GEMMs this way
-        reads_input = bool(row.inputs) and row.inputs[0].startswith("input:")
+        # the layer reading the model's input (RGB) is exempt; without a graph no row says which
+        # that is, so input channels are left to the report's not-checked line
+        reads_input = not ctx.has_graph or (bool(row.inputs) and row.inputs[0].startswith("input:"))
         bad = [f"{c_out} output" for _ in (0,) if c_out % 8]
         if c_in % 8 and not reads_input:
             bad.insert(0, f"{c_in} input")
