@@ -437,3 +437,25 @@ def test_tensor_core_input_channels_need_the_graph():
     odd = stack(nn.Conv2d(3, 30, 3), nn.ReLU(), nn.Conv2d(30, 32, 3))  # the same layers, traced
     traced = lint(odd, (1, 3, 16, 16), select=["CNN501"], precision="bfloat16")
     assert [f.path for f in traced.findings] == ["0", "2"] and traced.not_checked == {}
+
+
+class Unfolded(nn.Module):
+    """A conv added to a view of itself: through ``Tensor.unfold`` (no receptive-field rule: halo
+    attention's op in timm's halonet26t) or directly."""
+
+    def __init__(self, unfold: bool) -> None:
+        super().__init__()
+        self.unfold = unfold
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return y + (y.unfold(2, 1, 1).squeeze(-1) if self.unfold else y)
+
+
+def test_rows_with_an_unknown_field_are_listed_as_not_checked():
+    assert lint(Unfolded(False), (1, 1, 16, 16)).not_checked == {}
+    report = lint(Unfolded(True), (1, 1, 16, 16))
+    assert sorted(report.not_checked) == ["CNN201", "CNN202", "CNN203", "CNN301"]
+    assert all(part is not None for parts in report.not_checked.values() for part, _ in parts)
+    assert "no receptive-field rule for unfold" in report.to_text()

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from cnninspect.analyses.lint.context import TRANSPOSED_KINDS, LintContext, fmt_size
 from cnninspect.analyses.lint.findings import Finding
-from cnninspect.analyses.lint.registry import FIELDS, GRAPH, rule
+from cnninspect.analyses.lint.registry import FIELDS, GRAPH, KNOWN, rule
 
 MERGES = frozenset({"add", "iadd", "sub", "mul", "imul", "cat", "concat", "stack", "add_", "mul_", "sub_"})
 
@@ -30,7 +30,7 @@ def _grid(ctx: LintContext, name: str):
     return f.jump, f.start
 
 
-@rule("CNN301", needs=((GRAPH, None), (FIELDS, None)))
+@rule("CNN301", needs=((GRAPH, None), (FIELDS, None), (KNOWN, "merges of inputs whose field is unknown")))
 def misaligned_merge(ctx: LintContext) -> Iterator[Finding]:
     if not ctx.has_graph:
         return

@@ -78,9 +78,17 @@ class LintContext:
             "fields": None if self.rf is not None else "the summary has no receptive fields",
             "calls": None if method.startswith(("fx", "hooks")) else f"{how}, whose rows are ops, not module calls",
             "reads": None if method.startswith("fx") else f"{how}; only an fx trace records attribute reads",
+            "known": self._unknown_fields(),
             "half-graph": None if self.has_graph or self.half_precision is None
             else f"{how}, which do not say which layer reads the model's input",
         }  # fmt: skip
+
+    def _unknown_fields(self) -> str | None:
+        unknown = [f for f in self.rf.fields.values() if f.unknown] if self.rf is not None else []
+        if not unknown:
+            return None
+        first = unknown[0]
+        return f"the receptive field of {len(unknown)} rows is unknown (first {first.name}: {first.why})"
 
     @cached_property
     def modules(self) -> dict[str, nn.Module]:

@@ -9,7 +9,7 @@ from fractions import Fraction
 
 from cnninspect.analyses.lint.context import CONV_KINDS, LintContext, fmt_size, spatial
 from cnninspect.analyses.lint.findings import Finding
-from cnninspect.analyses.lint.registry import FIELDS, GRAPH, rule
+from cnninspect.analyses.lint.registry import FIELDS, GRAPH, KNOWN, rule
 from cnninspect.engine.ops.receptive import AxisWindow, conv_window
 
 AXES = "HW"
@@ -149,7 +149,7 @@ def _describe(row, n: int) -> str:
     return " ".join(parts)
 
 
-@rule("CNN201", needs=((GRAPH, None), (FIELDS, None)))
+@rule("CNN201", needs=((GRAPH, None), (FIELDS, None), (KNOWN, "ops without a receptive-field rule")))
 def skipped_pixels(ctx: LintContext) -> Iterator[Finding]:
     for name, node, sizes in _windows(ctx):
         covered = period = 1
@@ -204,7 +204,7 @@ def _clean_sizes(n: int, m: int, w: tuple[int, int, int, int], pad: int | None) 
     return below + above
 
 
-@rule("CNN202", needs=((GRAPH, None), (FIELDS, None)))
+@rule("CNN202", needs=((GRAPH, None), (FIELDS, None), (KNOWN, "ops without a receptive-field rule")))
 def dropped_border(ctx: LintContext) -> Iterator[Finding]:
     for name, node, sizes in _windows(ctx):
         row = ctx.rows[name]
@@ -240,7 +240,7 @@ def dropped_border(ctx: LintContext) -> Iterator[Finding]:
         )  # fmt: skip
 
 
-@rule("CNN203", needs=((GRAPH, None), (FIELDS, None)))
+@rule("CNN203", needs=((GRAPH, None), (FIELDS, None), (KNOWN, "outputs whose field is unknown")))
 def small_receptive_field(ctx: LintContext) -> Iterator[Finding]:
     report = ctx.rf
     if report is None or not report.fields or not ctx.has_graph:

@@ -21,6 +21,7 @@ GRAPH = "graph"  # rows name the rows that feed them (fx, TorchScript)
 FIELDS = "fields"  # the summary carries receptive fields
 CALLS = "calls"  # rows record every module call (fx, forward hooks)
 READS = "reads"  # the fx trace's attribute reads (parameters and buffers read by name)
+KNOWN = "known"  # every row's receptive field is known (an op without a rule leaves it unknown)
 HALF_GRAPH = "half-graph"  # the graph, needed only when the model runs in float16/bfloat16
 # what each check reads beyond rows and modules, and which part of it goes unchecked without it:
 # code -> ((requirement, part), ...); part None is the whole rule (see LintContext.unmet)
