@@ -291,3 +291,26 @@ def test_register_op_names_a_bad_key_and_a_bad_rule(catalogue_restored):
         register_op(3, cost=lambda call: 0)
     with pytest.raises(OptionError, match="must be a function"):
         register_op(nn.Conv2d, cost=5, replace=True)
+
+
+def test_timm_norm_act_is_one_priced_leaf_only_while_its_parts_are_priced():
+    """timm's BatchNormAct2d runs batch norm, then its own drop and act modules: one row when
+    the catalogue prices those parts, traced through (its calls priced one by one) otherwise."""
+    norm_act = pytest.importorskip("timm.layers.norm_act")
+
+    class Swishy(nn.Module):  # an activation no rule describes: its forward is traced
+        def forward(self, x):
+            return x * torch.sigmoid(x)
+
+    def net(act):
+        return nn.Sequential(nn.Conv2d(3, 8, 3), norm_act.BatchNormAct2d(8, act_layer=act)).eval()
+
+    x = torch.randn(2, 3, 10, 10)
+    for act, leaf in ((nn.ReLU, True), (Swishy, False)):
+        model = net(act)
+        s = cnninspect.summarize(model, tuple(x.shape))
+        names = [layer.name for layer in s.layers]
+        assert ("1" in names) is leaf, names  # the layer's own row, or the calls inside it
+        assert s.macs_complete and s.total_macs == counted_macs(model, x) > 0
+        assert s.output_shapes == [tuple(model(x).shape)]
+        assert cnninspect.verify(model, tuple(x.shape), gradient_layers="none").ok

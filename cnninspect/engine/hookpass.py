@@ -24,7 +24,7 @@ from cnninspect.engine.guard import ModelGuard
 from cnninspect.engine.hooks import stand_ins
 from cnninspect.engine.inner_calls import InnerCalls
 from cnninspect.engine.inputs import Inputs
-from cnninspect.engine.ops.catalogue import COSTS, has_rule
+from cnninspect.engine.ops.catalogue import COSTS, describes
 from cnninspect.engine.ops.registry import Call
 from cnninspect.engine.propagate import MetaState, NodeRecord, has_tensor, meta_like
 from cnninspect.errors import InputShapeError, ModelError
@@ -35,7 +35,7 @@ def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
     for name, m in model.named_modules():
         children = list(m.children())
         if not children or (
-            (type(m).__module__.startswith(("torch.nn", "torch.ao.nn")) or has_rule(type(m)))
+            (type(m).__module__.startswith(("torch.nn", "torch.ao.nn")) or describes(m))
             and not isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict))
         ):
             if any(name.startswith(o + ".") for o, _ in out):

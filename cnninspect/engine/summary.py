@@ -205,8 +205,9 @@ def cost_of(record: NodeRecord) -> tuple[Cost | None, list[str]]:
     """The row's cost, summing inner calls for opaque modules; names the ops without a rule."""
     call = record.call
     rule = COSTS.lookup(op_key(call.op, call.target, call.module))
-    if rule is not None:
-        return rule(call), []
+    cost = rule(call) if rule is not None else None
+    if cost is not None:  # a rule may answer None: "not this call" (a norm+act with an unknown act)
+        return cost, []
     if is_container_constructor(call.target):
         return Cost(0, 0), []
     if record.children or record.priced_inside:
@@ -214,10 +215,10 @@ def cost_of(record: NodeRecord) -> tuple[Cost | None, list[str]]:
         unknown: list[str] = []
         for name, inner in record.children:
             inner_rule = COSTS.lookup(op_key(inner.op, inner.target, inner.module))
-            if inner_rule is None:
+            c = inner_rule(inner) if inner_rule is not None else None
+            if c is None:
                 unknown.append(f"{record.name}.{name} ({inner.kind})")
                 continue
-            c = inner_rule(inner)
             macs, flops = macs + c.macs, flops + c.flops
         return Cost(macs, flops), unknown
     return None, [f"{record.name} ({record.kind})"]

@@ -27,7 +27,7 @@ from torch.fx.proxy import Proxy
 
 from cnninspect.engine import compat
 from cnninspect.engine.inventory import Inventory
-from cnninspect.engine.ops.catalogue import has_rule
+from cnninspect.engine.ops.catalogue import describes
 
 # Modules from torch.nn whose forward we trace through: they only hold other modules.
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
@@ -190,7 +190,7 @@ class _Tracer(fx.Tracer):
         cls = type(m)
         if cls.__module__.startswith(("torch.nn", "torch.ao.nn")) or isinstance(m, torch.jit.ScriptModule):
             return True
-        return has_rule(cls)
+        return describes(m)
 
     def call_module(self, m, forward, args, kwargs):
         qualname = self.submodule_paths.get(m) if self.submodule_paths else None

@@ -128,6 +128,12 @@ def has_rule(cls: type) -> bool:
     return ENTRIES.lookup(cls) is not None
 
 
+def describes(module: nn.Module) -> bool:
+    """Whether the catalogue describes this very module (its class, and the entry's own test)."""
+    entry = ENTRIES.lookup(type(module))
+    return entry is not None and (entry.describes is None or entry.describes(module))
+
+
 def register_op(
     *keys: Any,
     name: str | None = None,
@@ -194,5 +200,5 @@ for _entry in FAMILIES:
 
 __all__ = [
     "CATALOGUE", "COSTS", "ENTRIES", "PARTS", "RF_RULES", "SHAPES", "Catalogue", "OpEntry",
-    "entry_for_call", "entry_for_module", "has_rule", "register_op",
+    "entry_for_call", "entry_for_module", "has_rule", "describes", "register_op",
 ]  # fmt: skip

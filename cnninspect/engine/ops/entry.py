@@ -22,6 +22,8 @@ class OpEntry:
     ``rank(module)`` the number of spatial axes; ``chain_step(module, dims)`` the
     (kernel, stride, padding, dilation) the chapter's receptive-field recurrence reads.
     ``counted_by_torch``: torch's flop counter costs its kernels, so a zero there is a bug.
+    ``describes(module)``: whether the rules hold for this instance (a norm+act layer whose
+    activation no rule prices is traced through instead); None for every instance.
     """
 
     name: str
@@ -34,6 +36,8 @@ class OpEntry:
     chain_step: Rule | str | None = None
     counted_by_torch: bool = False
     opt_out: Mapping[str, str] = field(default_factory=dict)
+    # whether the entry describes this instance (its rules can price it as one leaf); None: all
+    describes: Callable[[nn.Module], bool] | None = None
 
     def missing(self) -> list[str]:
         """Parts neither given nor opted out of with a reason."""

@@ -125,6 +125,11 @@ _NORMS = (
     family("batch_norm", nn.modules.batchnorm._BatchNorm, F.batch_norm,
            shape=spelled(shapes.batch_norm, shapes.same), cost=cost.batch_norm, receptive=rf.keep,
            reference="batch_norm"),
+    # timm's norm + activation layer, described by its own forward: batch norm, drop, act (most
+    # timm CNNs have one per conv; traced through, each was ten calls of a first summary)
+    family("norm_act", "timm.layers.norm_act.BatchNormAct2d", shape=shapes.same, cost=cost.norm_act,
+           receptive=rf.keep, rank=lambda m: 2, opt_out={"reference": NO_FORMULA},
+           describes=cost.norm_act_priced),
     family("instance_norm", nn.modules.instancenorm._InstanceNorm, F.instance_norm, shape=shapes.same,
            cost=cost.normalisation, receptive=rf.keep, opt_out={"reference": NO_FORMULA}),
     family("group_norm", nn.GroupNorm, F.group_norm, shape=shapes.same, cost=cost.normalisation,

@@ -12,7 +12,7 @@ published MAC figure. Bias additions are not counted.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch.nn.utils.rnn import PackedSequence
@@ -234,6 +234,31 @@ def mvit_shortcut(call: Call) -> Cost:
 def batch_norm(call: Call) -> Cost:
     """Inference batch norm is one scale and one shift per element."""
     return elementwise(2 * _numel(call.out))
+
+
+def norm_act(call: Call) -> Cost | None:
+    """timm's ``BatchNormAct2d``: its batch norm, then its own ``drop`` and ``act`` modules,
+    each priced by its rule; None (cost unknown) when one of them has none."""
+    from cnninspect.engine.ops.catalogue import COSTS
+
+    total = batch_norm(call)
+    macs_, flops = total.macs, total.flops
+    for part in (call.module.drop, call.module.act):
+        rule = COSTS.lookup(type(part))
+        inner = Call("call_module", part, type(part).__name__, (call.out,), {}, part, call.out)
+        c = rule(inner) if rule is not None else None
+        if c is None:
+            return None
+        macs_, flops = macs_ + c.macs, flops + c.flops
+    return Cost(macs_, flops)
+
+
+def norm_act_priced(module: Any) -> bool:
+    """Whether a norm+act layer's ``drop`` and ``act`` both have cost rules (else trace it)."""
+    from cnninspect.engine.ops.catalogue import COSTS
+
+    parts = [getattr(module, "drop", None), getattr(module, "act", None)]
+    return all(p is not None and COSTS.lookup(type(p)) is not None for p in parts)
 
 
 def normalisation(call: Call) -> Cost:
