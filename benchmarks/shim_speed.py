@@ -75,7 +75,10 @@ def main() -> None:
                 )
         mine, other, ratio = paired(runs["ours"], runs["theirs"])
         mine_p, other_p, ratio_p = paired(runs["ours_printed"], runs["theirs_printed"])
-        ok = "ok" if ratio >= TARGET else f"BELOW {TARGET:.0f}x"
+        ok = ", ".join(
+            f"{what} {'ok' if r >= TARGET else f'BELOW {TARGET:.0f}x'}"
+            for what, r in (("summary", ratio), ("printed", ratio_p))
+        )
         print(
             f"{name:24s} {mine:7.3f}s {other:8.3f}s {ratio:7.1f}x   {mine_p:12.3f}s {other_p:8.3f}s {ratio_p:7.1f}x  {ok}",
             flush=True,
