@@ -107,13 +107,6 @@ def test_lazy_mlp_through_the_shim() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shim materialises lazy modules itself with copy.deepcopy and a real forward, "
-    "and deepcopy refuses LazyBatchNorm's UninitializedBuffer; cnninspect.engine.lazy has both "
-    "a meta copy (what summarize() uses) and a real one (initialised_copy, what verify() uses) "
-    "that the shim (integrations/torchinfo.py, another engineer's) can call instead",
-)
 def test_lazy_batch_norm_through_the_shim() -> None:
     twin = seeded(more.LazyConvNet)
     real_run(twin, torch.rand(2, 3, 8, 8))

@@ -9,7 +9,6 @@ and why, is in ``docs/coming-from-torchinfo.rst``.
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -228,17 +227,11 @@ def _modes(model: nn.Module, mode: str) -> Iterator[None]:
 
 
 def _initialised(model: nn.Module, spec: InputSpec, device: Any, notes: list[str]) -> nn.Module:
-    """A copy whose lazy parameters one real forward has materialised; the model stays as it is."""
-    try:
-        twin = copy.deepcopy(model)
-        args, kwargs = spec.build().make_real(device or "cpu")
-        with torch.no_grad():
-            twin(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 -- any failure of the user's forward is reported as one
-        raise ModelError(
-            f"{type(model).__name__} holds uninitialised (lazy) parameters and one real forward to "
-            f"initialise them on a copy failed ({type(exc).__name__}: {exc}); run the model once first"
-        ) from exc
+    """A copy whose lazy parameters one real forward has materialised (the engine's, which also
+    copies LazyBatchNorm's uninitialised buffers); the model stays as it is."""
+    from cnninspect.engine.lazy import initialised_copy
+
+    twin = initialised_copy(model, spec, device)  # one ModelError that says so if it fails
     notes.append(
         "lazy parameters were initialised by one real forward on a copy; the model is unchanged"
     )
