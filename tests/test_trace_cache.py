@@ -128,3 +128,29 @@ def test_every_untraceable_block_is_isolated_in_one_trace(monkeypatch):
     names = [layer.name for layer in s.layers if layer.module_path is None]
     assert len(names) == len(set(names))  # rolled-back calls leave no gaps or clashes in the names
     assert names[:3] == ["relu", "getitem", "add"]
+
+
+class _CachingOpaque(nn.Module):
+    """Untraceable, and keeps a tensor made on its first forward in a dict attribute (timm's
+    attention-bias caches): the second summary reads it from there, not from a recorded call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.scale = nn.Parameter(torch.ones(4))
+        self.cache: dict[str, torch.Tensor] = {}
+
+    def forward(self, x):
+        if x.shape[-1] > 2:
+            x = self.conv(x)
+        if "s" not in self.cache:
+            self.cache["s"] = self.scale[:, None, None]
+        return x * self.cache["s"]
+
+
+def test_a_repeat_summary_follows_an_opaque_module_that_reads_its_own_cache():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), _CachingOpaque()).eval()
+    for _ in range(2):  # the second reuses the trace
+        s = cnninspect.summarize(model, (1, 3, 12, 12))
+        assert "1" in s.opaque
+        assert s.layer("1").receptive_field.size == (5, 5)  # 3, then the 3x3 inside

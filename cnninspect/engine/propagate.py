@@ -123,7 +123,7 @@ class MetaState:
         """The ids of ``module``'s own tensors and of the stand-ins made for them."""
         own = list(module.parameters()) + list(module.buffers())
         made = self._cache.get(id(module), {})
-        return frozenset(id(t) for t in own + list(made.values()))
+        return frozenset(id(t) for t in own + list(made.values()) + _held_tensors(module))
 
     def aliases(self, module: nn.Module) -> dict[int, nn.Parameter]:
         """The id of each parameter's stand-in -> the parameter it stands for."""
@@ -198,6 +198,17 @@ def _hook_leaf(name: str, child: nn.Module, children: list, recorder: InnerCalls
             h.remove()
         return []
     return handles
+
+
+def _held_tensors(module: nn.Module) -> list[torch.Tensor]:
+    """Tensors modules keep as plain attributes, directly or in a dict/list (timm's attention
+    bias caches, filled by the first forward): constants to what runs inside them."""
+    found: list[torch.Tensor] = []
+    for m in module.modules():
+        for value in m.__dict__.values():
+            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else (value,)
+            found += [v for v in items if isinstance(v, torch.Tensor)]
+    return found
 
 
 _SHAPE_ATTRIBUTES = frozenset({"shape", "ndim", "dtype", "device", "is_cuda", "layout"})
