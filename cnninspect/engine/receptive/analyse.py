@@ -23,7 +23,6 @@ from fractions import Fraction
 
 from cnninspect.engine.ops.receptive import (
     AxisWindow,
-    Constant,
     Effect,
     Global,
     Keep,
@@ -171,7 +170,7 @@ def _out_sizes(rec: NodeRecord, dims: tuple[int, ...]) -> tuple[int, ...] | None
 
 def _step(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> tuple[_State | None, Node]:
     names = [name for name, _ in ins]
-    if not ins or isinstance(_constant(rec), Constant):
+    if not ins or rule_for(rec.call) is constant:  # made from shapes alone: no field
         return None, Node(rec.name, "none", names, (), None)
     effect = _effect(rec, ins, sequential)
     if isinstance(effect, (Global, Unknown)):
@@ -189,11 +188,6 @@ def _step(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> t
         return _State("global", why=why), Node(rec.name, "global", names, (), None, why)
     merged.dims, merged.sizes = dims, sizes
     return merged, Node(rec.name, "spatial", names, tuple(windows), sizes)
-
-
-def _constant(rec: NodeRecord) -> Effect | None:
-    rule = rule_for(rec.call)
-    return rule(rec.call, ()) if rule is constant else None
 
 
 def _effect(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> Effect:
@@ -215,7 +209,7 @@ def _effect(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) ->
         return Global("the input was reshaped by code the forward hooks cannot see")
     rule = rule_for(rec.call)
     if rule is None:
-        inside = opaque_effect(rec, primary, _base_like(rec, primary), _step) if rec.children else None
+        inside = opaque_effect(rec, primary, _base_like(primary), _step) if rec.children else None
         if inside is not None:
             return inside
         why = f"no receptive-field rule for {rec.kind}"
@@ -229,7 +223,7 @@ def _effect(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) ->
     return effect
 
 
-def _base_like(rec: NodeRecord, primary: _State) -> _State:
+def _base_like(primary: _State) -> _State:
     """A unit field on ``primary``'s axes of the module's input: the start of an inner analysis."""
     n = len(primary.dims)
     return _State("spatial", primary.dims, primary.sizes, (1,) * n, (1,) * n, (0,) * n, (1,) * n)
