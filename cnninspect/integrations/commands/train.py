@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,13 +65,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train; under torchrun only rank 0 reports a user error, so it is printed once, not per rank."""
+    """Train; under torchrun only rank 0 reports a user error, so it is printed once, not per rank.
+
+    The other ranks wait a moment before failing: torchrun stops every process as soon as
+    one exits non-zero, and an instant exit here could stop rank 0 before it prints.
+    """
     try:
         return _train(args)
     except CnnInspectError:
         if _is_main():
             raise
-        return 2  # rank 0 prints the same error
+        time.sleep(_QUIET_RANK_GRACE_S)  # rank 0 prints the same error and ends the run first
+        return 2
+
+
+_QUIET_RANK_GRACE_S = 20.0
 
 
 def _check_args(args: argparse.Namespace) -> None:
