@@ -34,6 +34,7 @@ _EXPORTS = {
     "lint": "cnninspect.analyses.lint",
     "torchinfo_summary": "cnninspect.integrations.torchinfo",
     "module_tree": "cnninspect.engine.module_tree",
+    "summarize_tree": "cnninspect.engine.tree_summary",
     "register_op": "cnninspect.engine.ops.catalogue",
     "memory": "cnninspect.analyses.memory",
 }

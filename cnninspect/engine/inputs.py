@@ -92,8 +92,26 @@ class InputSpec:
         input_data: Any = None,
         dtype: Any = None,
         where: str = "input_shape",
+        *,
+        batch_dim: int | None = None,
+        forward_kwargs: Mapping[str, Any] | None = None,
     ) -> InputSpec | None:
-        """From the API's arguments (None when neither is given); an InputSpec passes through."""
+        """From the API's arguments (None when neither is given); an InputSpec passes through.
+
+        ``batch_dim`` inserts a batch of 1 into every shape of ``input_shape`` (given
+        without its batch); ``forward_kwargs`` are more keyword arguments of ``forward``."""
+        spec = cls._of(input_shape, input_data, dtype, where)
+        if spec is None:
+            if batch_dim is not None or forward_kwargs:
+                given = "batch_dim" if batch_dim is not None else "forward_kwargs"
+                raise OptionError(f"{given} needs an input_shape or input_data as well")
+            return None
+        if batch_dim is not None:
+            spec = spec.with_batch_dim(batch_dim)
+        return spec.with_forward_kwargs(forward_kwargs) if forward_kwargs else spec
+
+    @classmethod
+    def _of(cls, input_shape: Any, input_data: Any, dtype: Any, where: str) -> InputSpec | None:
         if input_shape is not None and input_data is not None:
             raise OptionError("pass input_shape or input_data, not both")
         if isinstance(input_shape, InputSpec):
@@ -149,6 +167,43 @@ class InputSpec:
             return self
         return replace(self, shapes=tuple((batch, *s[1:]) for s in self.shapes))
 
+    def with_batch_dim(self, batch_dim: int) -> InputSpec:
+        """Every shape with a batch of 1 inserted at ``batch_dim`` (negative counts from the
+        end, as ``unsqueeze``): for shapes written without their batch, as torchinfo's."""
+        if self.has_data:
+            raise OptionError(
+                "batch_dim inserts a batch into input_shape; input_data keeps its own, so drop batch_dim"
+            )
+        if isinstance(batch_dim, bool) or not isinstance(batch_dim, int):
+            raise OptionError(f"batch_dim must be an int (where to insert the batch), got {batch_dim!r}")
+        shapes = []
+        for shape in self.shapes:
+            if not -len(shape) - 1 <= batch_dim <= len(shape):
+                raise OptionError(
+                    f"batch_dim {batch_dim} is outside shape {shape} "
+                    f"(valid: {-len(shape) - 1}..{len(shape)})"
+                )
+            at = batch_dim if batch_dim >= 0 else len(shape) + 1 + batch_dim
+            shapes.append((*shape[:at], 1, *shape[at:]))
+        return replace(self, shapes=tuple(shapes))
+
+    def with_forward_kwargs(self, forward_kwargs: Mapping[str, Any]) -> InputSpec:
+        """These inputs and more keyword arguments of ``forward`` (tensors or any values)."""
+        if not isinstance(forward_kwargs, Mapping) or not all(isinstance(k, str) for k in forward_kwargs):
+            raise OptionError(
+                f"forward_kwargs must be a dict of forward's argument names to values, got {forward_kwargs!r}"
+            )
+        clash = sorted(set(self.kwargs) & set(forward_kwargs))
+        if clash:
+            raise OptionError(f"forward argument(s) {clash} given both in input_data and in forward_kwargs")
+        return replace(self, kwargs={**self.kwargs, **forward_kwargs})
+
+    @property
+    def keyword_shapes(self) -> tuple[Shape, ...]:
+        """Shapes of the tensors among the keyword values of a shape spec (a data spec has
+        them in ``shapes`` already)."""
+        return () if self.has_data else tuple(tuple(t.shape) for t in _tensors(dict(self.kwargs)))
+
     def text(self) -> str:
         """``1,3,224,224;1,10``: what :meth:`parse` reads back."""
         return ";".join(",".join(str(d) for d in s) for s in self.shapes)
@@ -156,16 +211,15 @@ class InputSpec:
     def build(self) -> Inputs:
         """Meta values for the trace, keeping the user's own data for a real forward."""
         if self.has_data:
-            meta = lambda v: (  # noqa: E731
-                torch.empty_like(v, device="meta", memory_format=torch.preserve_format)
-                if isinstance(v, torch.Tensor)
-                else v
-            )
             args, kwargs = tuple(self.data or ()), dict(self.kwargs)
-            return Inputs(tree_map(meta, args), tree_map(meta, kwargs), list(self.shapes), args, kwargs)
+            return Inputs(tree_map(_meta, args), tree_map(_meta, kwargs), list(self.shapes), args, kwargs)
         dtypes = self.dtypes or (torch.get_default_dtype(),) * len(self.shapes)
         args = tuple(torch.empty(s, dtype=d, device="meta") for s, d in zip(self.shapes, dtypes))
-        return Inputs(args, {}, list(self.shapes))
+        if not self.kwargs:
+            return Inputs(args, {}, list(self.shapes))
+        kwargs = dict(self.kwargs)  # forward_kwargs beside shapes: meta for the trace, kept for a forward
+        shapes = [*self.shapes, *self.keyword_shapes]
+        return Inputs(args, tree_map(_meta, kwargs), shapes, args, kwargs)
 
     def _key(self) -> tuple:
         data = None if self.data is None else tuple(map(id, self.data))
@@ -178,7 +232,17 @@ class InputSpec:
         return hash(self._key())
 
 
-API_HINT = "pass input_shape, e.g. summarize(model, (1, 3, 224, 224)), or input_data"
+def _meta(value: Any) -> Any:
+    """A meta stand-in for a tensor (same shape, dtype and strides); any other value as is."""
+    if isinstance(value, torch.Tensor):
+        return torch.empty_like(value, device="meta", memory_format=torch.preserve_format)
+    return value
+
+
+API_HINT = (
+    "pass input_shape, e.g. summarize(model, (1, 3, 224, 224)), or input_data; "
+    "cnninspect.summarize_tree(model) lists the module tree without an input"
+)
 
 
 def split_data(data: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # the analysis fills these; the records only name their type
     from cnninspect.engine.receptive.report import ReceptiveField, ReceptiveFieldReport
@@ -49,6 +49,8 @@ class Layer:
     call_index: int = 1  # which call of that module this row is (a module called twice: 1, 2)
     # the ops in this row no rule prices (their cost is missing from macs/flops); empty when exact
     cost_unknown: list[str] = field(default_factory=list)
+    # the shapes of the tensors the call received (its inputs, and a functional op's weights)
+    input_shapes: list[Shape] = field(default_factory=list)
 
     @property
     def macs_complete(self) -> bool:
@@ -110,6 +112,8 @@ class Summary:
     rf_error: AnalysisFailure | None = None  # why the receptive-field analysis failed, if it did
     # the model and InputSpec it was made from, for summary.memory(); not rendered or compared
     source: Any = field(default=None, repr=False, compare=False)
+    # False for a module-tree summary made without an input (engine.tree_summary.TreeSummary)
+    traced: ClassVar[bool] = True
 
     @property
     def non_trainable_params(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -22,6 +23,7 @@ from cnninspect.engine.inputs import (
 )
 from cnninspect.engine.inventory import Inventory, inventory
 from cnninspect.engine.lazy import has_lazy, materialised
+from cnninspect.engine.modes import in_mode
 from cnninspect.engine.ops.macs import COSTS, Cost, is_container_constructor
 from cnninspect.engine.ops.registry import op_key
 from cnninspect.engine.propagate import NodeFailure, NodeRecord, propagate
@@ -41,6 +43,9 @@ def summarize(
     input_data: Any = None,
     dtype: torch.dtype | list[torch.dtype] | None = None,
     device: str | torch.device | None = None,
+    batch_dim: int | None = None,
+    forward_kwargs: Mapping[str, Any] | None = None,
+    mode: str = "same",
     receptive_field: bool = True,
     debug: bool = False,
 ) -> Summary:
@@ -49,22 +54,32 @@ def summarize(
     ``input_shape`` is one shape or a list of shapes (one per positional input),
     shape text such as ``"1,3,32,32;1,10"`` or an :class:`~cnninspect.engine.inputs.InputSpec`;
     ``input_data`` takes real tensors, a tuple of them or a dict of keyword inputs
-    instead; given neither, the model's ``default_input_shape``. ``device`` is used
-    only by the hook fallback, if a model's forward needs real values. With
-    ``debug=True`` the torch/fx error stays attached and is raised as-is rather than
-    as a one-line cnninspect error. A later summary of the same model reuses its fx
-    trace while its module tree, train/eval modes and module settings are unchanged.
+    instead; given neither, the model's ``default_input_shape`` (without any input,
+    :func:`~cnninspect.engine.tree_summary.summarize_tree` lists the module tree).
+    ``batch_dim`` inserts a batch of 1 at that dimension of every shape, for shapes
+    written without their batch. ``forward_kwargs`` are more keyword arguments of
+    ``forward`` (tensors or any values) beside ``input_shape`` or ``input_data``.
+    ``mode`` is ``"same"`` (the modes the model is in), ``"eval"`` or ``"train"``:
+    the trace sees that mode (Dropout, BatchNorm, branches on ``self.training``), and
+    every module's own mode is restored afterwards. ``device`` is used only by the
+    hook fallback, if a model's forward needs real values. With ``debug=True`` the
+    torch/fx error stays attached and is raised as-is rather than as a one-line
+    cnninspect error. A later summary of the same model reuses its fx trace while its
+    module tree, train/eval modes and module settings are unchanged.
     """
     if not isinstance(model, nn.Module):
         raise ModelError(
             f"summarize() needs a torch.nn.Module, got {type(model).__name__}; "
             "pass the model instance, e.g. summarize(MyNet(), (1, 3, 32, 32))"
         )
-    with collection_paused():  # see cnninspect.engine.gcpause for what it earns and its scope
-        return _summarize(model, input_shape, input_data, dtype, device, receptive_field, debug)
+    given = InputSpec.of(
+        input_shape, input_data, dtype, batch_dim=batch_dim, forward_kwargs=forward_kwargs
+    )
+    with collection_paused(), in_mode(model, mode):  # gcpause: see its module for what it earns
+        return _summarize(model, given, device, receptive_field, debug)
 
 
-def _summarize(model, input_shape, input_data, dtype, device, receptive_field, debug) -> Summary:
+def _summarize(model, given, device, receptive_field, debug) -> Summary:
     guard = None
     try:
         device = check_device(device)
@@ -74,7 +89,7 @@ def _summarize(model, input_shape, input_data, dtype, device, receptive_field, d
         inner = unwrap(model, wrappers)
         if inner is not model:
             model, tree = inner, inventory(inner)
-        spec = choose_input(model, InputSpec.of(input_shape, input_data, dtype))
+        spec = choose_input(model, given)
         if has_lazy(tree):  # shaped on a meta copy: the guard keeps watch over the original
             model = materialised(model, spec, wrappers)
             tree = inventory(model)
@@ -186,7 +201,7 @@ def _shapes_of(value: Any) -> list[tuple[int, ...]]:
     return [tuple(v.shape) for v in leaves if isinstance(v, torch.Tensor)]
 
 
-def _geometry(module: nn.Module | None) -> dict[str, Any]:
+def geometry(module: nn.Module | None) -> dict[str, Any]:
     if module is None:
         return {}
     # plain attributes: a missing one would cost nn.Module.__getattr__ an exception;
@@ -257,7 +272,8 @@ def _row(rec: NodeRecord, seen: set[int], opaque: dict[str, str], unknown_cost: 
         inputs=list(rec.inputs),
         module_path=rec.module_path,
         call_index=rec.call_index,
-        **_geometry(rec.call.module),
+        input_shapes=_shapes_of((rec.call.args, rec.call.kwargs)),
+        **geometry(rec.call.module),
     )
     layer.cost_unknown = unknown
     if cost is None:
@@ -314,12 +330,12 @@ def _assemble(
         method=method,
         warnings=warnings,
         opaque=dict(opaque),
-        module_kinds={name: _kind_name(m) for name, m in tree.modules if name},
+        module_kinds={name: kind_name(m) for name, m in tree.modules if name},
     )
     return summary, rows
 
 
-def _kind_name(module: nn.Module) -> str:
+def kind_name(module: nn.Module) -> str:
     if isinstance(module, torch.jit.ScriptModule):  # keeps its Python class name here
         return getattr(module, "original_name", None) or type(module).__name__
     return type(module).__name__

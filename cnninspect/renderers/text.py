@@ -40,9 +40,24 @@ def _rf_field(attr: str) -> Callable[[Layer], str]:
 
 @dataclass(frozen=True)
 class Column:
+    """A table column: its header, how a row's value is read, and whether it is a number.
+
+    ``of_summary`` columns read the whole summary too (``get(layer, summary)``), as a
+    parameter's share of the total does; ``traced`` ones hold what only a traced forward
+    knows, shown as "unknown" in a module-tree summary made without an input."""
+
     header: str
-    get: Callable[[Layer], Any]
+    get: Callable[..., Any]
     numeric: bool = False
+    of_summary: bool = False
+    traced: bool = False
+
+
+def _params_percent(layer: Layer, summary: Summary) -> str:
+    """The row's parameters as a share of the model's (a shared parameter counts in its first row)."""
+    if not summary.total_params:
+        return ""
+    return f"{layer.num_params / summary.total_params:.2%}"
 
 
 def _geom(attr: str) -> Callable[[Layer], str]:
@@ -60,32 +75,39 @@ def _geom(attr: str) -> Callable[[Layer], str]:
 COLUMNS: dict[str, Column] = {
     "name": Column("Layer", lambda row: row.name),
     "kind": Column("Kind", lambda row: row.kind),
-    "output_shape": Column("Output shape", lambda row: fmt_shape(row.output_shape)),
+    "input_shape": Column("Input shape", lambda row: fmt_shape(row.input_shapes), traced=True),
+    "output_shape": Column("Output shape", lambda row: fmt_shape(row.output_shape), traced=True),
     "num_params": Column("Params", lambda row: row.num_params, numeric=True),
+    "params_percent": Column("Params %", _params_percent, numeric=True, of_summary=True),
     "trainable": Column("Trainable", lambda row: {None: "", True: "yes", False: "no"}[row.trainable]),
-    "macs": Column("MACs", lambda row: row.macs, numeric=True),
-    "flops": Column("FLOPs", lambda row: row.flops, numeric=True),
+    "macs": Column("MACs", lambda row: row.macs, numeric=True, traced=True),
+    "flops": Column("FLOPs", lambda row: row.flops, numeric=True, traced=True),
     "kernel_size": Column("Kernel", _geom("kernel_size")),
     "stride": Column("Stride", _geom("stride")),
     "padding": Column("Padding", _geom("padding")),
     "dilation": Column("Dilation", _geom("dilation")),
     "groups": Column("Groups", _geom("groups")),
-    "rf": Column("RF", _rf_field("size")),
-    "jump": Column("Jump", _rf_field("jump")),
-    "start": Column("Start", _rf_field("start")),
-    "naive_rf": Column("Naive RF", _rf_field("naive")),
+    "rf": Column("RF", _rf_field("size"), traced=True),
+    "jump": Column("Jump", _rf_field("jump"), traced=True),
+    "start": Column("Start", _rf_field("start"), traced=True),
+    "naive_rf": Column("Naive RF", _rf_field("naive"), traced=True),
     "parent": Column("Parent", lambda row: row.parent),
     "depth": Column("Depth", lambda row: row.depth, numeric=True),
-    "inputs": Column("Inputs", lambda row: ", ".join(row.inputs)),
+    "inputs": Column("Inputs", lambda row: ", ".join(row.inputs), traced=True),
     "fc_params": Column("FC params", lambda row: "" if row.fc_params is None else row.fc_params, numeric=True),  # set by cnninspect.analyses.fc.annotate
     # set by cnninspect.analyses.memory.with_memory
-    "output_bytes": Column("Output bytes", lambda row: "" if row.output_bytes is None else row.output_bytes, numeric=True),
-    "saved_bytes": Column("Saved for backward", lambda row: "" if row.saved_bytes is None else row.saved_bytes, numeric=True),
+    "output_bytes": Column("Output bytes", lambda row: "" if row.output_bytes is None else row.output_bytes, numeric=True, traced=True),
+    "saved_bytes": Column("Saved for backward", lambda row: "" if row.saved_bytes is None else row.saved_bytes, numeric=True, traced=True),
 }
 _RF_COLUMNS = ["rf", "jump"]
 
 
+UNKNOWN = "unknown"
+
+
 def default_columns(summary: Summary) -> list[str]:
+    if not summary.traced:
+        return ["name", "kind", "num_params", "params_percent"]
     cols = ["name", "kind", "output_shape", "num_params", "macs"]
     if any(layer.receptive_field is not None for layer in summary.layers):
         cols += _RF_COLUMNS
@@ -97,11 +119,17 @@ def resolve_columns(summary: Summary, columns: list[str] | str | None) -> list[s
         return default_columns(summary)
     if isinstance(columns, str):
         columns = [c.strip() for c in columns.split(",") if c.strip()]
+    if not isinstance(columns, (list, tuple)) or not all(isinstance(c, str) for c in columns):
+        raise OptionError(
+            f"columns must be a list of column names or one comma-separated string, got {columns!r}"
+        )
     unknown = [c for c in columns if c not in COLUMNS]
     if unknown:
         raise OptionError(
             f"unknown column(s) {', '.join(unknown)}; choose from {', '.join(COLUMNS)}"
         )
+    if not columns:
+        raise OptionError(f"no column named; choose from {', '.join(COLUMNS)}")
     return list(columns)
 
 
@@ -131,6 +159,7 @@ def fold(layers: list[Layer], depth: int | None) -> list[Layer]:
                 op="group",
                 module_path=key,
                 call_index=index,
+                input_shapes=list(layer.input_shapes),  # what the group's first row received
             )
             groups[key] = group
             out.append(group)
@@ -164,8 +193,15 @@ def rows_for(
     cols = resolve_columns(summary, columns)
     rows = fold(summary.layers, depth)
     _kind_of_groups(summary, rows, summary.module_kinds)
-    table = [[COLUMNS[c].get(layer) for c in cols] for layer in rows]
+    traced = summary.traced
+    table = [[_cell(COLUMNS[c], layer, summary, traced) for c in cols] for layer in rows]
     return cols, table
+
+
+def _cell(column: Column, layer: Layer, summary: Summary, traced: bool) -> Any:
+    if column.traced and not traced:
+        return UNKNOWN  # nothing was traced: never a 0 or a blank that reads as a value
+    return column.get(layer, summary) if column.of_summary else column.get(layer)
 
 
 def _display(cols: list[str], table: list[list[Any]]) -> list[list[Any]]:
@@ -184,8 +220,27 @@ def _incomplete(summary: Summary) -> str:
     return f" -- INCOMPLETE, at least: {'; '.join(reasons)}" if reasons else ""
 
 
+def _tree_totals(s: Summary) -> list[tuple[str, str]]:
+    """A module-tree summary's totals: what the tree knows, and what needs an input, said so."""
+    unknown = f"{UNKNOWN} (no input given)"
+    return [
+        ("Total params", f"{thousands(s.total_params)} ({human(s.total_params)})"),
+        ("Trainable params", thousands(s.trainable_params)),
+        ("Non-trainable params", thousands(s.non_trainable_params)),
+        ("Param size", human_bytes(s.param_bytes)),
+        ("Buffers", f"{thousands(s.total_buffers)} ({human_bytes(s.buffer_bytes)})"),
+        ("Total MACs", unknown),
+        ("Total FLOPs", unknown),
+        ("Input shape", unknown),
+        ("Output shape", unknown),
+        ("Method", s.method),
+    ]
+
+
 def totals_lines(summary: Summary) -> list[tuple[str, str]]:
     s = summary
+    if not s.traced:
+        return _tree_totals(s)
     lines = [
         ("Total params", f"{thousands(s.total_params)} ({human(s.total_params)})"),
         ("Trainable params", thousands(s.trainable_params)),
@@ -287,11 +342,13 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def layer_dict(layer: Layer) -> dict[str, Any]:
+def layer_dict(layer: Layer, traced: bool = True) -> dict[str, Any]:
+    """One row as JSON; in a module-tree summary (``traced`` False) what needs a forward is null."""
     rf = layer.receptive_field
-    return {
+    out = {
         "name": layer.name,
         "kind": layer.kind,
+        "input_shapes": jsonable(layer.input_shapes),
         "output_shape": jsonable(layer.output_shape),
         "num_params": layer.num_params,
         "trainable": layer.trainable,
@@ -317,6 +374,9 @@ def layer_dict(layer: Layer) -> dict[str, Any]:
         **({"output_bytes": layer.output_bytes} if layer.output_bytes is not None else {}),
         **({"saved_bytes": layer.saved_bytes} if layer.saved_bytes is not None else {}),
     }
+    if not traced:
+        out.update(input_shapes=None, macs=None, flops=None, macs_complete=False)
+    return out
 
 
 def _output_field(summary: Summary) -> dict[str, Any] | None:
@@ -329,10 +389,12 @@ def _output_field(summary: Summary) -> dict[str, Any] | None:
 
 def summary_dict(summary: Summary) -> dict[str, Any]:
     s = summary
-    return {
+    traced = s.traced
+    out = {
         "schema": SCHEMA,
         "model": s.model_name,
         "method": s.method,
+        "traced": traced,
         "input_shapes": jsonable(s.input_shapes),
         "output_shapes": jsonable(s.output_shapes),
         "total_params": s.total_params,
@@ -349,5 +411,8 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "opaque": dict(s.opaque),
         "receptive_field": _output_field(s),
         "rf_error": s.rf_error.to_dict() if s.rf_error is not None else None,
-        "layers": [layer_dict(layer) for layer in s.layers],
+        "layers": [layer_dict(layer, traced) for layer in s.layers],
     }
+    if not traced:  # no forward: the totals a forward gives are unknown, not 0
+        out.update(input_shapes=None, output_shapes=None, total_macs=None, total_flops=None)
+    return out
