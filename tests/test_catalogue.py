@@ -314,3 +314,17 @@ def test_timm_norm_act_is_one_priced_leaf_only_while_its_parts_are_priced():
         assert s.macs_complete and s.total_macs == counted_macs(model, x) > 0
         assert s.output_shapes == [tuple(model(x).shape)]
         assert cnninspect.verify(model, tuple(x.shape), gradient_layers="none").ok
+
+
+def test_a_torch_function_and_its_tensor_method_are_one_op():
+    """``torch.square(x)`` and ``x.square()`` are the same op: an entry that names one spelling
+    names both (resnetv2_50d_frn's ``x.square()`` once lost every receptive field after it)."""
+    keys = {key for entry in CATALOGUE for key in entry.keys}
+    missing = [
+        f"{entry.name}: method:{key.__name__}"
+        for entry in CATALOGUE
+        for key in entry.keys
+        if callable(key) and key is getattr(torch, getattr(key, "__name__", ""), None)
+        and hasattr(torch.Tensor, key.__name__) and f"method:{key.__name__}" not in keys
+    ]  # fmt: skip
+    assert not missing, missing

@@ -416,3 +416,55 @@ def test_a_crop_shifts_the_field_by_gradient():
     assert not any(f.unknown for f in report.fields.values())
     _agree_corners(model, (1, 3, 20, 20))
     _agree_corners(model, (1, 3, 17, 22))
+
+
+class UnfoldedBlocks(nn.Module):
+    """``Tensor.unfold`` windows along both spatial axes, each window then reduced (HaloNet cuts
+    its blocks this way): a window of size k every s units is a k, stride-s pool."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = _conv(3, 4, 3, p=1)
+        self.b = _conv(4, 4, 3)
+
+    def forward(self, x):
+        x = self.a(x).unfold(2, 4, 2).mean(-1)  # along H: 4 units every 2
+        x = x.unfold(-1, 3, 1).amax(dim=-1)  # along W: 3 units every 1
+        return self.b(x)
+
+
+def test_tensor_unfold_along_space_is_a_window_by_gradient():
+    model = UnfoldedBlocks()
+    report = receptive_field(model, (1, 3, 18, 14))
+    assert not any(f.unknown or f.is_global for f in report.fields.values())
+    last = list(report.fields)[-1]
+    assert tuple(report[last].size) == (3 + 3 + 2 * 2, 3 + 2 + 2) and tuple(report[last].jump) == (2, 1)
+    _agree_corners(model, (1, 3, 18, 14))
+    _agree_corners(model, (1, 3, 21, 11))
+
+
+class NormGated(nn.Module):
+    """A channel norm keeps the geometry; a norm over space (ConvNeXt-V2's global response
+    norm) makes every unit after it depend on the whole input."""
+
+    def __init__(self, over_space: bool) -> None:
+        super().__init__()
+        self.a, self.b, self.over_space = _conv(3, 4, 3), _conv(4, 4, 3), over_space
+
+    def forward(self, x):
+        x = self.a(x)
+        dims = (2, 3) if self.over_space else 1
+        return self.b(x * torch.norm(x, 2, dim=dims, keepdim=True) + x.norm(p=2, dim=1, keepdim=True))
+
+
+def test_norm_reduces_over_the_axes_it_is_given_by_gradient():
+    local = NormGated(over_space=False)
+    report = receptive_field(local, (1, 3, 12, 12))
+    assert not any(f.unknown or f.is_global for f in report.fields.values())
+    _agree_corners(local, (1, 3, 12, 12))
+    spatial = NormGated(over_space=True)
+    report = receptive_field(spatial, (1, 3, 12, 12))
+    last = list(report.fields)[-1]
+    assert report[last].is_global and not report[last].unknown
+    (measured,) = measure(spatial, (1, 3, 12, 12), [(0, 0)])
+    assert measured == ((0, 11), (0, 11))  # the gradient reaches every input unit

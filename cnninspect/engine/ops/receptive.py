@@ -65,6 +65,7 @@ class Window:
 
     axes: tuple[AxisWindow, ...]
     kernel: tuple[int, ...] | None = None  # the written kernel size, for the chapter's naive formula
+    dims: tuple[int, ...] | None = None  # the spatial axes' new positions, when the op moves them too
 
 
 @dataclass(frozen=True)
@@ -492,15 +493,22 @@ def getitem(call: Call, dims: tuple[int, ...]) -> Effect:
 
 
 def reduction(call: Call, dims: tuple[int, ...]) -> Effect:
-    x = call.args[0]
-    dim = call.arg(1, "dim", None)
+    return _reduced(call.args[0].dim(), call.arg(1, "dim", None), call.arg(2, "keepdim", False), dims)
+
+
+def norm(call: Call, dims: tuple[int, ...]) -> Effect:
+    """``torch.norm``, ``Tensor.norm``, ``torch.linalg.vector_norm``: a reduction whose ``dim``
+    comes after the order ``p`` (ConvNeXt-V2's global response norm reduces over space)."""
+    return _reduced(call.args[0].dim(), call.arg(2, "dim", None), call.arg(3, "keepdim", False), dims)
+
+
+def _reduced(rank: int, dim, keepdim: bool, dims: tuple[int, ...]) -> Effect:
     if dim is None:
         return Global("reduced over every element")
-    rank = x.dim()
     reduced = {_neg(d, rank) for d in _ntuple(dim, 1)}
     if reduced & set(dims):
         return Global("reduced over a spatial axis (global pooling)")
-    if call.arg(2, "keepdim", False):
+    if keepdim:
         return Keep()
     return Keep(tuple(d + sum(1 for r in reduced if r > d) for d in dims))
 
@@ -512,6 +520,24 @@ def linear(call: Call, dims: tuple[int, ...]) -> Effect:
     return Keep()
 
 
+
+
+def unfold_axis(call: Call, dims: tuple[int, ...]) -> Effect:
+    """``Tensor.unfold(dim, size, step)``: windows of ``size`` units every ``step`` along
+    ``dim``, each window laid out along a new last axis (which holds no position of its own,
+    like channels). Along a spatial ``dim`` that is a convolution's window; the new axis
+    moves every spatial axis one place from the end (HaloNet's blocks)."""
+    rank = call.args[0].dim()
+    axis = _neg(call.arg(1, "dimension"), rank)
+    moved = tuple(d - 1 for d in dims)
+    if axis not in dims:
+        return Keep(moved)
+    size, step = int(call.arg(2, "size")), int(call.arg(3, "step"))
+    width = -min(moved)
+    axes = [AxisWindow(1, 0, 0)] * width
+    kernel = [1] * width
+    axes[width + axis - 1], kernel[width + axis - 1] = conv_window(size, step, 0), size
+    return Window(tuple(axes), kernel=tuple(kernel), dims=moved)
 
 
 def unfold(call: Call, dims: tuple[int, ...]) -> Effect:

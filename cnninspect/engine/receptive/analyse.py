@@ -178,7 +178,7 @@ def _step(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> t
         return _State(kind, why=effect.why), Node(rec.name, kind, names, (), None, effect.why)
     primary = ins[0][1]  # every input is spatial here: a global or unknown one returned above
     merged = _union([s for _, s in ins], rec)
-    dims = effect.dims if isinstance(effect, Keep) and effect.dims is not None else primary.dims
+    dims = effect.dims if isinstance(effect, (Keep, Window)) and effect.dims is not None else primary.dims
     windows: list[AxisWindow | None] = [None] * len(primary.dims)
     if isinstance(effect, Window):
         merged = _apply_window(merged, effect, dims, windows)
@@ -203,7 +203,8 @@ def _effect(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) ->
             )
         return Global("after a global op")
     if "unknown" in by_kind:
-        return Unknown(f"after an op without a receptive-field rule ({by_kind['unknown'].why})")
+        root = by_kind["unknown"].why  # the first op that had no rule, named once down the chain
+        return Unknown(root if root.startswith("after ") else f"after an op without a receptive-field rule ({root})")
     primary = ins[0][1]
     if sequential and not _matches(rec, primary):
         return Global("the input was reshaped by code the forward hooks cannot see")
