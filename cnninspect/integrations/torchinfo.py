@@ -8,10 +8,9 @@ and why, is in ``docs/coming-from-torchinfo.rst``.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -19,7 +18,8 @@ from torch import nn
 from torch.nn.parameter import is_lazy
 
 from cnninspect.engine.compat import tree_flatten
-from cnninspect.engine.inputs import InputSpec, per_input, split_data
+from cnninspect.engine.inputs import InputSpec, check_device, per_input, split_data
+from cnninspect.engine.modes import check_mode, in_mode
 from cnninspect.engine.module_tree import tree_totals
 from cnninspect.errors import InputSpecError, ModelError, OptionError
 from cnninspect.integrations.torchinfo_rows import all_shapes, rows_from_summary, rows_from_tree
@@ -68,7 +68,7 @@ def torchinfo_summary(
         raise ModelError(f"torchinfo_summary() needs a torch.nn.Module, got {type(model).__name__}")
     has_input = input_size is not None or input_data is not None
     fmt = _formatting(col_names, col_width, depth, row_settings, verbose, has_input)
-    target, mode = _device(device), _mode(mode)
+    target, mode = check_device(device), _mode(mode)
     if input_size is not None and input_data is not None:
         raise OptionError("pass input_size or input_data, not both")
     if not has_input:
@@ -117,31 +117,9 @@ def _value(option: Any) -> str:
     return str(getattr(option, "value", option))
 
 
-def _mode(mode: str | None) -> str:
-    mode = "eval" if mode is None else _value(mode)
-    if mode not in ("train", "eval", "same"):
-        raise OptionError(f"mode must be 'train', 'eval' or 'same', got {mode!r}")
-    return mode
-
-
-def _device(device: Any) -> torch.device | None:
-    """A device the summary may use for a real forward, checked before anything runs."""
-    if device is None:
-        return None
-    try:
-        target = torch.device(device)
-    except (RuntimeError, TypeError, ValueError) as exc:
-        raise OptionError(
-            f"device {device!r} is not a torch device ({exc}); use e.g. 'cpu' or 'cuda:0'"
-        ) from None
-    if target.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if (target.index or 0) >= count:
-            raise OptionError(
-                f"device {device!r} is not available here ({count} CUDA device(s)); "
-                "leave device unset: cnninspect's summary does not run on a device"
-            )
-    return target
+def _mode(mode: Any) -> str:
+    """torchinfo's default is eval; the engine checks the value (torchinfo's ``Mode`` members too)."""
+    return check_mode("eval" if mode is None else mode)
 
 
 def _tree_summary(model: nn.Module, fmt: Formatting) -> ModelStatistics:
@@ -169,10 +147,10 @@ def _traced_summary(model, spec, shown, nbytes, fmt, mode, device) -> ModelStati
     from cnninspect.engine.summary import summarize, unwrap
 
     notes: list[str] = []
-    with _modes(model, mode):
-        if any(is_lazy(p) for p in model.parameters()):
+    if any(is_lazy(p) for p in model.parameters()):
+        with in_mode(model, mode):  # the copy is made in the summary's mode, and keeps it
             model = _initialised(model, spec, device, notes)
-        summary = summarize(model, spec, device=device, receptive_field=False)
+    summary = summarize(model, spec, device=device, mode=mode, receptive_field=False)
     element = _activation_size(model, spec)
     activations = element * sum(
         math.prod(s) for layer in summary.layers for s in all_shapes(layer.output_shape)
@@ -200,7 +178,7 @@ def _memory(model: nn.Module, spec: InputSpec, mode: str) -> MemoryReport:
     """The memory analysis of one training step, in the mode the summary used."""
     from cnninspect.analyses.memory import memory
 
-    with _modes(model, mode):
+    with in_mode(model, mode):
         return memory(model, spec)
 
 
@@ -210,20 +188,6 @@ def _saved(model: nn.Module, spec: InputSpec) -> int:
     from cnninspect.analyses.memory import saved_bytes
 
     return saved_bytes(model, spec)
-
-
-@contextlib.contextmanager
-def _modes(model: nn.Module, mode: str) -> Iterator[None]:
-    """Put the model in ``mode`` for the summary and give every module its own mode back."""
-    saved = [(m, m.training) for m in model.modules()]
-    if mode != "same":
-        model.train(mode == "train")
-    try:
-        yield
-    finally:
-        for module, training in saved:
-            if module.training is not training:
-                module.training = training
 
 
 def _initialised(model: nn.Module, spec: InputSpec, device: Any, notes: list[str]) -> nn.Module:
@@ -250,29 +214,28 @@ def _activation_size(model: nn.Module, spec: InputSpec) -> int:
 
 
 def _inputs(input_size, input_data, batch_dim, dtypes, kwargs) -> tuple[InputSpec, Any, int]:
-    """(the spec cnninspect summarises, torchinfo's ``input_size`` attribute, input bytes)."""
+    """(the spec cnninspect summarises, torchinfo's ``input_size`` attribute, input bytes).
+
+    ``batch_dim`` and ``**kwargs`` are the engine's (``InputSpec.with_batch_dim``,
+    ``with_forward_kwargs``); the shim reads torchinfo's forms of ``input_size`` and
+    ``dtypes`` (``()`` for a 0-d input, tensor types) and input_data without a tensor."""
     if input_size is not None:
-        shapes = [_batched(s, batch_dim) for s in _shape_list(input_size)]
-        types = _dtype_list(dtypes, len(shapes))
-        if not kwargs:
-            return (
-                InputSpec(tuple(shapes), types),
-                _shape_list(input_size),
-                _bytes_of(shapes, types),
-            )
-        data = tuple(_tensor(s, d) for s, d in zip(shapes, types or [None] * len(shapes)))
-        return _data_spec(data, dict(kwargs)), _shape_list(input_size), _nbytes((data, kwargs))
+        shown = _shape_list(input_size)
+        spec = InputSpec(tuple(tuple(s) for s in shown), _dtype_list(dtypes, len(shown)))
+        if batch_dim is not None:
+            spec = spec.with_batch_dim(batch_dim)
+        spec = spec.with_forward_kwargs(kwargs) if kwargs else spec
+        return spec, shown, _bytes_of(list(spec.shapes), spec.dtypes) + _nbytes(kwargs)
     if dtypes is not None:
         raise OptionError("dtypes sets the dtype of input_size; input_data has dtypes of its own")
     args, named = split_data(input_data)
-    clash = sorted(set(named) & set(kwargs))
-    if clash:
-        raise OptionError(f"forward argument(s) {clash} given both in input_data and as keywords")
-    named.update(kwargs)
-    return _data_spec(args, named), _sizes(input_data), _nbytes((args, named))
+    spec = _data_spec(args, named)
+    spec = spec.with_forward_kwargs(kwargs) if kwargs else spec
+    return spec, _sizes(input_data), _nbytes((args, spec.kwargs))
 
 
 def _data_spec(args: tuple, kwargs: dict) -> InputSpec:
+    """input_data as torchinfo takes it: values that may hold no tensor at all (from_data refuses those)."""
     shapes = tuple(
         tuple(t.shape) for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)
     )
@@ -300,19 +263,6 @@ def _shape_list(input_size: Any) -> list[Any]:
     return [tuple(p) if isinstance(p, list) and p is input_size else p for p in parts]
 
 
-def _batched(shape: Any, batch_dim: int | None) -> tuple[int, ...]:
-    """``shape`` with a batch of 1 inserted at ``batch_dim`` (torch's unsqueeze rule for negatives)."""
-    shape = tuple(shape)
-    if batch_dim is None:
-        return shape
-    if not isinstance(batch_dim, int) or not -len(shape) - 1 <= batch_dim <= len(shape):
-        raise OptionError(
-            f"batch_dim {batch_dim!r} is outside shape {shape} (valid: {-len(shape) - 1}..{len(shape)})"
-        )
-    at = batch_dim if batch_dim >= 0 else len(shape) + 1 + batch_dim
-    return (*shape[:at], 1, *shape[at:])
-
-
 def _dtype_list(dtypes: Any, n: int) -> tuple[torch.dtype, ...] | None:
     """One dtype per input from torch dtypes or tensor types (``torch.LongTensor``); one for all works too."""
     if dtypes is None:
@@ -332,14 +282,6 @@ def _dtype_list(dtypes: Any, n: int) -> tuple[torch.dtype, ...] | None:
             f"dtypes names {len(out)} dtypes for {n} inputs; give one per input (or one for all)"
         )
     return spread
-
-
-def _tensor(shape: tuple[int, ...], dtype: torch.dtype | None) -> torch.Tensor:
-    """A real input for a forward that takes keyword arguments too (torchinfo's rand, cast)."""
-    dtype = dtype or torch.get_default_dtype()
-    if dtype.is_floating_point or dtype.is_complex:
-        return torch.rand(shape, generator=torch.Generator().manual_seed(0)).to(dtype)
-    return torch.zeros(shape, dtype=dtype)
 
 
 def _sizes(data: Any) -> Any:

@@ -8,7 +8,6 @@ so nothing cnninspect counted is lost from a container's figure or from the tota
 
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,7 +139,6 @@ def rows_from_tree(model: nn.Module) -> list[LayerRow]:
 def rows_from_summary(model: nn.Module, summary: Summary, element_size: int) -> list[LayerRow]:
     """The module calls of ``summary`` under their containers, the root first at depth 0."""
     modules = dict(model.named_modules())
-    shapes = _input_shapes(model, summary)
     macs, flops = _cost_under(summary.layers)
     seen: set[int] = set()
     totals = _param_totals(model)
@@ -168,7 +166,7 @@ def rows_from_summary(model: nn.Module, summary: Summary, element_size: int) -> 
             open_rows.append(row)
         walk = (True, seen, totals)
         row = _module_row(modules[path], path.rsplit(".", 1)[-1], path, len(open_rows), walk)
-        _fill_leaf(row, layer, shapes, element_size)
+        _fill_leaf(row, layer, element_size)
         rows.append(row)
     link(rows)
     for row in rows:
@@ -235,28 +233,12 @@ def _module_row(
     )
 
 
-def _fill_leaf(row: LayerRow, layer: Layer, shapes: dict[str, Any], element_size: int) -> None:
+def _fill_leaf(row: LayerRow, layer: Layer, element_size: int) -> None:
     row.layer = layer
     row.macs, row.flops = layer.macs, layer.flops
     row.output_size = _first(layer.output_shape)
     row.output_bytes = element_size * sum(math.prod(s) for s in all_shapes(layer.output_shape))
-    source = layer.inputs[0] if layer.inputs else None
-    shape = shapes.get(source) if source is not None else None
-    row.input_size = list(shape) if shape is not None else []
-
-
-def _input_shapes(model: nn.Module, summary: Summary) -> dict[str, Any]:
-    """Every row's output shape by name, and the model's inputs as ``input:<parameter>``."""
-    shapes: dict[str, Any] = {layer.name: _first(layer.output_shape) for layer in summary.layers}
-    try:
-        names = list(inspect.signature(model.forward).parameters)
-    except (TypeError, ValueError):
-        names = []
-    for name, shape in zip(names, summary.input_shapes):
-        shapes[f"input:{name}"] = list(shape)
-    if summary.input_shapes:  # TorchScript names its inputs x.1
-        shapes.setdefault("input:x.1", list(summary.input_shapes[0]))
-    return shapes
+    row.input_size = list(layer.input_shapes[0]) if layer.input_shapes else []  # the engine's
 
 
 def _cost_under(layers: list[Layer]) -> tuple[dict[str, int], dict[str, int]]:
