@@ -69,15 +69,16 @@ def parse_input(args: argparse.Namespace) -> InputSpec | None:
     return InputSpec.parse(args.input_shape, args.dtype, "--input-shape", "--dtype")
 
 
-def load(args: argparse.Namespace, spec: str | None = None) -> ModelInput:
-    """Build the model named on the command line and the input it is summarised for."""
+def load(args: argparse.Namespace, spec: str | None = None, hint: str = CLI_HINT) -> ModelInput:
+    """Build the model named on the command line and the input it is summarised for;
+    ``hint`` is the fix named when there is no input (a command may offer more than one)."""
     from cnninspect.engine.inputs import choose_input
     from cnninspect.integrations.spec import load_model, parse_kwargs
 
     spec = spec or args.model
     given = parse_input(args)  # a malformed option fails before the model is built
     loaded = load_model(spec, parse_kwargs(args.kwargs))
-    inputs = choose_input(loaded.model, given, name=spec, hint=CLI_HINT)
+    inputs = choose_input(loaded.model, given, name=spec, hint=hint)
     if given is None:
         inputs = inputs.with_dtypes(args.dtype, "--dtype")
     return ModelInput(spec, loaded.model, inputs, loaded.source_file)

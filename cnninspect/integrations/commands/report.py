@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="folder for the Sphinx project")
     parser.add_argument("--build", action="store_true", help="build the project to HTML and print the index page")
     parser.add_argument("--title", default="cnninspect report", help="the report's title")
+    parser.add_argument(
+        "--columns",
+        default=None,
+        help="comma-separated columns of each page's layer table, e.g. "
+        "name,kind,input_shape,output_shape,num_params,params_percent,kernel_size (default: the summary's)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.dtype:
         raise OptionError("cnninspect report summarises float32 inputs; drop --dtype (it is for cnninspect summary)")
+    columns = _columns(args.columns)
     inputs = _inputs_per_model(args.model, args.input_shape)
     kwargs = analysis.parse_kwargs(args.kwargs)
     models = []
@@ -46,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     _write(out / "conf.py", _conf(args.title, args.device))
     _write(out / "index.rst", _index(args.title, models, slugs, args.kwargs))
     for m, slug in zip(models, slugs):
-        _write(out / "models" / f"{slug}.rst", _page(m, args.kwargs))
+        _write(out / "models" / f"{slug}.rst", _page(m, args.kwargs, columns))
     if not args.build:
         print(out / "index.rst")
         return 0
@@ -58,6 +65,20 @@ def run(args: argparse.Namespace) -> int:
         raise ModelError(f"building the report in {out} failed (sphinx exit status {status}); see the messages above")
     print(html / "index.html")
     return 0
+
+
+def _columns(text: str | None) -> str | None:
+    """``--columns`` checked before any model is built: one error naming the bad ones and the valid."""
+    if text is None:
+        return None
+    from cnninspect.renderers.text import COLUMNS
+
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    unknown = [c for c in names if c not in COLUMNS]
+    if unknown or not names:
+        shown = f"unknown column(s) {', '.join(unknown)}" if unknown else f"--columns {text!r} names no column"
+        raise OptionError(f"{shown}; choose from {', '.join(COLUMNS)}")
+    return ",".join(names)
 
 
 def _inputs_per_model(specs: list[str], given: list[str] | None) -> list[InputSpec | None]:
@@ -126,6 +147,8 @@ def _options(m, kwargs: str | None, **extra: str | None) -> str:
     if kwargs:
         lines.append(f"   :kwargs: {kwargs}")
     for key, value in extra.items():
+        if key == "columns" and value is None:
+            continue  # the directive's own default columns
         key = key.replace("_", "-")
         lines.append(f"   :{key}:" + (f" {value}" if value else ""))
     return "\n".join(lines)
@@ -140,7 +163,7 @@ def _index(title: str, models: list, slugs: list[str], kwargs: str | None) -> st
     return "\n".join(lines) + "\n"
 
 
-def _page(m, kwargs: str | None) -> str:
+def _page(m, kwargs: str | None, columns: str | None = None) -> str:
     from cnninspect.integrations.sphinx import analysis
 
     s = m.summary
@@ -150,7 +173,7 @@ def _page(m, kwargs: str | None) -> str:
         f"``{spec}`` on a {_shape_text(m).replace(',', 'x')} input. Every table and chart below is "
         "computed from the model each time this page is built.\n",
         _heading("Layers", "-"),
-        f".. cnninspect-summary:: {spec}\n{_options(m, kwargs, plot='params')}\n",
+        f".. cnninspect-summary:: {spec}\n{_options(m, kwargs, plot='params', columns=columns)}\n",
         _heading("Cost per layer", "-"),
         f".. cnninspect-summary:: {spec}\n"
         f"{_options(m, kwargs, columns='name,kind,output_shape,macs,flops', plot='macs', no_totals=None)}\n",
