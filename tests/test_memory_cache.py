@@ -132,3 +132,87 @@ def test_largest_batch_is_exact_at_the_answer_and_over_one_past_it(build, shape,
     assert report.train_peak <= limit and best > 2
     assert memory(build(), shape, batch_size=best, optimizer="sgd").train_peak == report.train_peak
     assert memory(build(), shape, batch_size=best + 1, optimizer="sgd").train_peak > limit
+
+
+class Gate(nn.Module):
+    """Two instances differ only in a private flag the forward branches on (as MobileNetV3's
+    ``InvertedResidual._is_cn``): same module tree, same parameter shapes."""
+
+    def __init__(self, squared: bool) -> None:
+        super().__init__()
+        self.fc = nn.Linear(16, 16)
+        self._squared = squared
+
+    def forward(self, x):
+        y = self.fc(x)
+        return y * y * y if self._squared else y + 1  # saves y and y*y, or nothing
+
+
+def _replays(monkeypatch) -> list[int]:
+    from cnninspect.analyses.memory import run
+
+    calls: list[int] = []
+    real = run._replay
+    monkeypatch.setattr(run, "_replay", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+def test_a_fresh_model_of_a_reported_architecture_costs_no_replay(monkeypatch):
+    cache.forget()
+    torch.manual_seed(0)
+    shape = (2, 3, 64, 64)
+    first = memory(M.resnet18(), shape, optimizer="sgd")
+    first_saved = saved_bytes(M.resnet18().eval(), shape)
+    calls = _replays(monkeypatch)
+    fresh = M.resnet18()
+    again = memory(fresh, shape, optimizer="sgd")
+    assert saved_bytes(M.resnet18().eval(), shape) == first_saved
+    assert calls == [] and again == first
+    assert again.activation_bytes == real_saved_bytes(fresh, torch.randn(shape))
+
+
+def test_models_that_differ_in_a_private_setting_are_not_confused(monkeypatch):
+    cache.forget()
+    x = torch.randn(8, 16)
+    plain, squared = Gate(False), Gate(True)
+    assert memory(plain, (8, 16)).activation_bytes == real_saved_bytes(plain, x)
+    calls = _replays(monkeypatch)
+    assert memory(squared, (8, 16)).activation_bytes == real_saved_bytes(squared, x)
+    assert real_saved_bytes(squared, x) > real_saved_bytes(plain, x)
+    assert saved_bytes(squared, (8, 16)) == real_saved_bytes(squared, x)
+    assert calls  # replayed, not served from the plain model's report
+
+
+def _gate_class(squared: bool) -> type[nn.Module]:
+    class Local(nn.Module):  # same name, same tree, another forward
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(16, 16)
+
+        def forward(self, x):
+            y = self.fc(x)
+            return y * y * y if squared else y + 1
+
+    return Local
+
+
+def test_classes_of_the_same_name_and_tree_are_not_confused():
+    cache.forget()
+    x = torch.randn(8, 16)
+    for squared in (False, True, False):
+        model = _gate_class(squared)()
+        assert saved_bytes(model, (8, 16)) == real_saved_bytes(model, x)
+        assert memory(model, (8, 16)).activation_bytes == real_saved_bytes(model, x)
+
+
+def test_a_model_holding_an_object_by_identity_is_remembered_for_itself_only(monkeypatch):
+    cache.forget()
+    build = lambda: nn.Sequential(nn.Linear(16, 16), nn.ReLU())  # noqa: E731
+    first = build()
+    first.helper = object()  # unknown: read by identity, so the key is this model's alone
+    memory(first, (8, 16))
+    calls = _replays(monkeypatch)
+    second = build()
+    second.helper = object()
+    memory(second, (8, 16))
+    assert calls

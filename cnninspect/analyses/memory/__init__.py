@@ -86,22 +86,11 @@ def saved_bytes(
     """The report's ``activation_bytes`` alone: what autograd saves for backward in one
     training forward, from that forward's replay only (no backward, no inference replay,
     no trace), for callers such as the torchinfo table that print this one figure."""
-    from cnninspect.analyses.memory.liveness import saved_by_row
-    from cnninspect.analyses.memory.run import replay
+    from cnninspect.analyses.memory.build import saved_total
 
     amp_dtype = check_amp(amp, dtype)
     spec = _spec(model, input_shape, input_data, batch_size)
-
-    def forward(rows: bool) -> Any:
-        return replay(
-            model, spec, train=True, dtype=_dtype(dtype), amp=amp_dtype, backward=False, rows=rows
-        )[0]
-
-    try:  # the model's own forward: no trace to make
-        log = forward(rows=False)
-    except ModelError:  # e.g. a plain CPU tensor attribute, which the trace turns into meta
-        log = forward(rows=True)
-    return sum(saved_by_row(log, len(log.rows)))
+    return saved_total(model, spec, _dtype(dtype), amp_dtype)
 
 
 def with_memory(summary: Any, **options: Any) -> tuple[Any, MemoryReport]:

@@ -15,6 +15,7 @@ from cnninspect.analyses.memory.run import replay
 from cnninspect.engine.inputs import InputSpec
 from cnninspect.engine.inventory import inventory
 from cnninspect.engine.lazy import has_lazy, materialised
+from cnninspect.errors import ModelError
 
 _STEP_TENSOR_BYTES = 4  # Adam's per-parameter ``step`` counter: a float32 scalar
 
@@ -30,7 +31,8 @@ def build_report(
 ) -> MemoryReport:
     """The report; ``inference=False`` skips the inference replay (its peak reads 0).
 
-    Remembered per model and setup like the replays, and handed out as a copy.
+    Remembered per model and setup like the replays, and by structure across models (see
+    :mod:`~cnninspect.analyses.memory.cache`); handed out as a copy.
     """
     tree = inventory(model)
     if has_lazy(tree):  # the key reads every parameter's shape: shape lazy ones on a meta copy
@@ -44,8 +46,32 @@ def build_report(
         batch = spec.shapes[0][0] if spec.shapes and spec.shapes[0] else None
         return report_from(type(model).__name__, batch, train, state, infer, optimizer, dtype, amp)
 
-    report = remembered(model, key, make)
+    report = remembered(model, key, make, shared=True)
     return replace(report, rows=[replace(r) for r in report.rows], notes=list(report.notes))
+
+
+def saved_total(
+    model: nn.Module, spec: InputSpec, dtype: torch.dtype | None, amp: torch.dtype | None
+) -> int:
+    """:func:`~cnninspect.analyses.memory.saved_bytes`: remembered like the report."""
+    tree = inventory(model)
+    if has_lazy(tree):  # no key to read: the replay shapes them on a meta copy
+        return _saved(model, spec, dtype, amp)
+    key = setup_key(tree, "saved", spec, dtype, amp)
+    return remembered(model, key, lambda: _saved(model, spec, dtype, amp), shared=True)
+
+
+def _saved(
+    model: nn.Module, spec: InputSpec, dtype: torch.dtype | None, amp: torch.dtype | None
+) -> int:
+    def forward(rows: bool) -> MemoryLog:
+        return replay(model, spec, train=True, dtype=dtype, amp=amp, backward=False, rows=rows)[0]
+
+    try:  # the model's own forward: no trace to make
+        log = forward(rows=False)
+    except ModelError:  # e.g. a plain CPU tensor attribute, which the trace turns into meta
+        log = forward(rows=True)
+    return sum(saved_by_row(log, len(log.rows)))
 
 
 def report_from(  # noqa: PLR0913 -- the setup's parts, as the report lists them
