@@ -201,7 +201,7 @@ class _LeafRecorder:
         if self.open_leaves:
             args, kwargs, out = self.copies((call.args, call.kwargs, call.out))
             self.open_leaves[-1][1].append(
-                (name, Call(call.op, call.target, call.kind, tuple(args), dict(kwargs), None, out))
+                (name, Call(call.op, call.target, call.kind, tuple(args), dict(kwargs), None, out, call.extra))
             )
             return
         index = self.calls[name] = self.calls.get(name, 0) + 1
@@ -212,7 +212,7 @@ class _LeafRecorder:
                 name=name if index == 1 else f"{name}@{index}",
                 op=call.op,
                 kind=call.kind,
-                call=Call(call.op, call.target, call.kind, tuple(args), dict(kwargs), None, out),
+                call=Call(call.op, call.target, call.kind, tuple(args), dict(kwargs), None, out, call.extra),
                 scope=scope,
                 module_path=None,
                 inputs=[],

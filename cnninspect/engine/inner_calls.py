@@ -18,8 +18,9 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from cnninspect.engine import compat
+from cnninspect.engine.ops.aten_count import counted
 from cnninspect.engine.ops.catalogue import COSTS
-from cnninspect.engine.ops.registry import Call, kind_of
+from cnninspect.engine.ops.registry import Call, kind_of, op_key
 
 _DUNDERS = {
     "__getitem__": operator.getitem, "__add__": operator.add, "__radd__": operator.add,
@@ -86,16 +87,20 @@ class InnerCalls(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
         frame = self.frames[-1] if self.frames else None
-        if frame is None or frame.costed or not _has_tensor(out):
-            return out
-        spelled = spelling(func)
-        if spelled is not None:
-            op, target = spelled
+        spelled = spelling(func) if frame is not None and not frame.costed else None
+        if spelled is None:
+            return func(*args, **kwargs)
+        op, target = spelled
+        extra: dict[str, Any] = {}
+        if COSTS.lookup(op_key(op, target, None)) is None:  # no rule: count its aten ops as it runs
+            out, extra["aten_cost"] = counted(func, args, kwargs)
+        else:
+            out = func(*args, **kwargs)
+        if _has_tensor(out):
             kind = kind_of(op, target)
             name = f"{frame.name}.{kind}" if frame.name else kind
-            self.sink(name, Call(op, target, kind, tuple(args), dict(kwargs), None, out))
+            self.sink(name, Call(op, target, kind, tuple(args), dict(kwargs), None, out, extra))
             frame.recorded += 1
         return out
 

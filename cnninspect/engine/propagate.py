@@ -18,6 +18,8 @@ from torch import nn
 
 from cnninspect.engine.compat import tree_map
 from cnninspect.engine.inner_calls import InnerCalls
+from cnninspect.engine.ops.aten_count import counted
+from cnninspect.engine.ops.catalogue import COSTS
 from cnninspect.engine.ops.registry import Call, kind_of, op_key
 from cnninspect.engine.ops.shapes import SHAPES
 from cnninspect.engine.trace import Node, Trace
@@ -389,8 +391,13 @@ def _evaluate(call: Call, state: MetaState, children: list) -> Any:
             return out
         if call.op == "call_method":
             obj, *rest = call.args
-            return getattr(obj, call.target)(*rest, **call.kwargs)
-        return call.target(*call.args, **call.kwargs)
+            func, args = getattr(obj, call.target), tuple(rest)
+        else:
+            func, args = call.target, call.args
+        if COSTS.lookup(key) is None:  # nor a cost rule: count the aten ops it runs
+            out, call.extra["aten_cost"] = counted(func, args, call.kwargs)
+            return out
+        return func(*args, **call.kwargs)
 
 
 def _fetch_attr(root: nn.Module, target: str) -> Any:

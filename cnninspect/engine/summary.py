@@ -24,8 +24,8 @@ from cnninspect.engine.inputs import (
 from cnninspect.engine.inventory import Inventory, inventory
 from cnninspect.engine.lazy import has_lazy, materialised
 from cnninspect.engine.modes import in_mode
-from cnninspect.engine.ops.macs import COSTS, Cost, is_container_constructor
-from cnninspect.engine.ops.registry import op_key
+from cnninspect.engine.ops.catalogue import price
+from cnninspect.engine.ops.macs import Cost, is_container_constructor
 from cnninspect.engine.propagate import NodeFailure, NodeRecord, propagate
 from cnninspect.engine.receptive import attach
 from cnninspect.engine.records import Layer, Summary
@@ -219,8 +219,7 @@ def geometry(module: nn.Module | None) -> dict[str, Any]:
 def cost_of(record: NodeRecord) -> tuple[Cost | None, list[str]]:
     """The row's cost, summing inner calls for opaque modules; names the ops without a rule."""
     call = record.call
-    rule = COSTS.lookup(op_key(call.op, call.target, call.module))
-    cost = rule(call) if rule is not None else None
+    cost = price(call)
     if cost is not None:  # a rule may answer None: "not this call" (a norm+act with an unknown act)
         return cost, []
     if is_container_constructor(call.target):
@@ -229,8 +228,7 @@ def cost_of(record: NodeRecord) -> tuple[Cost | None, list[str]]:
         macs = flops = 0
         unknown: list[str] = []
         for name, inner in record.children:
-            inner_rule = COSTS.lookup(op_key(inner.op, inner.target, inner.module))
-            c = inner_rule(inner) if inner_rule is not None else None
+            c = price(inner)
             if c is None:
                 unknown.append(f"{record.name}.{name} ({inner.kind})")
                 continue

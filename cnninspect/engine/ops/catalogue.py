@@ -24,7 +24,7 @@ from torch import nn
 from cnninspect.engine.ops import macs
 from cnninspect.engine.ops.entry import PARTS, OpEntry, Rule
 from cnninspect.engine.ops.families import FAMILIES
-from cnninspect.engine.ops.registry import Registry, kind_of, op_key
+from cnninspect.engine.ops.registry import Call, Registry, kind_of, op_key
 from cnninspect.errors import OptionError
 
 SHAPES: Registry[Rule] = Registry("output shape")
@@ -200,5 +200,13 @@ for _entry in FAMILIES:
 
 __all__ = [
     "CATALOGUE", "COSTS", "ENTRIES", "PARTS", "RF_RULES", "SHAPES", "Catalogue", "OpEntry",
-    "entry_for_call", "entry_for_module", "has_rule", "describes", "register_op",
+    "entry_for_call", "entry_for_module", "has_rule", "describes", "price", "register_op",
 ]  # fmt: skip
+
+
+def price(call: Call) -> macs.Cost | None:
+    """The call's cost by its rule; for a call no rule describes, what its aten ops cost as it
+    ran (``Call.extra["aten_cost"]``, see :mod:`~cnninspect.engine.ops.aten_count`); else None."""
+    rule = COSTS.lookup(op_key(call.op, call.target, call.module))
+    cost = rule(call) if rule is not None else None
+    return cost if cost is not None else call.extra.get("aten_cost")

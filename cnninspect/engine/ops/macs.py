@@ -116,14 +116,22 @@ def einsum(call: Call) -> Cost:
     lhs = equation.replace(" ", "").split("->")[0]
     sizes: dict[str, int] = {}
     for spec, tensor in zip(lhs.split(","), operands):
-        letters = [c for c in spec if c.isalpha()]
-        if "..." in spec:
-            return dense(0)  # ellipsis: not worth guessing, counted as 0 and flagged upstream
-        for letter, size in zip(letters, tensor.shape):
-            sizes[letter] = max(sizes.get(letter, 1), int(size))
+        for index, size in zip(_einsum_indices(spec, tensor.dim()), tensor.shape):
+            sizes[index] = max(sizes.get(index, 1), int(size))
     if len(operands) < 2:
         return elementwise(_numel(call.out))
     return dense(math.prod(sizes.values()))
+
+
+def _einsum_indices(spec: str, rank: int) -> list[str]:
+    """The index of each dimension; ``...`` stands for broadcast dimensions, named by their
+    distance from the right so that operands' ellipses line up as torch broadcasts them."""
+    head, _, tail = spec.partition("...")
+    if "..." not in spec:
+        return [c for c in spec if c.isalpha()]
+    first, last = [c for c in head if c.isalpha()], [c for c in tail if c.isalpha()]
+    hidden = rank - len(first) - len(last)
+    return first + [f"...{hidden - i}" for i in range(hidden)] + last
 
 
 def _attention_core(batch_heads: int, q_len: int, kv_len: int, qk_dim: int, v_dim: int) -> int:
