@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from cnninspect.engine.receptive.rules import AxisWindow
+from cnninspect.engine.ops.receptive import AxisWindow
 from cnninspect.errors import ModelError, OptionError
 from cnninspect.units import fmt_axes, jsonable
 
