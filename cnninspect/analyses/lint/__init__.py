@@ -63,9 +63,11 @@ def lint(
         object_size=object_size if object_size is not None else cfg.object_size,
         precision=precision if precision is not None else cfg.precision,
     )
-    if summary.source is not None and any(is_lazy(p) for p in model.parameters()):
-        model = summary.source[0]  # the copy summarize() shaped the lazy parameters of
     ctx = LintContext(summary, model, options)
+    if summary.source is not None and any(is_lazy(p) for _, p in ctx.parameters):
+        # the copy summarize() shaped the lazy parameters of (ctx.parameters: the one walk of the
+        # modules the rules read anyway; model.parameters() walked them again on every lint)
+        ctx = LintContext(summary, summary.source[0], options)
     found = [finding for r in rules for finding in r.check(ctx)]
     name = model_name or summary.model_name
     kept, suppressed, baselined = _split(found, name, {**cfg.per_layer_ignores, **(per_layer_ignores or {})},

@@ -35,9 +35,16 @@ def misaligned_merge(ctx: LintContext) -> Iterator[Finding]:
     if not ctx.has_graph:
         return
     anchors: dict[str, str] = {}  # row -> the last merge above it whose paths disagreed (its frame)
+    known: dict[str, tuple | None] = {}  # input -> its grid, worked out once however many rows read it
     for row in ctx.summary.layers:
+        if len(row.inputs) == 1:  # most rows: the frame of their one input, and nothing to merge
+            anchors[row.name] = anchors.get(row.inputs[0], row.inputs[0])
+            continue
         inputs = list(dict.fromkeys(row.inputs))
-        grids = [(name, g) for name in inputs if (g := _grid(ctx, name)) is not None]
+        for name in inputs:
+            if name not in known:
+                known[name] = _grid(ctx, name)
+        grids = [(name, g) for name in inputs if (g := known[name]) is not None]
         # weights and broadcast scales carry no grid: the frame is that of the spatial inputs
         anchors[row.name] = _frame(anchors, row.name, [name for name, _ in grids] or inputs)
         if row.kind not in MERGES or len(grids) < 2:

@@ -94,33 +94,60 @@ class LintContext:
     def modules(self) -> dict[str, nn.Module]:
         """``dict(model.named_modules())`` (parents first, each module once), walked without
         named_modules' nested generators, which cost more than the rules on a deep model."""
-        found: dict[str, nn.Module] = {}
-        seen: set[int] = set()
-        stack: list[tuple[str, nn.Module]] = [("", self.model)]
+        return self._walk[0]
+
+    @cached_property
+    def parents(self) -> dict[str, str]:
+        """Each module path's parent path (the root's is itself), from the same walk."""
+        return self._walk[1]
+
+    @cached_property
+    def _walk(self) -> tuple[dict[str, nn.Module], dict[str, str]]:
+        """Pre-order, first visit wins (named_modules' order); a stack of child iterators, so
+        neither deep nesting nor a list per module costs anything."""
+        found: dict[str, nn.Module] = {"": self.model}
+        parents: dict[str, str] = {"": ""}
+        seen = {id(self.model)}
+        stack = [("", iter(self.model._modules.items()), "")]
         while stack:
-            path, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
-            found[path] = module
-            children = [(f"{path}.{n}" if path else n, m) for n, m in module._modules.items() if m is not None]
-            stack.extend(reversed(children))
-        return found
+            path, children, prefix = stack[-1]
+            for name, child in children:
+                if child is None or id(child) in seen:
+                    continue
+                seen.add(id(child))
+                at = prefix + name
+                found[at], parents[at] = child, path
+                if child._modules:
+                    stack.append((at, iter(child._modules.items()), at + "."))
+                    break
+            else:
+                stack.pop()
+        return found, parents
 
     @cached_property
     def parameters(self) -> list[tuple[str, nn.Parameter]]:
         """Every (name, parameter), shared ones under each name, from one walk of the modules."""
+        return [(name, t) for _, name, t in self.owned_parameters]
+
+    @cached_property
+    def owned_parameters(self) -> list[tuple[str, str, nn.Parameter]]:
+        """(owner module path, full name, parameter) for every entry of :attr:`parameters`."""
         return self._owned("_parameters")
 
     @cached_property
     def buffers(self) -> list[tuple[str, torch.Tensor]]:
         """Every (name, buffer), like :attr:`parameters`."""
+        return [(name, t) for _, name, t in self.owned_buffers]
+
+    @cached_property
+    def owned_buffers(self) -> list[tuple[str, str, torch.Tensor]]:
+        """(owner module path, full name, buffer) for every entry of :attr:`buffers`."""
         return self._owned("_buffers")
 
-    def _owned(self, slot: str) -> list[tuple[str, Any]]:
-        """(full name, tensor) for each entry of every module's ``_parameters`` or ``_buffers``."""
+    def _owned(self, slot: str) -> list[tuple[str, str, Any]]:
+        """(owner, full name, tensor) for each entry of every module's ``_parameters`` or ``_buffers``."""
         return [
-            (f"{path}.{n}" if path else n, t)
+            (path, f"{path}.{n}" if path else n, t)
             for path, m in self.modules.items()
             for n, t in getattr(m, slot).items()
             if t is not None

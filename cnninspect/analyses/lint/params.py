@@ -133,30 +133,43 @@ class _Usage:
         found = _attribute_reads(ctx.model)
         self.reads: set[str] | None = found[0] if found is not None else None
         self.constants: set[int] = found[1] if found is not None else set()
-        # parents come before children in named_modules: one pass marks every called subtree
-        self.inside: dict[str, bool] = {}
-        whole = "" in self.called
-        for path in ctx.modules:
-            parent = path.rpartition(".")[0]
-            self.inside[path] = whole or path in self.called or (bool(path) and self.inside.get(parent, False))
-        used_ids = {id(p) for name, p in ctx.parameters if self.uses(name, p)}
+        # parents come before children in the walk: one pass marks every called subtree
+        parents, called = ctx.parents, self.called
+        whole = "" in called
+        inside: dict[str, bool] = {}
+        for path, parent in parents.items():
+            inside[path] = whole or path in called or (bool(path) and inside[parent])
+        self.inside = inside
+        owned = ctx.owned_parameters
+        used_ids = {id(p) for owner, name, p in owned if inside[owner] or self.read(name, p)}
         seen: set[int] = set()
         self.unused = []
-        for name, p in ctx.parameters:
+        for _, name, p in owned:
             if id(p) not in used_ids and id(p) not in seen:
                 seen.add(id(p))
                 self.unused.append((name, p))
         # modules the forward reaches: those called, their ancestors and the owners of used params
-        live = self.called | {name.rpartition(".")[0] for name, p in ctx.parameters if id(p) in used_ids}
-        for path in reversed(list(ctx.modules)):  # children before parents: one pass up the tree
+        live = called | {owner for owner, _, p in owned if id(p) in used_ids}
+        for path in reversed(parents):  # children before parents: one pass up the tree
             if path in live and path:
-                live.add(path.rpartition(".")[0])
+                live.add(parents[path])
         self.live = live
+        self._holds: dict[int, bool] = {}
 
-    def uses(self, name: str, value: torch.Tensor) -> bool:
-        owner = name.rpartition(".")[0]
-        if self.inside.get(owner, False):
-            return True
+    def holds_parameters(self, module: nn.Module) -> bool:
+        """Whether ``module`` or anything below it (shared children included) has a parameter:
+        what ``module.parameters()`` would yield, without its generators, memoised per module."""
+        known = self._holds.get(id(module))
+        if known is None:
+            self._holds[id(module)] = False  # a module that holds itself is not walked twice
+            known = any(p is not None for p in module._parameters.values()) or any(
+                self.holds_parameters(c) for c in module._modules.values() if c is not None
+            )
+            self._holds[id(module)] = known
+        return known
+
+    def read(self, name: str, value: torch.Tensor) -> bool:
+        """Whether the trace reads tensor ``name`` by attribute or holds it (or what it views)."""
         return self.reads is not None and (name in self.reads or id(value) in self.constants)
 
 
@@ -176,7 +189,7 @@ def unused_parameters(ctx: LintContext) -> Iterator[Finding]:
     reported: list[str] = []
     reported_set: set[str] = set()
     for path, module in ctx.modules.items():
-        if not path or path in used.live or _under(path, reported_set):
+        if not path or path in used.live or not used.holds_parameters(module) or _under(path, reported_set):
             continue
         count = sum(p.numel() for p in module.parameters())
         if count == 0:
@@ -208,11 +221,10 @@ def stale_buffer(ctx: LintContext) -> Iterator[Finding]:
     used = usage(ctx)
     if used.reads is None:
         return
-    for name, buf in ctx.buffers:
-        owner = name.rpartition(".")[0]
+    for owner, name, buf in ctx.owned_buffers:
         if owner not in used.live:
             continue  # inside a module never called: CNN103 reports the module
-        if used.uses(name, buf):
+        if used.inside[owner] or used.read(name, buf):
             continue
         if name.endswith("num_batches_tracked") and isinstance(ctx.modules.get(owner), NormBase):
             continue  # read only by a training forward with momentum=None: bookkeeping, not state
@@ -224,22 +236,26 @@ def stale_buffer(ctx: LintContext) -> Iterator[Finding]:
 
 
 def _untrained_statistics(ctx: LintContext) -> Iterator[Finding]:
-    rows, norms = [], []
+    rows, tensors = [], []
     for row in ctx.summary.layers:
         if row.kind not in BATCHNORM_KINDS or row.call_index != 1:
             continue
         bn = ctx.module(row)
-        if bn is None or bn.training or bn.running_mean is None or not bn.affine:
+        if bn is None or bn.training or not bn.affine:
             continue
-        if not bn.weight.is_meta and not bn.running_mean.is_meta:
+        mean, weight = bn.running_mean, bn.weight
+        if mean is not None and not weight.is_meta and not mean.is_meta:
             rows.append(row)
-            norms.append(bn)
-    if not norms:
+            tensors.append((weight, bn.bias, mean, bn.running_var))
+    if not rows:
         return
-    moved = _any_differs(norms, ("weight", 1), ("bias", 0))
-    changed = _any_differs(norms, ("running_mean", 0), ("running_var", 1))
-    for row, is_moved, is_changed in zip(rows, moved, changed):
-        if is_moved and not is_changed:
+    # only a norm whose weights moved can have statistics left behind: the statistics of the
+    # others (every norm of a fresh model) are not read at all
+    moved = [i for i, differs in enumerate(_any_differs([t[:2] for t in tensors], (1, 0))) if differs]
+    changed = _any_differs([tensors[i][2:] for i in moved], (0, 1)) if moved else []
+    for i, is_changed in zip(moved, changed):
+        if not is_changed:
+            row = rows[i]
             where = ctx.where(row)
             yield Finding(
                 "CNN104", where,
@@ -249,22 +265,22 @@ def _untrained_statistics(ctx: LintContext) -> Iterator[Finding]:
             )  # fmt: skip
 
 
-def _any_differs(norms: list, *initial: tuple[str, float]) -> list[bool]:
-    """Per norm, whether any of its tensors ``name`` differs from ``value`` anywhere.
+def _any_differs(groups: list[tuple[torch.Tensor, ...]], initial: tuple[float, ...]) -> list[bool]:
+    """Per group (one norm's tensors), whether its k-th tensor differs from ``initial[k]`` anywhere.
 
-    NumPy over one concatenation when every tensor is a CPU float (no torch op per norm, no
-    thread pool to wake on a busy machine); torch per tensor otherwise (bfloat16, GPU).
+    NumPy over one concatenation per k when every tensor is a 1-D CPU float (no torch op per
+    norm, no thread pool to wake on a busy machine); torch per tensor otherwise (bfloat16, GPU).
     """
-    tensors = [[getattr(bn, name) for bn in norms] for name, _ in initial]
-    if all(t.device.type == "cpu" and t.dtype in _NUMPY_FLOATS for ts in tensors for t in ts):
-        starts = np.cumsum([0] + [t.numel() for t in tensors[0]][:-1])
-        differs = np.zeros(len(norms), dtype=bool)
+    flat = [t for group in groups for t in group]
+    if all(t.is_cpu and t.ndim == 1 and t.dtype in _NUMPY_FLOATS for t in flat):
+        differs = np.zeros(len(groups), dtype=bool)
         with torch.no_grad():
-            for ts, (_, value) in zip(tensors, initial):
-                flat = torch.cat([t.reshape(-1) for t in ts]).numpy() != value
-                differs |= np.logical_or.reduceat(flat, starts)
+            for k, value in enumerate(initial):
+                column = [group[k] for group in groups]
+                starts = np.cumsum([0] + [t.numel() for t in column][:-1])
+                differs |= np.logical_or.reduceat(torch.cat(column).numpy() != value, starts)
         return differs.tolist()
-    return [any(bool((t != value).any()) for t, (_, value) in zip(group, initial)) for group in zip(*tensors)]
+    return [any(bool((t != value).any()) for t, value in zip(group, initial)) for group in groups]
 
 
 _NUMPY_FLOATS = (torch.float32, torch.float64, torch.float16)
