@@ -201,6 +201,22 @@ def _shapes_of(value: Any) -> list[tuple[int, ...]]:
     return [tuple(v.shape) for v in leaves if isinstance(v, torch.Tensor)]
 
 
+def received_shapes(args: tuple, kwargs: dict) -> list[tuple[int, ...]]:
+    """Shapes of the tensors a call received, in argument order: a plain walk of tuples, lists
+    and dicts (a pytree flatten per row would cost more than the rest of the row)."""
+    out: list[tuple[int, ...]] = []
+    stack: list[Any] = [*args, *kwargs.values()][::-1]  # popped from the end: argument order
+    while stack:
+        value = stack.pop()
+        if isinstance(value, torch.Tensor):
+            out.append(tuple(value.shape))
+        elif isinstance(value, (tuple, list)):
+            stack.extend(reversed(value))
+        elif isinstance(value, dict):
+            stack.extend(reversed(list(value.values())))
+    return out
+
+
 def geometry(module: nn.Module | None) -> dict[str, Any]:
     if module is None:
         return {}
@@ -270,7 +286,7 @@ def _row(rec: NodeRecord, seen: set[int], opaque: dict[str, str], unknown_cost: 
         inputs=list(rec.inputs),
         module_path=rec.module_path,
         call_index=rec.call_index,
-        input_shapes=_shapes_of((rec.call.args, rec.call.kwargs)),
+        input_shapes=received_shapes(rec.call.args, rec.call.kwargs),
         **geometry(rec.call.module),
     )
     layer.cost_unknown = unknown
