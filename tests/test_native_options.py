@@ -190,3 +190,24 @@ def test_each_rows_input_shapes_are_what_the_layer_received() -> None:
     assert {layer.module_path: layer.input_shapes[0] for layer in s.layers} == received
     text = s.to_text(columns=["name", "input_shape", "output_shape"])
     assert "2x3x16x16" in text.splitlines()[5] and "2x196" in text  # the conv row; the Linear's input
+
+
+class TwoInputs(nn.Module):
+    def forward(self, tokens: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        return weights[tokens]
+
+
+@pytest.mark.parametrize("dtype", [[torch.long, torch.float16], [torch.LongTensor, torch.HalfTensor]])
+def test_dtypes_as_torch_dtypes_or_tensor_types(dtype) -> None:
+    s = cnninspect.summarize(TwoInputs(), [(2, 5), (10,)], dtype=dtype)
+    real = TwoInputs()(torch.zeros(2, 5, dtype=torch.long), torch.rand(10).half())
+    assert s.output_shapes == [tuple(real.shape)] and s.source[1].dtypes == (torch.int64, torch.float16)
+
+
+@pytest.mark.parametrize(
+    "dtype, match",
+    [("float32", "'float32' is neither a torch.dtype nor a tensor type"), ([torch.long] * 3, "got 3 for 2 inputs")],
+)
+def test_a_bad_dtype_is_one_error(dtype, match) -> None:
+    with pytest.raises(OptionError, match=match):
+        cnninspect.summarize(TwoInputs(), [(2, 5), (10,)], dtype=dtype)

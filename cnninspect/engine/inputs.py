@@ -141,7 +141,7 @@ class InputSpec:
         return cls(shapes, None, args, kwargs)
 
     def _with_dtypes(self, dtype: Any) -> InputSpec:
-        return replace(self, dtypes=_api_dtypes(dtype, len(self.shapes)))
+        return replace(self, dtypes=api_dtypes(dtype, len(self.shapes)))
 
     def with_dtypes(self, value: Any, where: str = "dtype") -> InputSpec:
         """These shapes with dtypes from text (``float32``, ``float32;int64``: one for
@@ -340,25 +340,29 @@ def _is_shape_list(value: Any) -> bool:
     )
 
 
-def _api_dtypes(dtype: Any, n: int) -> tuple[torch.dtype, ...] | None:
-    """``dtype=`` of the API: a torch.dtype for every input, or one per input."""
+def api_dtypes(dtype: Any, n: int, where: str = "dtype") -> tuple[torch.dtype, ...] | None:
+    """``dtype=`` of the API: one for every input, or one per input; each a torch.dtype or a
+    tensor type such as ``torch.LongTensor`` (its ``dtype``), as torchinfo's ``dtypes`` take."""
     if dtype is None:
         return None
-    if isinstance(dtype, torch.dtype):
-        return (dtype,) * n
-    if (
-        isinstance(dtype, (list, tuple))
-        and len(dtype) == n
-        and all(isinstance(d, torch.dtype) for d in dtype)
-    ):
-        return tuple(dtype)
-    raise OptionError(f"dtype must be a torch.dtype or a list of {n} of them, got {dtype!r}")
+    given = list(dtype) if isinstance(dtype, (list, tuple)) else [dtype]
+    wanted = f"{where} must be a torch.dtype or a list of {n} of them (one per input)"
+    found = []
+    for d in given:
+        value = d if isinstance(d, torch.dtype) else getattr(d, "dtype", None)
+        if not isinstance(value, torch.dtype) or isinstance(d, torch.Tensor):
+            raise OptionError(f"{wanted}; {d!r} is neither a torch.dtype nor a tensor type such as torch.LongTensor")
+        found.append(value)
+    spread = per_input(found, n)
+    if spread is None:
+        raise OptionError(f"{wanted}; got {len(found)} for {n} inputs")
+    return spread
 
 
 def _dtypes(value: Any, n: int, where: str) -> tuple[torch.dtype, ...] | None:
     """Dtypes from text (``float32`` or ``float32;int64``) or torch dtypes."""
     if not isinstance(value, str):
-        return _api_dtypes(value, n)
+        return api_dtypes(value, n, where)
     names = [v.strip() for v in value.replace(",", ";").split(";") if v.strip()]
     dtypes = [_dtype(name, where) for name in names]
     spread = per_input(dtypes, n)

@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn.parameter import is_lazy
 
 from cnninspect.engine.compat import tree_flatten
-from cnninspect.engine.inputs import InputSpec, check_device, per_input, split_data
+from cnninspect.engine.inputs import InputSpec, api_dtypes, check_device, split_data
 from cnninspect.engine.modes import check_mode, in_mode
 from cnninspect.engine.module_tree import tree_totals
 from cnninspect.errors import InputSpecError, ModelError, OptionError
@@ -221,7 +221,7 @@ def _inputs(input_size, input_data, batch_dim, dtypes, kwargs) -> tuple[InputSpe
     ``dtypes`` (``()`` for a 0-d input, tensor types) and input_data without a tensor."""
     if input_size is not None:
         shown = _shape_list(input_size)
-        spec = InputSpec(tuple(tuple(s) for s in shown), _dtype_list(dtypes, len(shown)))
+        spec = InputSpec(tuple(tuple(s) for s in shown), api_dtypes(dtypes, len(shown), "dtypes"))
         if batch_dim is not None:
             spec = spec.with_batch_dim(batch_dim)
         spec = spec.with_forward_kwargs(kwargs) if kwargs else spec
@@ -261,27 +261,6 @@ def _shape_list(input_size: Any) -> list[Any]:
         if any(isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in part):
             raise InputSpecError(f"input_size {tuple(part)!r}: every size must be a positive int")
     return [tuple(p) if isinstance(p, list) and p is input_size else p for p in parts]
-
-
-def _dtype_list(dtypes: Any, n: int) -> tuple[torch.dtype, ...] | None:
-    """One dtype per input from torch dtypes or tensor types (``torch.LongTensor``); one for all works too."""
-    if dtypes is None:
-        return None
-    given = [dtypes] if not isinstance(dtypes, (list, tuple)) else list(dtypes)
-    out = []
-    for d in given:
-        dtype = d if isinstance(d, torch.dtype) else getattr(d, "dtype", None)
-        if not isinstance(dtype, torch.dtype):
-            raise OptionError(
-                f"dtypes holds {d!r}, which is neither a torch.dtype nor a tensor type"
-            )
-        out.append(dtype)
-    spread = per_input(out, n)
-    if spread is None:
-        raise OptionError(
-            f"dtypes names {len(out)} dtypes for {n} inputs; give one per input (or one for all)"
-        )
-    return spread
 
 
 def _sizes(data: Any) -> Any:
