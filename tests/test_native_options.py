@@ -211,3 +211,23 @@ def test_dtypes_as_torch_dtypes_or_tensor_types(dtype) -> None:
 def test_a_bad_dtype_is_one_error(dtype, match) -> None:
     with pytest.raises(OptionError, match=match):
         cnninspect.summarize(TwoInputs(), [(2, 5), (10,)], dtype=dtype)
+
+
+class NormThenItem(nn.Module):
+    """BatchNorm before a value-dependent slice: the summary needs a real forward, in train mode here."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.bn = nn.Linear(4, 4), nn.BatchNorm1d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.bn(self.fc(x))
+        return h[:, : 2 if x.abs().sum().item() >= 0 else 1]
+
+
+def test_a_train_mode_real_forward_leaves_the_running_statistics() -> None:
+    model = NormThenItem().eval()
+    stats = [b.clone() for b in model.bn.buffers()]
+    s = cnninspect.summarize(model, (8, 4), mode="train")
+    assert "real forward" in s.method and s.output_shapes == [(8, 2)]
+    assert all(torch.equal(a, b) for a, b in zip(stats, model.bn.buffers())) and not model.training
