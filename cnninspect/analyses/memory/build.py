@@ -11,11 +11,8 @@ from cnninspect.analyses.memory.cache import remembered, setup_key
 from cnninspect.analyses.memory.liveness import peaks, saved_by_row
 from cnninspect.analyses.memory.replay import BUFFER, INPUT, PARAM, MemoryLog, MetaState
 from cnninspect.analyses.memory.report import OPTIMIZERS, MemoryReport, RowMemory
-from cnninspect.analyses.memory.run import replay
+from cnninspect.analyses.memory.run import Ready, own_forward_log, ready, replay
 from cnninspect.engine.inputs import InputSpec
-from cnninspect.engine.inventory import inventory
-from cnninspect.engine.lazy import has_lazy, materialised
-from cnninspect.errors import ModelError
 
 _STEP_TENSOR_BYTES = 4  # Adam's per-parameter ``step`` counter: a float32 scalar
 
@@ -34,19 +31,16 @@ def build_report(
     Remembered per model and setup like the replays, and by structure across models (see
     :mod:`~cnninspect.analyses.memory.cache`); handed out as a copy.
     """
-    tree = inventory(model)
-    if has_lazy(tree):  # the key reads every parameter's shape: shape lazy ones on a meta copy
-        model = materialised(model, spec, [])
-        tree = inventory(model)
-    key = setup_key(tree, "report", spec, optimizer, dtype, amp, inference)
+    got = ready(model, spec)
+    key = setup_key(got.base, "report", spec, optimizer, dtype, amp, inference)
 
     def make() -> MemoryReport:
-        train, state = replay(model, spec, train=True, dtype=dtype, amp=amp)
-        infer = replay(model, spec, train=False, dtype=dtype, amp=amp)[0] if inference else None
+        train, state = replay(got, spec, train=True, dtype=dtype, amp=amp)
+        infer = own_forward_log(got, spec, train=False, dtype=dtype, amp=amp) if inference else None
         batch = spec.shapes[0][0] if spec.shapes and spec.shapes[0] else None
         return report_from(type(model).__name__, batch, train, state, infer, optimizer, dtype, amp)
 
-    report = remembered(model, key, make, shared=True)
+    report = remembered(got.model, key, make, shared=True)
     return replace(report, rows=[replace(r) for r in report.rows], notes=list(report.notes))
 
 
@@ -54,23 +48,15 @@ def saved_total(
     model: nn.Module, spec: InputSpec, dtype: torch.dtype | None, amp: torch.dtype | None
 ) -> int:
     """:func:`~cnninspect.analyses.memory.saved_bytes`: remembered like the report."""
-    tree = inventory(model)
-    if has_lazy(tree):  # no key to read: the replay shapes them on a meta copy
-        return _saved(model, spec, dtype, amp)
-    key = setup_key(tree, "saved", spec, dtype, amp)
-    return remembered(model, key, lambda: _saved(model, spec, dtype, amp), shared=True)
+    got = ready(model, spec)
+    key = setup_key(got.base, "saved", spec, dtype, amp)
+    return remembered(got.model, key, lambda: _saved(got, spec, dtype, amp), shared=True)
 
 
 def _saved(
-    model: nn.Module, spec: InputSpec, dtype: torch.dtype | None, amp: torch.dtype | None
+    model: Ready, spec: InputSpec, dtype: torch.dtype | None, amp: torch.dtype | None
 ) -> int:
-    def forward(rows: bool) -> MemoryLog:
-        return replay(model, spec, train=True, dtype=dtype, amp=amp, backward=False, rows=rows)[0]
-
-    try:  # the model's own forward: no trace to make
-        log = forward(rows=False)
-    except ModelError:  # e.g. a plain CPU tensor attribute, which the trace turns into meta
-        log = forward(rows=True)
+    log = own_forward_log(model, spec, train=True, dtype=dtype, amp=amp, backward=False)
     return sum(saved_by_row(log, len(log.rows)))
 
 

@@ -56,8 +56,8 @@ class Key(tuple):
     portable: bool
 
 
-def setup_key(tree: Inventory, *setup: Any) -> Key:
-    """What a replay of this model depends on, besides ``setup`` (the input and the run's options)."""
+def structure(tree: Inventory) -> Key:
+    """The model's part of every key: read once per report, shared by its replays' keys."""
     foreign: list[object] = []  # what the key holds by id: it is then valid for this model only
     modules = tuple([(path, _module(m, foreign)) for path, m in tree.modules])
     tensors = tuple(
@@ -67,8 +67,17 @@ def setup_key(tree: Inventory, *setup: Any) -> Key:
         ]
     )
     hooks = _hooks(vars(module_hooks), foreign)
-    key = Key((modules, tensors, hooks, torch.get_default_dtype(), setup))
-    key.portable = not foreign and all(map(_plain_input, setup))
+    base = Key((modules, tensors, hooks, torch.get_default_dtype()))
+    base.portable = not foreign
+    return base
+
+
+def setup_key(model: Inventory | Key, *setup: Any) -> Key:
+    """What a replay of this model depends on: its :func:`structure` (or the inventory to
+    read it from) and ``setup`` (the input and the run's options)."""
+    base = model if isinstance(model, Key) else structure(model)
+    key = Key((base, setup))
+    key.portable = base.portable and all(map(_plain_input, setup))
     return key
 
 

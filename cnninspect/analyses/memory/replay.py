@@ -21,6 +21,7 @@ from torch import nn
 import cnninspect.engine.ops.catalogue  # noqa: F401 -- before trace, which it imports back
 from cnninspect.analyses.memory.opcache import call, outputs, scan
 from cnninspect.engine.compat import TorchDispatchMode, tree_flatten
+from cnninspect.engine.inventory import Inventory
 from cnninspect.engine.trace import Node, Trace
 
 INPUT, PARAM, BUFFER, FORWARD, BACKWARD = "input", "param", "buffer", "forward", "backward"
@@ -104,14 +105,13 @@ class Recorder(TorchDispatchMode):
 class MetaState:
     """One meta stand-in per parameter and buffer (shared ones stay shared), in ``dtype``."""
 
-    def __init__(self, model: nn.Module, dtype: torch.dtype | None) -> None:
+    def __init__(self, tree: Inventory, dtype: torch.dtype | None) -> None:
         self.by_id: dict[int, torch.Tensor] = {}
         self.dtype = dtype
         self.stand_ins: set[int] = set()
-        for _, p in model.named_parameters(remove_duplicate=True):
-            self._meta(p)
-        for _, b in model.named_buffers(remove_duplicate=True):
-            self._meta(b)
+        self.modules = [m for _, m in tree.modules]
+        for _, t in (*tree.params, *tree.buffers):  # each once already
+            self._meta(t)
 
     def _meta(self, t: torch.Tensor) -> torch.Tensor:
         if id(t) in self.stand_ins:  # read back through a swapped module: already ours
@@ -138,7 +138,7 @@ class MetaState:
         """
         undo: list[tuple[dict, str, torch.Tensor]] = []
         try:
-            for module in model.modules():
+            for module in self.modules:
                 for slots in (cast(dict, module._parameters), cast(dict, module._buffers)):
                     for name, t in slots.items():
                         if t is not None and id(t) not in self.stand_ins:

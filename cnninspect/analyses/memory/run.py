@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import operator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from cnninspect.analyses.memory.amp import meta_autocast
-from cnninspect.analyses.memory.cache import remembered, setup_key
+from cnninspect.analyses.memory.cache import Key, remembered, setup_key, structure
 from cnninspect.analyses.memory.kernels import cpu_kernels
 from cnninspect.analyses.memory.replay import (
     BACKWARD,
@@ -34,8 +35,27 @@ from cnninspect.engine.trace import Trace, UntraceableError, structure_key, trac
 from cnninspect.errors import InputShapeError, ModelError
 
 
+@dataclass(frozen=True)
+class Ready:
+    """A model as its replays take it: lazy parameters shaped (on a meta copy), its
+    inventory and its key's :func:`~cnninspect.analyses.memory.cache.structure`, read once
+    for all the replays of one report."""
+
+    model: nn.Module
+    tree: Inventory
+    base: Key
+
+
+def ready(model: nn.Module, spec: InputSpec) -> Ready:
+    tree = inventory(model)
+    if has_lazy(tree):  # the replay reads every parameter's shape: shape lazy ones on a meta copy
+        model = materialised(model, spec, [])
+        tree = inventory(model)
+    return Ready(model, tree, structure(tree))
+
+
 def replay(
-    model: nn.Module,
+    model: nn.Module | Ready,
     spec: InputSpec,
     *,
     train: bool,
@@ -51,13 +71,31 @@ def replay(
     The model is put in train or eval mode for the run and left exactly as found. The
     result is remembered (see :mod:`~cnninspect.analyses.memory.cache`): treat it as read-only.
     """
-    tree = inventory(model)
-    if has_lazy(tree):  # the replay reads every parameter's shape: shape lazy ones on a meta copy
-        model = materialised(model, spec, [])
-        tree = inventory(model)
-    key = setup_key(tree, "replay", spec, train, dtype, amp, backward, rows)
+    got = model if isinstance(model, Ready) else ready(model, spec)
+    key = setup_key(got.base, "replay", spec, train, dtype, amp, backward, rows)
     run = (train, backward, rows)
-    return remembered(model, key, lambda: _replay(model, tree, spec, run, dtype, amp))
+    return remembered(got.model, key, lambda: _replay(got.model, got.tree, spec, run, dtype, amp))
+
+
+def own_forward_log(
+    model: nn.Module | Ready,
+    spec: InputSpec,
+    *,
+    train: bool,
+    dtype: torch.dtype | None = None,
+    amp: torch.dtype | None = None,
+    backward: bool = True,
+) -> MemoryLog:
+    """The log of a replay through the model's own forward, for figures that need no rows
+    (the saved total, the inference peak): no trace to make, no per-node bookkeeping. Where
+    that forward cannot run on meta (a plain CPU tensor attribute, which the trace turns into
+    meta), the log of the traced replay: the same totals and peaks."""
+    try:
+        return replay(
+            model, spec, train=train, dtype=dtype, amp=amp, backward=backward, rows=False
+        )[0]
+    except ModelError:
+        return replay(model, spec, train=train, dtype=dtype, amp=amp, backward=backward)[0]
 
 
 def _replay(
@@ -75,7 +113,7 @@ def _replay(
         inputs = spec.build()
         args = tuple(_cast(a, dtype) for a in inputs.args)
         kwargs = {k: _cast(v, dtype) for k, v in inputs.kwargs.items()}
-        state = MetaState(model, dtype)
+        state = MetaState(tree, dtype)
         log = MemoryLog(rows=[])
         rec = Recorder(log)
         for t in state.by_id.values():

@@ -80,18 +80,32 @@ class _Setup:
         self.amp = check_amp(options.get("amp"), options.get("dtype"))
         self.dtype = _dtype(options.get("dtype"))
         self.state: Any = None  # parameters are the same at every batch: taken once
+        self.ready: Any = None  # the model as its replays take it, read once
 
     def log(self, batch: int, train: bool):
-        from cnninspect.analyses.memory.run import replay
+        """The training replay's log (rows: the report's), or the inference one's as the
+        report takes it (the model's own forward)."""
+        from cnninspect.analyses.memory.run import own_forward_log, ready, replay
 
         spec = self.spec.with_batch(batch)
-        return replay(self.model, spec, train=train, dtype=self.dtype, amp=self.amp)
+        if self.ready is None:
+            self.ready = ready(self.model, spec)
+        if not train:
+            return own_forward_log(self.ready, spec, train=False, dtype=self.dtype, amp=self.amp)
+        return replay(self.ready, spec, train=True, dtype=self.dtype, amp=self.amp)[0]
+
+    def _state(self):
+        from cnninspect.analyses.memory.run import replay
+
+        self.log(1, True)  # made ready
+        spec = self.spec.with_batch(1)
+        return replay(self.ready, spec, train=True, dtype=self.dtype, amp=self.amp)[1]
 
     def value(self, batch: int, train_log, infer_log) -> int:
         from cnninspect.analyses.memory.build import report_from
 
         if self.state is None:
-            self.state = self.log(1, True)[1]
+            self.state = self._state()
         report = report_from(
             "", batch, train_log, self.state, infer_log, self.optimizer, self.dtype, self.amp
         )
@@ -109,7 +123,7 @@ def _by_lines(setup: _Setup, budget: int, limit: int) -> int | None:
     from cnninspect.analyses.memory.affine import Lines
 
     kinds = (True, False) if setup.peak != "train" else (True,)
-    lines = {t: Lines(setup.log(1, t)[0], setup.log(2, t)[0]) for t in kinds}
+    lines = {t: Lines(setup.log(1, t), setup.log(2, t)) for t in kinds}
     if not all(line.affine and line.growing for line in lines.values()):
         return None
 
@@ -118,7 +132,7 @@ def _by_lines(setup: _Setup, budget: int, limit: int) -> int | None:
         return setup.value(batch, lines[True].at(batch), infer)
 
     best = _largest(value, budget, limit)
-    if all(line.holds_at(best, setup.log(best, t)[0]) for t, line in lines.items()):
+    if all(line.holds_at(best, setup.log(best, t)) for t, line in lines.items()):
         return best
     return None
 
