@@ -468,3 +468,77 @@ def test_norm_reduces_over_the_axes_it_is_given_by_gradient():
     assert report[last].is_global and not report[last].unknown
     (measured,) = measure(spatial, (1, 3, 12, 12), [(0, 0)])
     assert measured == ((0, 11), (0, 11))  # the gradient reaches every input unit
+
+
+class MaybePad(nn.Module):
+    """Data2Vec-Audio's pad layer: it trims only when told to, so with 0 it runs no torch call."""
+
+    def __init__(self, trim: int) -> None:
+        super().__init__()
+        self.trim = trim
+
+    def forward(self, x):
+        if x.shape[-1] > 0 and self.trim:  # a size branch: fx leaves the module opaque
+            x = x[..., : -self.trim]  # an ellipsis crop (Pixtral indexes patches this way)
+        return x
+
+
+class CachedTable(nn.Module):
+    """A position table cut from a buffer by the input's length (Wav2Vec2-Conformer): it reads
+    no input position, so adding it leaves the field as it was."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = nn.Buffer(torch.randn(1, 4, 64))
+
+    def forward(self, x):
+        if x.shape[-1] > 0:
+            return self.table[:, :, : x.shape[-1]] * 1.0
+        return self.table
+
+
+class GatedAudio(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv1d(3, 8, 5, stride=2)
+        self.trim0, self.trim2, self.pos = MaybePad(0), MaybePad(2), CachedTable()
+        self.glu = nn.GLU(dim=1)  # over channels
+        self.b = nn.Conv1d(4, 4, 3)
+
+    def forward(self, x):
+        x = self.glu(self.trim0(self.a(x)))
+        return self.b(self.trim2(x) + self.pos(self.trim2(x)))
+
+
+def test_opaque_modules_that_run_nothing_or_read_no_input_keep_the_field_by_gradient():
+    model = GatedAudio()
+    import cnninspect
+
+    summary = cnninspect.summarize(model, (1, 3, 41))
+    assert {"trim0", "trim2", "pos"} <= set(summary.opaque)
+    report = receptive_field(model, (1, 3, 41))
+    assert not any(f.unknown or f.is_global for f in report.fields.values())
+    last = list(report.fields)[-1]
+    assert tuple(report[last].size) == (5 + 2 * 2,) and tuple(report[last].jump) == (2,)
+    _agree_corners(model, (1, 3, 41))
+    _agree_corners(model, (1, 3, 30))
+
+
+class TransposedSpectrogram(nn.Module):
+    """Speech2Text feeds (N, T, F) features to a Conv1d as (N, F, T): the convolution mixes all
+    F bins (the last input axis, the one the field is about), so every unit sees all of them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(12, 8, 3)
+
+    def forward(self, x):
+        return F.glu(self.conv(x.transpose(1, 2)), dim=1)
+
+
+def test_a_conv_over_channels_that_hold_a_spatial_axis_is_global_by_gradient():
+    model = TransposedSpectrogram()
+    report = receptive_field(model, (1, 20, 12))
+    assert report["conv"].is_global and not report["conv"].unknown
+    (measured,) = measure(model, (1, 20, 12), [(0,)])
+    assert measured == ((0, 11),)  # every one of the 12 bins reaches the first unit

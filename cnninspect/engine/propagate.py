@@ -345,8 +345,8 @@ class _Walk:
             params=params,
             children=children,
         )
-        if children and module is not None:
-            rec.constants = self.state.tensor_ids(module)
+        if module is not None and call.extra.get("opened"):
+            rec.constants, rec.priced_inside = self.state.tensor_ids(module), True
         if module is not None:
             calls = self.calls_of[node.target] = self.calls_of.get(node.target, 0) + 1
             if calls > 1:
@@ -388,6 +388,7 @@ def _evaluate(call: Call, state: MetaState, children: list) -> Any:
                 return state.call(call.module, call.args, call.kwargs)
             out, inner = run_module_on_meta(call.module, call.args, call.kwargs, state)
             children.extend(inner)
+            call.extra["opened"] = True  # its row is what ran inside it, even when nothing did
             return out
         if call.op == "call_method":
             obj, *rest = call.args

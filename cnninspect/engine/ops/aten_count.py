@@ -22,9 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
+from cnninspect.engine.compat import TorchDispatchMode
 from cnninspect.engine.ops.macs import Cost
 
 

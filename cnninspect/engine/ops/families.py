@@ -161,6 +161,8 @@ _ACTIVATIONS = (
     family("softmax", nn.Softmax, nn.LogSoftmax, F.softmax, torch.softmax, "method:softmax",
            F.log_softmax, "method:log_softmax", shape=shapes.same, cost=cost.one_flop_per_element,
            receptive=rf.softmax_like, reference="same_shape"),
+    family("glu", nn.GLU, F.glu, cost=cost.one_flop_per_element, receptive=rf.glu,
+           opt_out={"shape": META, "reference": NO_FORMULA}),
     family("softmax2d", nn.Softmax2d, shape=shapes.same, cost=cost.one_flop_per_element,
            receptive=rf.keep, reference="same_shape"),
     family(

@@ -148,18 +148,26 @@ def _conv(kernel, stride, padding, dilation, dims: int) -> Window:
 # --- convolutions and pooling --------------------------------------------------------
 
 
+def _channels_hold_space(n: int, dims: tuple[int, ...]) -> Global | None:
+    """A convolution of rank ``n`` mixes every channel: when a spatial axis sits where its
+    channels are (a ``(N, T, F)`` spectrogram transposed to ``(N, F, T)``), it is global."""
+    if -(n + 1) in dims:
+        return Global("a convolution mixes its channels, which hold a spatial axis of the input")
+    return None
+
+
 def conv(call: Call, dims: tuple[int, ...]) -> Effect:
     m = call.module
     if m.padding_mode == "circular":
         return Unknown("circular padding wraps around the border")
     n = len(m.kernel_size)
-    return _conv(m.kernel_size, m.stride, m.padding, m.dilation, n)
+    return _channels_hold_space(n, dims) or _conv(m.kernel_size, m.stride, m.padding, m.dilation, n)
 
 
 def conv_functional(call: Call, dims: tuple[int, ...]) -> Effect:
     weight = call.arg(1, "weight")
     n = weight.dim() - 2
-    return _conv(
+    return _channels_hold_space(n, dims) or _conv(
         tuple(weight.shape[2:]),
         call.arg(3, "stride", 1),
         call.arg(4, "padding", 0),
@@ -181,13 +189,14 @@ def _transposed(kernel, stride, padding, dilation, n: int) -> Window:
 
 def conv_transpose(call: Call, dims: tuple[int, ...]) -> Effect:
     m = call.module
-    return _transposed(m.kernel_size, m.stride, m.padding, m.dilation, len(m.kernel_size))
+    n = len(m.kernel_size)
+    return _channels_hold_space(n, dims) or _transposed(m.kernel_size, m.stride, m.padding, m.dilation, n)
 
 
 def conv_transpose_functional(call: Call, dims: tuple[int, ...]) -> Effect:
     weight = call.arg(1, "weight")
     n = weight.dim() - 2
-    return _transposed(
+    return _channels_hold_space(n, dims) or _transposed(
         tuple(weight.shape[2:]), call.arg(3, "stride", 1), call.arg(4, "padding", 0),
         call.arg(7, "dilation", 1), n,
     )  # fmt: skip
@@ -362,6 +371,15 @@ def split_or_concat(call: Call, dims: tuple[int, ...]) -> Effect:
     return Keep()
 
 
+def glu(call: Call, dims: tuple[int, ...]) -> Effect:
+    """GLU multiplies one half of ``dim`` by a gate made from the other half: kept along
+    channels; along a spatial axis unit ``o`` would read ``o`` and ``o + n/2``."""
+    dim = call.module.dim if call.module is not None else call.arg(1, "dim", -1)
+    if _neg(dim, call.args[0].dim()) in dims:
+        return Unknown("GLU along a spatial axis pairs units half the axis apart")
+    return Keep()
+
+
 def softmax_like(call: Call, dims: tuple[int, ...]) -> Effect:
     x = call.args[0]
     dim = call.arg(1, "dim", None)
@@ -463,9 +481,11 @@ def getitem(call: Call, dims: tuple[int, ...]) -> Effect:
     if not isinstance(x, torch.Tensor):
         return Keep()
     items = index if isinstance(index, tuple) else (index,)
-    if any(i is Ellipsis for i in items):
-        return Unknown("indexing with ... ")
     rank = x.dim()
+    if any(i is Ellipsis for i in items):  # ``...`` stands for as many full slices as fill the rank
+        at = next(k for k, i in enumerate(items) if i is Ellipsis)
+        fill = rank - sum(1 for i in items if i is not None and i is not Ellipsis)
+        items = items[:at] + (slice(None),) * fill + items[at + 1 :]
     crops: dict[int, int] = {}  # spatial axis -> the first input unit a step-1 slice keeps
     pos = 0  # the input axis an item indexes: a None adds an axis and reads none
     for item in items:

@@ -23,6 +23,7 @@ from fractions import Fraction
 
 from cnninspect.engine.ops.receptive import (
     AxisWindow,
+    Constant,
     Effect,
     Global,
     Keep,
@@ -173,6 +174,8 @@ def _step(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> t
     if not ins or rule_for(rec.call) is constant:  # made from shapes alone: no field
         return None, Node(rec.name, "none", names, (), None)
     effect = _effect(rec, ins, sequential)
+    if isinstance(effect, Constant):  # an opaque module that reads no input position
+        return None, Node(rec.name, "none", names, (), None, effect.why)
     if isinstance(effect, (Global, Unknown)):
         kind = "global" if isinstance(effect, Global) else "unknown"
         return _State(kind, why=effect.why), Node(rec.name, kind, names, (), None, effect.why)
@@ -210,7 +213,8 @@ def _effect(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) ->
         return Global("the input was reshaped by code the forward hooks cannot see")
     rule = rule_for(rec.call)
     if rule is None:
-        inside = opaque_effect(rec, primary, _base_like(primary), _step) if rec.children else None
+        opened = rec.children or rec.priced_inside  # an opaque module, or one that ran no call at all
+        inside = opaque_effect(rec, primary, _base_like(primary), _step) if opened else None
         if inside is not None:
             return inside
         why = f"no receptive-field rule for {rec.kind}"

@@ -5,7 +5,9 @@ shapes, but running it on meta records each inner call with the very tensors it 
 Matching those tensors by identity gives the module's inner graph; the same per-op rules then
 give the field of its output relative to its input, which composes with the outer field as one
 window (a field of size r, jump j and centre offset s is the window ``o*j + s -+ (r-1)/2``).
-Anything the graph cannot account for -- a tensor from nowhere (a property read such as
+A module that returns its input untouched keeps the field; one whose output comes from its own
+tensors and the input's sizes alone (a cached position table) reaches no input position.
+Anything else the graph cannot account for -- a tensor from nowhere (a property read such as
 ``x.T``), a second spatial input, axes that moved -- gives None: the field stays unknown.
 The one window keeps the field's size, jump and centre exact; a dilated kernel's holes inside
 the module are not kept, so a border unit's region is then the bounding box of what it reads.
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from cnninspect.engine.compat import tree_flatten
-from cnninspect.engine.ops.receptive import AxisWindow, Effect, Global, Keep, Window
+from cnninspect.engine.ops.receptive import AxisWindow, Constant, Effect, Global, Keep, Window
 from cnninspect.engine.ops.registry import first_tensor
 from cnninspect.engine.propagate import NodeRecord
 from cnninspect.engine.receptive.report import exact
@@ -38,7 +40,7 @@ def _tensors(value: Any) -> list[torch.Tensor]:
 def opaque_effect(rec: NodeRecord, primary: _State, base: _State, step: Step) -> Effect | None:
     """The module's effect on ``primary``'s axes, or None when its inner calls cannot tell."""
     x = first_tensor(rec.call.args) if rec.call.args else first_tensor(rec.call.kwargs)
-    if x is None or not rec.children:
+    if x is None:
         return None
     producers: dict[int, str] = {id(x): "input:"}
     others = {id(t) for t in _tensors((rec.call.args, rec.call.kwargs))} - {id(x)}
@@ -60,7 +62,12 @@ def opaque_effect(rec: NodeRecord, primary: _State, base: _State, step: Step) ->
         if state is not None:
             states[key] = state
     out = first_tensor(rec.out)
-    final = states.get(producers.get(id(out), "")) if out is not None else None
+    if out is None:
+        return None
+    made_by = producers.get(id(out))
+    if (made_by is None and id(out) in rec.constants) or (made_by is not None and made_by not in states):
+        return Constant("made inside the module from its own tensors and sizes: no input position reaches it")
+    final = states.get(made_by or "")
     return None if final is None else _as_effect(final, primary)
 
 
