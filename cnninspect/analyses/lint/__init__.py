@@ -69,6 +69,7 @@ def lint(
         # modules the rules read anyway; model.parameters() walked them again on every lint)
         ctx = LintContext(summary, summary.source[0], options)
     found = [finding for r in rules for finding in r.check(ctx)]
+    unmet = ctx.unmet  # all None (the usual fx summary): nothing to ask each rule about
     name = model_name or summary.model_name
     kept, suppressed, baselined = _split(found, name, {**cfg.per_layer_ignores, **(per_layer_ignores or {})},
                                          baseline or cfg.baseline)  # fmt: skip
@@ -80,7 +81,7 @@ def lint(
         suppressed=suppressed,
         baselined=baselined,
         summary=summary,
-        not_checked={r.code: parts for r in rules if (parts := unchecked(r, ctx.unmet))},
+        not_checked={r.code: parts for r in rules if (parts := unchecked(r, unmet))} if any(unmet.values()) else {},
     )
 
 

@@ -21,6 +21,8 @@ LINEAR_KINDS = frozenset({"Linear"})
 BATCHNORM_KINDS = frozenset({"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"})
 INSTANCENORM_KINDS = frozenset({"InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"})
 DROPOUT_KINDS = frozenset({"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "dropout"})
+# layers with a weight that maps channels (or features); a set made once, not per row
+WEIGHTED_KINDS = CONV_KINDS | TRANSPOSED_KINDS | LINEAR_KINDS
 # ops that pass values through unchanged (no arithmetic, no geometry): chains may cross them
 PASS_THROUGH = frozenset(
     {"Identity", "Flatten", "flatten", "view", "reshape", "contiguous", "clone", "squeeze", "unsqueeze"}
@@ -220,7 +222,7 @@ class LintContext:
         """The fp16/bf16 dtype the model runs in, from the options or its parameters."""
         if self.options.precision is not None:
             return HALF_DTYPES.get(self.options.precision.lower())
-        for p in self.model.parameters():
+        for _, p in self.parameters[:1]:  # model.parameters()'s first, from the walk already made
             return p.dtype if p.dtype in (torch.float16, torch.bfloat16) else None
         return None
 

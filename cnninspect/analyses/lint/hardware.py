@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cnninspect.analyses.lint.context import (
-    CONV_KINDS,
-    LINEAR_KINDS,
-    TRANSPOSED_KINDS,
-    LintContext,
-)
+from cnninspect.analyses.lint.context import LINEAR_KINDS, WEIGHTED_KINDS, LintContext
 from cnninspect.analyses.lint.findings import Finding
 from cnninspect.analyses.lint.registry import HALF_GRAPH, rule
 
@@ -26,7 +21,7 @@ def tensor_core_channels(ctx: LintContext) -> Iterator[Finding]:
     if dtype is None:
         return
     for row in ctx.summary.layers:
-        if row.kind not in CONV_KINDS | TRANSPOSED_KINDS | LINEAR_KINDS or row.call_index != 1:
+        if row.kind not in WEIGHTED_KINDS or row.call_index != 1:
             continue
         module = ctx.module(row)
         if module is None:

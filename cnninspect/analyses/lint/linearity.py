@@ -25,6 +25,7 @@ AVERAGES = frozenset({
 # affine at inference: a chain across these is still one linear map (BatchNorm uses its
 # running statistics in eval mode; per-sample norms such as LayerNorm divide, so they stop it)
 AFFINE = PASS_THROUGH | BATCHNORM_KINDS | AVERAGES
+CONV_OR_LINEAR = CONV_KINDS | LINEAR_KINDS
 
 
 def _merged_conv(ctx: LintContext, a, b, ma, mb) -> tuple[int, tuple[int, ...]] | None:
@@ -71,10 +72,10 @@ def _merged(ctx: LintContext, a, b) -> tuple[int, str] | None:
 @rule("CNN401", needs=((GRAPH, None), (FIELDS, "pairs of convolutions")))
 def collapsing_linear_maps(ctx: LintContext) -> Iterator[Finding]:
     for b in ctx.summary.layers:
-        if b.kind not in CONV_KINDS | LINEAR_KINDS or len(b.inputs) != 1:
+        if b.kind not in CONV_OR_LINEAR or len(b.inputs) != 1:
             continue
         a, crossed = ctx.back_through(b, AFFINE)
-        if a is None or a.kind not in CONV_KINDS | LINEAR_KINDS or len(a.inputs) != 1:
+        if a is None or a.kind not in CONV_OR_LINEAR or len(a.inputs) != 1:
             continue
         if len(ctx.consumers.get(a.name, [])) != 1 or a.name in ctx.outputs:
             continue

@@ -11,11 +11,10 @@ from torch import nn
 
 from cnninspect.analyses.lint.context import (
     BATCHNORM_KINDS,
-    CONV_KINDS,
     INSTANCENORM_KINDS,
     LINEAR_KINDS,
     PASS_THROUGH,
-    TRANSPOSED_KINDS,
+    WEIGHTED_KINDS,
     LintContext,
     fmt_params,
     fmt_size,
@@ -39,7 +38,7 @@ def _removes_bias(ctx: LintContext, producer: str, norm_row) -> bool:
 @rule("CNN101", needs=((GRAPH, None),))
 def bias_before_norm(ctx: LintContext) -> Iterator[Finding]:
     for row in ctx.summary.layers:
-        if row.kind not in CONV_KINDS | TRANSPOSED_KINDS | LINEAR_KINDS:
+        if row.kind not in WEIGHTED_KINDS:
             continue
         module = ctx.module(row)
         bias = getattr(module, "bias", None)
