@@ -110,6 +110,9 @@ class Summary:
     module_kinds: dict[str, str] = field(default_factory=dict)  # module path -> class name, for folding
     receptive_field: ReceptiveFieldReport | None = None  # when computed
     rf_error: AnalysisFailure | None = None  # why the receptive-field analysis failed, if it did
+    # the train/eval mode the trace saw: "train" or "eval" for every module, "mixed" when the
+    # modules differ (Dropout, BatchNorm and `if self.training` branches follow it); None: no trace
+    mode: str | None = None
     # the model and InputSpec it was made from, for summary.memory(); not rendered or compared
     source: Any = field(default=None, repr=False, compare=False)
     # False for a module-tree summary made without an input (engine.tree_summary.TreeSummary)

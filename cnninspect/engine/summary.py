@@ -97,6 +97,7 @@ def _summarize(model, given, device, receptive_field, debug) -> Summary:
         warnings[:0] = wrappers
         summary, rows = _assemble(model, tree, records, output, method, warnings, opaque, inputs.shapes)
         summary.source = (model, spec)
+        summary.mode = traced_mode(tree)
         if receptive_field:
             attach(summary, rows, inputs.shapes)
         return summary
@@ -107,6 +108,12 @@ def _summarize(model, given, device, receptive_field, debug) -> Summary:
     finally:
         if guard is not None:
             guard.restore()
+
+
+def traced_mode(tree: Inventory) -> str:
+    """The modes the trace saw (``in_mode`` has set them): a Summary says which it describes."""
+    flags = {module.training for _, module in tree.modules}
+    return "mixed" if len(flags) > 1 else "train" if True in flags else "eval"
 
 
 def unwrap(model: nn.Module, notes: list[str]) -> nn.Module:

@@ -279,13 +279,20 @@ def _layer_table(
     )
 
 
+_MODE_NOTES = {
+    "train": " -- traced in train mode (Dropout, BatchNorm, self.training branches as in training)",
+    "mixed": " -- traced in mixed mode (some modules in train mode, some in eval)",
+}
+
+
 def render_text(
     summary: Summary, columns: list[str] | str | None = None, depth: int | None = None
 ) -> str:
     body = _layer_table(summary, columns, depth, "simple")
     width = max((len(line) for line in body.splitlines()), default=40)
     rule = "=" * width
-    out = [rule, f"{summary.model_name}", rule, body, rule]
+    # eval is what a summary usually means; a training trace says so on the title line
+    out = [rule, f"{summary.model_name}{_MODE_NOTES.get(summary.mode or '', '')}", rule, body, rule]
     label_width = max(len(k) for k, _ in totals_lines(summary))
     out += [f"{k + ':':<{label_width + 1}} {v}" for k, v in totals_lines(summary)]
     if summary.warnings:
@@ -395,6 +402,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "model": s.model_name,
         "method": s.method,
         "traced": traced,
+        "mode": s.mode if traced else None,
         "input_shapes": jsonable(s.input_shapes),
         "output_shapes": jsonable(s.output_shapes),
         "total_params": s.total_params,
