@@ -10,7 +10,8 @@ HELP = "compare each conv layer with a fully-connected layer mapping the same vo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_arguments(parser)
+    # no --forward-kwarg: the comparison reads a conv's input volume off a single-input summary
+    add_model_arguments(parser, forward_kwargs=False)
     parser.add_argument(
         "--no-chapter", action="store_true",
         help="leave out the chapter's standalone comparisons and the position-sensitivity demo",

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from cnninspect.analyses.memory import largest_batch, memory, parse_bytes
 
     mi = load(args)
+    _batch_first(args.batch_dim, mi.inputs.shapes)
     options = {"optimizer": args.optimizer, "amp": args.amp}
     budget = parse_bytes(args.budget, "--budget") if args.budget else None
     report = memory(mi.model, mi.inputs, batch_size=args.batch_size, **options)
@@ -53,3 +54,16 @@ def run(args: argparse.Namespace) -> int:
     if budget is not None:
         print(f"largest batch that fits {args.budget} for training: {best}")
     return 0
+
+
+def _batch_first(batch_dim: int | None, shapes: tuple[tuple[int, ...], ...]) -> None:
+    """Memory takes dimension 0 as the batch (--batch-size, --budget, the report's batch)."""
+    from cnninspect.errors import OptionError
+
+    if batch_dim is None or all(batch_dim in (0, -len(s)) for s in shapes):  # shapes hold the batch
+        return
+    raise OptionError(
+        f"--batch-dim {batch_dim} puts the batch at dimension {batch_dim % len(shapes[0])}, but "
+        "cnninspect memory takes dimension 0 as the batch (--batch-size, --budget); "
+        "use --batch-dim 0, or put the batch first in --input-shape"
+    )

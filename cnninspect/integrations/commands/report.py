@@ -22,7 +22,7 @@ HELP = "write a Sphinx report (layers, memory, receptive fields, FC vs conv, a c
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_arguments(parser, many=True)
+    add_model_arguments(parser, many=True, forward_kwargs=False)  # pages' directives take shapes only
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="folder for the Sphinx project")
     parser.add_argument("--build", action="store_true", help="build the project to HTML and print the index page")
     parser.add_argument("--title", default="cnninspect report", help="the report's title")
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dtype:
         raise OptionError("cnninspect report summarises float32 inputs; drop --dtype (it is for cnninspect summary)")
     columns = _columns(args.columns)
-    inputs = _inputs_per_model(args.model, args.input_shape)
+    inputs = _inputs_per_model(args.model, args.input_shape, args.batch_dim)
     kwargs = analysis.parse_kwargs(args.kwargs)
     models = []
     for spec, given in zip(args.model, inputs):
@@ -81,14 +81,19 @@ def _columns(text: str | None) -> str | None:
     return ",".join(names)
 
 
-def _inputs_per_model(specs: list[str], given: list[str] | None) -> list[InputSpec | None]:
+def _inputs_per_model(
+    specs: list[str], given: list[str] | None, batch_dim: int | None = None
+) -> list[InputSpec | None]:
     """One --input-shape for every model, or one per model in order (``1,3,8,8;1,10`` for a
-    model with two inputs); none: each model's own."""
+    model with two inputs), each with --batch-dim's batch inserted; none: each model's own.
+    The pages' directives get the whole shape, batch included."""
     from cnninspect.engine.inputs import InputSpec
+    from cnninspect.integrations.commands.common import insert_batch
 
     if not given:
+        insert_batch(None, batch_dim)  # --batch-dim without a shape: its one error
         return [None] * len(specs)
-    parsed: list[InputSpec | None] = [InputSpec.parse(text, where="--input-shape") for text in given]
+    parsed = [insert_batch(InputSpec.parse(text, where="--input-shape"), batch_dim) for text in given]
     if len(parsed) == 1:
         return parsed * len(specs)
     if len(parsed) == len(specs):

@@ -86,6 +86,8 @@ def _check(mi, report) -> list[dict]:
     from cnninspect.analyses.gradcheck import check
     from cnninspect.errors import OptionError
 
+    if mi.inputs.kwargs:
+        raise OptionError("--check feeds the model its one input alone; drop --forward-kwarg to use it")
     last = list(report.fields)[-1]
     if report[last].is_global or report[last].unknown:
         raise OptionError(

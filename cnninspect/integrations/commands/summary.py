@@ -78,7 +78,11 @@ def _tree(args: argparse.Namespace):  # -> TreeSummary
     from cnninspect.engine.tree_summary import summarize_tree
     from cnninspect.integrations.spec import load_model, parse_kwargs
 
-    given = [flag for flag, value in (("--input-shape", args.input_shape), ("--dtype", args.dtype)) if value]
+    options = (
+        ("--input-shape", args.input_shape), ("--dtype", args.dtype),
+        ("--batch-dim", args.batch_dim is not None), ("--forward-kwarg", args.forward_kwarg),
+    )  # fmt: skip
+    given = [flag for flag, value in options if value]
     if args.mode != "same":
         given.append("--mode")
     if given:
