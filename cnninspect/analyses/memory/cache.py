@@ -17,17 +17,17 @@ alone, so a freshly built model of an architecture already reported costs no rep
 from __future__ import annotations
 
 import functools
+import itertools
 import types
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import torch
 from torch import nn
 from torch.nn.modules import module as module_hooks
-
-from cnninspect.engine.inventory import Inventory
+from torch.nn.parameter import is_lazy
 
 T = TypeVar("T")
 
@@ -36,7 +36,9 @@ _SIMPLE = frozenset({bool, int, float, str, type(None), torch.dtype, torch.devic
 _REPLAYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _SHARED_SIZE = 64  # results remembered by structure alone, across models
 _SHARED: OrderedDict[tuple, Any] = OrderedDict()
-_INTERNAL = frozenset(nn.Module().__dict__)  # nn.Module's own bookkeeping, hooks included
+_ORDER = tuple(nn.Module().__dict__)  # nn.Module's own bookkeeping, hooks included
+_FIRST = len(_ORDER)
+_INTERNAL = frozenset(_ORDER)
 _DEPTH = 6  # nesting read by value in a setting; deeper, the object is held by identity
 # objects a key may hold as themselves: compared by identity, but module-level, so holding
 # them keeps nothing of a model alive and their identity is never reused while held
@@ -56,26 +58,32 @@ class Key(tuple):
     portable: bool
 
 
-def structure(tree: Inventory) -> Key:
-    """The model's part of every key: read once per report, shared by its replays' keys."""
+def structure(model: nn.Module) -> Key | None:
+    """The model's part of every key, read in one walk of its modules (a report's replays
+    share it); None when a parameter or buffer is lazy: it has no shape to read yet."""
     foreign: list[object] = []  # what the key holds by id: it is then valid for this model only
-    modules = tuple([(path, _module(m, foreign)) for path, m in tree.modules])
-    tensors = tuple(
-        [
-            (name, t.shape, t.dtype, t.requires_grad, type(t))
-            for name, t in (*tree.params, *tree.buffers)
-        ]
-    )
+    modules: list[tuple] = []
+    tensors: list[tuple] = []
+    seen: set[int] = set()
+    for path, m in model.named_modules():
+        modules.append((path, _module(m, foreign)))
+        for slots in (m._parameters, m._buffers):
+            for name, t in slots.items():
+                if t is None or id(t) in seen:
+                    continue
+                if is_lazy(t):
+                    return None
+                seen.add(id(t))
+                tensors.append((path, name, t.shape, t.dtype, t.requires_grad, type(t)))
     hooks = _hooks(vars(module_hooks), foreign)
-    base = Key((modules, tensors, hooks, torch.get_default_dtype()))
+    base = Key((tuple(modules), tuple(tensors), hooks, torch.get_default_dtype()))
     base.portable = not foreign
     return base
 
 
-def setup_key(model: Inventory | Key, *setup: Any) -> Key:
-    """What a replay of this model depends on: its :func:`structure` (or the inventory to
-    read it from) and ``setup`` (the input and the run's options)."""
-    base = model if isinstance(model, Key) else structure(model)
+def setup_key(base: Key, *setup: Any) -> Key:
+    """What a replay of this model depends on: its :func:`structure` and ``setup`` (the input
+    and the run's options)."""
     key = Key((base, setup))
     key.portable = base.portable and all(map(_plain_input, setup))
     return key
@@ -86,13 +94,17 @@ def _module(m: nn.Module, foreign: list[object]) -> tuple:
     (``_is_cn``, ``_norm_layer``: a forward may branch on them); nn.Module's bookkeeping aside.
 
     Runs for every module of every report, so the common settings take a short path."""
-    parts: list[Any] = [type(m), m.training, _hooks(m.__dict__, foreign)]
-    for k, v in m.__dict__.items():
+    own = m.__dict__
+    parts: list[Any] = [type(m), m.training, _hooks(own, foreign)]
+    items: Iterable[tuple[str, Any]] = own.items()
+    if tuple(own)[:_FIRST] == _ORDER:  # nn.Module.__init__'s bookkeeping first, as usual
+        items = itertools.islice(items, _FIRST, None)
+    for k, v in items:
         kind = type(v)
+        if k in _INTERNAL:
+            continue
         if kind in _SIMPLE:  # the type too: 1, 1.0 and True are equal keys but not settings
             parts.append((k, kind, v))
-        elif k in _INTERNAL:
-            continue
         elif kind is tuple and _SIMPLE.issuperset(map(type, v)):  # kernel_size, stride...
             parts.append((k, v, tuple(map(type, v))))
         else:

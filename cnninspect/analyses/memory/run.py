@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 import operator
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from cnninspect.analyses.memory.amp import meta_autocast
-from cnninspect.analyses.memory.cache import Key, remembered, setup_key, structure
+from cnninspect.analyses.memory.cache import remembered, setup_key, structure
 from cnninspect.analyses.memory.kernels import cpu_kernels
 from cnninspect.analyses.memory.replay import (
     BACKWARD,
@@ -30,28 +29,31 @@ from cnninspect.engine.compat import tree_flatten
 from cnninspect.engine.guard import ModelGuard
 from cnninspect.engine.inputs import InputSpec, concrete_defaults
 from cnninspect.engine.inventory import Inventory, inventory
-from cnninspect.engine.lazy import has_lazy, materialised
+from cnninspect.engine.lazy import materialised
 from cnninspect.engine.trace import Trace, UntraceableError, structure_key, trace
 from cnninspect.errors import InputShapeError, ModelError
 
 
-@dataclass(frozen=True)
 class Ready:
-    """A model as its replays take it: lazy parameters shaped (on a meta copy), its
-    inventory and its key's :func:`~cnninspect.analyses.memory.cache.structure`, read once
-    for all the replays of one report."""
+    """A model as its replays take it: lazy parameters shaped (on a meta copy), and its key's
+    :func:`~cnninspect.analyses.memory.cache.structure`, read once for all the replays of one
+    report; its inventory is taken only when a replay runs (a remembered result needs none)."""
 
-    model: nn.Module
-    tree: Inventory
-    base: Key
+    def __init__(self, model: nn.Module, spec: InputSpec) -> None:
+        base = structure(model)
+        if base is None:  # lazy: shape them on a meta copy, which the replays then run
+            model = materialised(model, spec, [])
+            base = structure(model)
+            assert base is not None, "materialised() leaves no lazy tensor"
+        self.model, self.base = model, base
+
+    @functools.cached_property
+    def tree(self) -> Inventory:
+        return inventory(self.model)
 
 
 def ready(model: nn.Module, spec: InputSpec) -> Ready:
-    tree = inventory(model)
-    if has_lazy(tree):  # the replay reads every parameter's shape: shape lazy ones on a meta copy
-        model = materialised(model, spec, [])
-        tree = inventory(model)
-    return Ready(model, tree, structure(tree))
+    return Ready(model, spec)
 
 
 def replay(
