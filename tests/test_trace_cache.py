@@ -154,3 +154,49 @@ def test_a_repeat_summary_follows_an_opaque_module_that_reads_its_own_cache():
         s = cnninspect.summarize(model, (1, 3, 12, 12))
         assert "1" in s.opaque
         assert s.layer("1").receptive_field.size == (5, 5)  # 3, then the 3x3 inside
+
+
+class _Features(dict):
+    """A model output read by attribute (Hugging Face's ``ModelOutput``)."""
+
+    def __getattr__(self, name):
+        return self[name]
+
+
+class _OpaqueEncoder(_Untraceable):
+    def forward(self, x):
+        return _Features(feature_maps=super().forward(x))
+
+
+class _LateFailingDecoder(nn.Module):
+    """Uses its input in a traced op, then fails: everything it recorded is rolled back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 1)
+
+    def forward(self, feats):
+        y = self.conv(feats * 2)
+        if y.sum() > 0:  # fx cannot branch on a traced value
+            y = y + 1
+        return y
+
+
+class _EncoderDecoder(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder, self.decoder = _OpaqueEncoder(4), _LateFailingDecoder()
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x).feature_maps)
+
+
+def test_an_attribute_read_first_used_inside_a_rolled_back_forward_survives_the_rollback():
+    """fx makes ``encoder(x).feature_maps``'s node lazily, on first use: inside the decoder's
+    forward, which then fails and is rolled back (Mask2Former's pixel decoder did this)."""
+    model = _EncoderDecoder().eval()
+    x = torch.randn(1, 4, 9, 9)
+    s = cnninspect.summarize(model, tuple(x.shape))
+    assert set(s.opaque) == {"encoder", "decoder"}
+    assert s.output_shapes == [tuple(model(x).shape)]
+    assert s.total_macs == counted_macs(model, x)

@@ -82,8 +82,22 @@ def hook_records(
     try:
         records, out = _run(model, inputs, real=True, device=device, warnings=warnings)
     except _Failed as failed:
-        raise failed.as_user_error() from failed.error
+        error = failed.as_user_error()
+        if on_meta:  # the stand-ins, not the input, may be what the forward could not take
+            error = type(error)(f"{error}{_stand_in_hint(model)}")
+        raise error from failed.error
     return records, out, "hooks (real forward)"
+
+
+def _stand_in_hint(model: nn.Module) -> str:
+    """Why a meta model's stand-in run may fail where the real model would not: integer and
+    boolean buffers (EnCodec keeps each conv's stride in one) have no value on meta and stand in as 0."""
+    counts = [n for n, b in model.named_buffers() if b.device.type == "meta" and not b.dtype.is_floating_point]
+    held = f" (its integer buffers, such as {', '.join(counts[:3])}, stood in as 0)" if counts else ""
+    return (
+        "; the model is on the meta device, so this ran on stand-in values" + held + ": build the "
+        "model on the CPU (or load its weights) so that its forward reads the values it was made with"
+    )
 
 
 def needs_real_values(error: BaseException) -> bool:

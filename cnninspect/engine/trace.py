@@ -202,6 +202,7 @@ class _Tracer(fx.Tracer):
         try:
             if self.is_leaf_module(m, qualname):
                 return self.create_proxy("call_module", qualname, args, kwargs)
+            _realise((args, kwargs))  # before the mark: a rollback must not take an input's node
             mark = (len(self.nodes), len(self._journal), len(self.constants))
             try:
                 return forward(*args, **kwargs)
@@ -226,6 +227,20 @@ class _Tracer(fx.Tracer):
             for key, proxy in list(self._proxies.items()):
                 if proxy.node in dropped:
                     del self._proxies[key]
+
+
+def _realise(value: Any) -> None:
+    """Make the node of every proxy in a (nested) argument. fx makes an attribute read's node
+    (``encoder(x).feature_maps``) only when it is first used; made inside a forward that is
+    then rolled back, it would vanish while the proxy keeps pointing at it (Mask2Former)."""
+    if isinstance(value, Proxy):
+        value.node  # noqa: B018 -- the property creates the node
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            _realise(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _realise(v)
 
 
 def _collect_nodes(value: Any, found: list[Node]) -> None:
