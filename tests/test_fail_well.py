@@ -91,3 +91,29 @@ def test_specs_that_import_but_name_nothing(spec, fragment):
 def test_no_input_and_no_default_shape():
     with pytest.raises(InputShapeError, match="no input given: pass input_shape"):
         cnninspect.summarize(nn.Linear(2, 2))
+
+
+class StrideInABuffer(nn.Module):
+    """EnCodec keeps each conv's stride in an integer buffer and pads by its value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(1, 2, 7, stride=4)
+        self.stride = nn.Buffer(torch.tensor(4))
+
+    def forward(self, x):
+        frames = torch.ceil((x.shape[-1] - 7) / self.stride).to(torch.int64)  # needs the value
+        return self.conv(x[..., : int(frames) * 4 + 7 - 4])
+
+
+def test_a_meta_model_whose_forward_reads_integer_buffers_says_to_build_it_on_the_cpu():
+    x = torch.randn(1, 1, 50)
+    with torch.device("cpu"):
+        real = cnninspect.summarize(StrideInABuffer(), input_data=x)  # real values: it works
+    assert real.output_shapes == [tuple(StrideInABuffer()(x).shape)]
+    with torch.device("meta"):
+        model = StrideInABuffer()
+    with pytest.raises(cnninspect.CnnInspectError) as info:
+        cnninspect.summarize(model, input_data=x)
+    message = str(info.value)
+    assert "stride" in message and "stood in as 0" in message and "build the model on the CPU" in message
