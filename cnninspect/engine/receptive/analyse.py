@@ -18,6 +18,7 @@ region reported).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -171,9 +172,10 @@ def _out_sizes(rec: NodeRecord, dims: tuple[int, ...]) -> tuple[int, ...] | None
 
 def _step(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> tuple[_State | None, Node]:
     names = [name for name, _ in ins]
-    if not ins or rule_for(rec.call) is constant:  # made from shapes alone: no field
+    rule = rule_for(rec.call) if ins else None
+    if not ins or rule is constant:  # made from shapes alone: no field
         return None, Node(rec.name, "none", names, (), None)
-    effect = _effect(rec, ins, sequential)
+    effect = _effect(rec, ins, sequential, rule)
     if isinstance(effect, Constant):  # an opaque module that reads no input position
         return None, Node(rec.name, "none", names, (), None, effect.why)
     if isinstance(effect, (Global, Unknown)):
@@ -193,9 +195,11 @@ def _step(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> t
     return merged, Node(rec.name, "spatial", names, tuple(windows), sizes)
 
 
-def _effect(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) -> Effect:
+def _effect(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool, rule: Callable | None) -> Effect:
     """What the op does to the geometry: its rule's answer, or Global/Unknown when an input
     has lost the geometry already, the op has no rule, or its rule cannot read the call."""
+    if all(s.kind == "spatial" for _, s in ins):
+        return _spatial_effect(rec, ins, sequential, rule)
     by_kind: dict[str, _State] = {}  # the first input of each kind
     for _, s in ins:
         by_kind.setdefault(s.kind, s)
@@ -208,10 +212,14 @@ def _effect(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool) ->
     if "unknown" in by_kind:
         root = by_kind["unknown"].why  # the first op that had no rule, named once down the chain
         return Unknown(root if root.startswith("after ") else f"after an op without a receptive-field rule ({root})")
+    raise AssertionError(f"an input of unexpected kind: {sorted(by_kind)}")
+
+
+def _spatial_effect(rec: NodeRecord, ins: list[tuple[str, _State]], sequential: bool, rule: Callable | None) -> Effect:
+    """The effect of an op whose inputs all still have their geometry."""
     primary = ins[0][1]
     if sequential and not _matches(rec, primary):
         return Global("the input was reshaped by code the forward hooks cannot see")
-    rule = rule_for(rec.call)
     if rule is None:
         opened = rec.children or rec.priced_inside  # an opaque module, or one that ran no call at all
         inside = opaque_effect(rec, primary, _base_like(primary), _step) if opened else None
